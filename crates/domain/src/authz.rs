@@ -1,0 +1,367 @@
+//! The permission catalogue and `authorize`, the one place where DESIGN's matrix is enforced.
+//!
+//! A [`Grant`] can only be made here; the store's tenant-scoped handles are built from one, so a
+//! handler cannot reach a tenant's data without having been authorized for it.
+
+use crate::account::AccountKind;
+use crate::ids::{AccountId, UserId};
+use crate::user::Role;
+use serde::Serialize;
+
+/// A closed set of permissions. `account.sso_mandatory` and the access-session, staff-read,
+/// branding-read and subscription-manage permissions name rows of the matrix that differ from
+/// their neighbours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+pub enum Permission {
+    #[serde(rename = "account.read")]
+    AccountRead,
+    #[serde(rename = "account.create")]
+    AccountCreate,
+    #[serde(rename = "account.update")]
+    AccountUpdate,
+    #[serde(rename = "account.delete")]
+    AccountDelete,
+    #[serde(rename = "account.sso_mandatory")]
+    AccountSsoMandatory,
+    #[serde(rename = "user.read")]
+    UserRead,
+    #[serde(rename = "user.manage")]
+    UserManage,
+    #[serde(rename = "staff.read")]
+    StaffRead,
+    #[serde(rename = "staff.assign")]
+    StaffAssign,
+    #[serde(rename = "access.enter")]
+    AccessEnter,
+    #[serde(rename = "access.list")]
+    AccessList,
+    #[serde(rename = "access.end")]
+    AccessEnd,
+    #[serde(rename = "audit.read")]
+    AuditRead,
+    #[serde(rename = "branding.read")]
+    BrandingRead,
+    #[serde(rename = "branding.manage")]
+    BrandingManage,
+    #[serde(rename = "subscription.read")]
+    SubscriptionRead,
+    #[serde(rename = "subscription.manage")]
+    SubscriptionManage,
+    #[serde(rename = "support.create")]
+    SupportCreate,
+    #[serde(rename = "support.read")]
+    SupportRead,
+    #[serde(rename = "usage.read")]
+    UsageRead,
+    #[serde(rename = "resource.read")]
+    ResourceRead,
+    #[serde(rename = "resource.write")]
+    ResourceWrite,
+    #[serde(rename = "api_token.manage")]
+    ApiTokenManage,
+    #[serde(rename = "sso.manage")]
+    SsoManage,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 24] = [
+        Self::AccountRead,
+        Self::AccountCreate,
+        Self::AccountUpdate,
+        Self::AccountDelete,
+        Self::AccountSsoMandatory,
+        Self::UserRead,
+        Self::UserManage,
+        Self::StaffRead,
+        Self::StaffAssign,
+        Self::AccessEnter,
+        Self::AccessList,
+        Self::AccessEnd,
+        Self::AuditRead,
+        Self::BrandingRead,
+        Self::BrandingManage,
+        Self::SubscriptionRead,
+        Self::SubscriptionManage,
+        Self::SupportCreate,
+        Self::SupportRead,
+        Self::UsageRead,
+        Self::ResourceRead,
+        Self::ResourceWrite,
+        Self::ApiTokenManage,
+        Self::SsoManage,
+    ];
+
+    /// The dotted name, as served by `GET /me` and written in audit details.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccountRead => "account.read",
+            Self::AccountCreate => "account.create",
+            Self::AccountUpdate => "account.update",
+            Self::AccountDelete => "account.delete",
+            Self::AccountSsoMandatory => "account.sso_mandatory",
+            Self::UserRead => "user.read",
+            Self::UserManage => "user.manage",
+            Self::StaffRead => "staff.read",
+            Self::StaffAssign => "staff.assign",
+            Self::AccessEnter => "access.enter",
+            Self::AccessList => "access.list",
+            Self::AccessEnd => "access.end",
+            Self::AuditRead => "audit.read",
+            Self::BrandingRead => "branding.read",
+            Self::BrandingManage => "branding.manage",
+            Self::SubscriptionRead => "subscription.read",
+            Self::SubscriptionManage => "subscription.manage",
+            Self::SupportCreate => "support.create",
+            Self::SupportRead => "support.read",
+            Self::UsageRead => "usage.read",
+            Self::ResourceRead => "resource.read",
+            Self::ResourceWrite => "resource.write",
+            Self::ApiTokenManage => "api_token.manage",
+            Self::SsoManage => "sso.manage",
+        }
+    }
+}
+
+/// How the caller authenticated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// A browser or API sign-in (session cookie).
+    Session,
+    /// A bearer API token; it never performs step-up actions.
+    ApiToken,
+}
+
+/// An open access session the request carries (`X-Access-Session`), already checked to be the
+/// caller's own, open and unexpired.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessContext {
+    pub access_session_id: String,
+    pub customer_id: AccountId,
+}
+
+/// Who is asking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub user_id: UserId,
+    pub email: String,
+    pub account_id: AccountId,
+    pub account_kind: AccountKind,
+    pub account_name: String,
+    pub role: Role,
+    pub credential: Credential,
+    pub access: Option<AccessContext>,
+}
+
+/// Where the target account stands relative to the caller's own account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relation {
+    /// The caller's own account.
+    Own,
+    /// Strictly below the caller's own account; `assigned` when the caller is staff assigned to it.
+    Below { assigned: bool },
+    /// Anywhere else: an ancestor, a sibling, another branch.
+    Unrelated,
+}
+
+/// The account a request acts on, as far as authorization needs to know it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub id: AccountId,
+    pub kind: AccountKind,
+    pub relation: Relation,
+}
+
+/// Why a request is allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// The caller's role in its own account.
+    Member,
+    /// The caller's role in an ancestor of the account.
+    Ancestor,
+    /// An MSP staff assignment to the account.
+    Assignment,
+    /// An open access session into the account.
+    AccessSession,
+}
+
+/// Proof that `authorize` allowed `permission` on `account_id`. Only `authorize` makes one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grant {
+    account_id: AccountId,
+    permission: Permission,
+    basis: Basis,
+}
+
+impl Grant {
+    pub fn account_id(&self) -> AccountId {
+        self.account_id
+    }
+
+    pub fn permission(&self) -> Permission {
+        self.permission
+    }
+
+    pub fn basis(&self) -> Basis {
+        self.basis
+    }
+
+    /// The account this grant scopes, if it grants `permission`; else a programming error.
+    pub fn scope(&self, permission: Permission) -> Result<AccountId, crate::DomainError> {
+        if self.permission == permission {
+            Ok(self.account_id)
+        } else {
+            Err(crate::DomainError::Internal(format!(
+                "grant for {} used for {}",
+                self.permission.as_str(),
+                permission.as_str()
+            )))
+        }
+    }
+}
+
+/// Why a request is refused. `NotFound` whenever the account is invisible to the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Denial {
+    NotFound,
+    Forbidden,
+    /// Partner-side callers reach customer data only through an open access session.
+    AccessSessionRequired,
+    /// Inside an access session, API tokens cannot be created.
+    DelegatedTokenForbidden,
+}
+
+/// Decides whether `principal` may exercise `permission` on `target`.
+pub fn authorize(principal: &Principal, permission: Permission, target: &Target) -> Result<Grant, Denial> {
+    if let Some(access) = &principal.access
+        && access.customer_id == target.id
+    {
+        return authorize_in_access_session(permission, target);
+    }
+    let role = principal.role;
+    if !visible(role, target.relation) {
+        return Err(Denial::NotFound);
+    }
+    let basis = match target.relation {
+        Relation::Own => Basis::Member,
+        Relation::Below { assigned: true } if role == Role::MspStaff => Basis::Assignment,
+        _ => Basis::Ancestor,
+    };
+    if allows(role, permission, target.relation, target.kind) {
+        return Ok(Grant { account_id: target.id, permission, basis });
+    }
+    let may_enter = allows(role, Permission::AccessEnter, target.relation, target.kind);
+    if may_enter && matches!(permission, Permission::ResourceRead | Permission::ResourceWrite | Permission::SupportCreate)
+    {
+        return Err(Denial::AccessSessionRequired);
+    }
+    Err(Denial::Forbidden)
+}
+
+/// Inside an access session the actor holds `master_admin` of the entered customer, except for
+/// creating API tokens, and may not open further sessions from inside one.
+fn authorize_in_access_session(permission: Permission, target: &Target) -> Result<Grant, Denial> {
+    if permission == Permission::ApiTokenManage {
+        return Err(Denial::DelegatedTokenForbidden);
+    }
+    if allows(Role::MasterAdmin, permission, Relation::Own, target.kind) {
+        Ok(Grant { account_id: target.id, permission, basis: Basis::AccessSession })
+    } else {
+        Err(Denial::Forbidden)
+    }
+}
+
+/// Which accounts below its own a role sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BelowScope {
+    All,
+    /// Only the customers the user is assigned to (MSP staff).
+    Assigned,
+    Nothing,
+}
+
+/// The row "see accounts below" of the matrix.
+pub fn below_scope(role: Role) -> BelowScope {
+    use Role::*;
+    match role {
+        PlatformAdmin | PartnerAdmin | PartnerReadonly | MspAdmin | MspReadonly => BelowScope::All,
+        MspStaff => BelowScope::Assigned,
+        MasterAdmin | Admin | Auditor | Viewer | SsoAdmin => BelowScope::Nothing,
+    }
+}
+
+/// Whether `role` sees an account at `relation` at all.
+fn visible(role: Role, relation: Relation) -> bool {
+    match relation {
+        Relation::Own => true,
+        Relation::Below { assigned } => match below_scope(role) {
+            BelowScope::All => true,
+            BelowScope::Assigned => assigned,
+            BelowScope::Nothing => false,
+        },
+        Relation::Unrelated => false,
+    }
+}
+
+/// DESIGN's matrix, for an account the role already sees.
+fn allows(role: Role, permission: Permission, relation: Relation, kind: AccountKind) -> bool {
+    use Permission::*;
+    use Role::*;
+    let own = relation == Relation::Own;
+    let below = matches!(relation, Relation::Below { .. });
+    let customer = kind == AccountKind::Customer;
+    match permission {
+        AccountRead => own || below,
+        AccountCreate => matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin),
+        AccountUpdate | AccountDelete => below && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin),
+        AccountSsoMandatory => {
+            (own && matches!(role, PlatformAdmin | MspAdmin | MasterAdmin | SsoAdmin))
+                || (below && matches!(role, PlatformAdmin | MspAdmin))
+        }
+        UserRead => {
+            (own && !matches!(role, Viewer | SsoAdmin)) || (below && matches!(role, PlatformAdmin | MspAdmin | MspReadonly))
+        }
+        UserManage => {
+            (own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin))
+                || (below && matches!(role, PlatformAdmin | MspAdmin))
+        }
+        StaffRead => {
+            (own && matches!(role, MspAdmin | MspStaff | MspReadonly)) || (below && role == PlatformAdmin)
+        }
+        StaffAssign => (own && role == MspAdmin) || (below && role == PlatformAdmin),
+        AccessEnter => below && customer && matches!(role, PlatformAdmin | MspAdmin | MspStaff),
+        AccessList => {
+            (own && customer && matches!(role, MasterAdmin | Auditor))
+                || (below && customer && matches!(role, PlatformAdmin | MspAdmin | MspStaff | MspReadonly))
+        }
+        AccessEnd => (own && customer && role == MasterAdmin) || (below && customer && matches!(role, PlatformAdmin | MspAdmin | MspStaff)),
+        AuditRead => {
+            (own && matches!(role, PlatformAdmin | PartnerAdmin | PartnerReadonly | MspAdmin | MspReadonly | MasterAdmin | Auditor))
+                || (below && matches!(role, PlatformAdmin | MspAdmin | MspReadonly))
+        }
+        BrandingRead => {
+            (own && matches!(role, PlatformAdmin | PartnerAdmin | PartnerReadonly | MspAdmin | MspStaff | MspReadonly))
+                || (below && role == PlatformAdmin)
+        }
+        BrandingManage => (own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin)) || (below && role == PlatformAdmin),
+        SubscriptionRead => {
+            (own && matches!(role, PlatformAdmin | MasterAdmin | Admin | Auditor))
+                || (below && matches!(role, PlatformAdmin | PartnerAdmin | PartnerReadonly | MspAdmin | MspReadonly))
+        }
+        SubscriptionManage => below && customer && matches!(role, PlatformAdmin | MspAdmin),
+        SupportCreate => own && customer && matches!(role, MasterAdmin | Admin),
+        SupportRead => {
+            own && matches!(role, PlatformAdmin | PartnerAdmin | PartnerReadonly | MspAdmin | MspReadonly | MasterAdmin | Admin)
+        }
+        UsageRead => matches!(role, PlatformAdmin | PartnerAdmin | PartnerReadonly | MspAdmin | MspReadonly),
+        ResourceRead => own && customer && matches!(role, MasterAdmin | Admin | Auditor | Viewer),
+        ResourceWrite => own && customer && matches!(role, MasterAdmin | Admin),
+        ApiTokenManage => own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin),
+        SsoManage => own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin | SsoAdmin),
+    }
+}
+
+/// The permissions `role` holds on its own account of `kind`, as `GET /me` lists them.
+pub fn own_permissions(role: Role, kind: AccountKind) -> Vec<Permission> {
+    Permission::ALL.into_iter().filter(|p| allows(role, *p, Relation::Own, kind)).collect()
+}

@@ -1,0 +1,29 @@
+//! The domain's error type: what went wrong, in terms of the domain, never of HTTP or SQL.
+
+use crate::validate::FieldError;
+
+/// Why an operation did not happen. The web layer maps each variant to a status and a stable code.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum DomainError {
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("email is already in use")]
+    EmailTaken,
+    #[error("the account has children that are not pending deletion")]
+    HasChildren,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl DomainError {
+    /// A single-field validation error.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+}

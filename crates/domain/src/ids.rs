@@ -1,0 +1,56 @@
+//! Typed identifiers: UUIDv7 values that cannot be mixed up with one another.
+
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! define_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(uuid::Uuid);
+
+        impl $name {
+            /// A new, time-ordered identifier.
+            pub fn new() -> Self {
+                Self(uuid::Uuid::now_v7())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                uuid::Uuid::try_parse(s).map(Self)
+            }
+        }
+    };
+}
+
+define_id!(
+    /// An account of any kind.
+    AccountId
+);
+define_id!(
+    /// A user, who belongs to exactly one account.
+    UserId
+);
+define_id!(
+    /// A sign-in (server-side session).
+    SessionId
+);
+define_id!(
+    /// An audit event, shared by every trail it is linked into.
+    EventId
+);

@@ -1,0 +1,20 @@
+//! Tenantry's domain: the types, rules and permission catalogue every other layer builds on.
+//! It knows nothing of I/O, HTTP or SQL.
+
+pub mod account;
+pub mod audit;
+pub mod authz;
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod user;
+pub mod validate;
+
+pub use account::{Account, AccountKind, AccountStatus, Plan, Slug};
+pub use audit::{AuditActor, AuditEvent, AuditTarget, Outcome};
+pub use authz::{Denial, Grant, Permission, Principal, Relation, authorize};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::DomainError;
+pub use ids::{AccountId, EventId, SessionId, UserId};
+pub use user::{Email, Role, User, UserStatus};
+pub use validate::{FieldError, Validator};

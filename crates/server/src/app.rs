@@ -1,0 +1,116 @@
+//! The shared application state and the settings the server runs with.
+
+use crate::secrets::Passwords;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tenantry_domain::Clock;
+use tenantry_store::Store;
+use time::Duration;
+
+/// What the server needs to know; the binary builds it from flags, env and the config file.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Where users reach the service, for links (activation); defaults to `http://{listen}`.
+    pub public_url: Option<String>,
+    pub reauth_window: Duration,
+    pub access_session_ttl: Duration,
+    pub deletion_grace: Duration,
+    pub expiring_within: Duration,
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+    pub activation_ttl: Duration,
+    /// Failed sign-ins per address or per email within `login_failure_window` before 429.
+    pub login_failure_limit: i64,
+    pub login_failure_window: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            reauth_window: Duration::seconds(300),
+            access_session_ttl: Duration::hours(8),
+            deletion_grace: Duration::days(30),
+            expiring_within: Duration::days(30),
+            session_idle: Duration::hours(1),
+            session_absolute: Duration::hours(12),
+            activation_ttl: Duration::days(7),
+            login_failure_limit: 10,
+            login_failure_window: Duration::minutes(15),
+        }
+    }
+}
+
+/// Request counters served at `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub requests: AtomicU64,
+    pub client_errors: AtomicU64,
+    pub server_errors: AtomicU64,
+}
+
+impl Metrics {
+    pub fn count(&self, status: u16) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if (400..500).contains(&status) {
+            self.client_errors.fetch_add(1, Ordering::Relaxed);
+        } else if status >= 500 {
+            self.server_errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Everything a handler can reach.
+pub struct Inner {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+    pub passwords: Passwords,
+    pub metrics: Metrics,
+    pub public_url: String,
+}
+
+/// Cheap to clone; shared by every request.
+#[derive(Clone)]
+pub struct App(pub Arc<Inner>);
+
+impl std::ops::Deref for App {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl App {
+    pub async fn new(store: Store, clock: Arc<dyn Clock>, settings: Settings, listen: SocketAddr) -> Result<Self, crate::ApiError> {
+        let public_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Self(Arc::new(Inner {
+            store,
+            clock,
+            settings,
+            passwords: Passwords::new().await?,
+            metrics: Metrics::default(),
+            public_url,
+        })))
+    }
+
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// The link an invited user opens to set a first password.
+    pub fn activation_url(&self, token: &str) -> String {
+        format!("{}/activate#token={token}", self.public_url)
+    }
+
+    /// Whether cookies must be marked `Secure`.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}

@@ -1,0 +1,78 @@
+//! Strict request bodies: JSON only, unknown fields refused, and the contract's error codes —
+//! unparsable JSON or a wrong Content-Type is 400, a well-formed body with wrong fields is 422.
+
+use crate::error::ApiError;
+use axum::http::{HeaderMap, header};
+use serde::de::DeserializeOwned;
+
+/// Whether the request says its body is JSON.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            let v = v.trim().to_ascii_lowercase();
+            v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+        })
+}
+
+/// Parses a JSON body into a value first (syntax errors: 400), for handlers that look at which
+/// fields are present before checking them.
+pub fn json_value(headers: &HeaderMap, bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
+    if !is_json(headers) {
+        return Err(ApiError::Malformed("Content-Type must be application/json".into()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| ApiError::Malformed(format!("body is not valid JSON: {e}")))
+}
+
+/// Turns a JSON value into `T`; unknown fields and wrong types are 422.
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(value).map_err(|e| ApiError::invalid("body", e.to_string()))
+}
+
+/// Parses a JSON body into `T` (400 for syntax, 422 for shape).
+pub fn json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T, ApiError> {
+    from_value(json_value(headers, bytes)?)
+}
+
+/// An optional JSON body: empty means `None`.
+pub fn optional_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<Option<T>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    json(headers, bytes).map(Some)
+}
+
+/// A field that may be absent, `null`, or a value (for PATCH).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub enum Patch<T> {
+    #[default]
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Patch<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Option::<T>::deserialize(d)? {
+            Some(v) => Patch::Value(v),
+            None => Patch::Null,
+        })
+    }
+}
+
+impl<T> Patch<T> {
+    pub fn is_absent(&self) -> bool {
+        matches!(self, Patch::Absent)
+    }
+
+    /// `None` when absent, `Some(None)` when null, `Some(Some(v))` otherwise.
+    pub fn into_option(self) -> Option<Option<T>> {
+        match self {
+            Patch::Absent => None,
+            Patch::Null => Some(None),
+            Patch::Value(v) => Some(Some(v)),
+        }
+    }
+}

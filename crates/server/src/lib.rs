@@ -1,0 +1,98 @@
+//! Tenantry's HTTP edge: the JSON API's routes, sign-in sessions, CSRF, rate limits and security
+//! headers. It reaches data only through the store's repository API and knows no SQL.
+
+pub mod app;
+pub mod body;
+pub mod bootstrap;
+pub mod error;
+pub mod principal;
+pub mod routes;
+pub mod secrets;
+
+pub use app::{App, Settings};
+pub use error::ApiError;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use routes::{accounts, audit, auth, ops, users};
+use std::future::Future;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+
+/// Largest request body the JSON API reads.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Every route of the service.
+pub fn router(app: App) -> Router {
+    let api = Router::new()
+        .route("/auth/login", post(auth::login))
+        .route("/auth/logout", post(auth::logout))
+        .route("/auth/reauth", post(auth::reauth))
+        .route("/auth/activate", post(auth::activate))
+        .route("/auth/password", post(auth::change_password))
+        .route("/me", get(auth::me))
+        .route("/accounts", get(accounts::list).post(accounts::create))
+        .route("/accounts/{id}", get(accounts::get).patch(accounts::patch).delete(accounts::delete))
+        .route("/accounts/{id}/restore", post(accounts::restore))
+        .route("/accounts/{id}/users", get(users::list).post(users::create))
+        .route("/accounts/{id}/users/{user_id}", get(users::get).patch(users::patch).delete(users::delete))
+        .route("/accounts/{id}/audit", get(audit::list))
+        .route("/accounts/{id}/audit/export", get(audit::export))
+        .route("/accounts/{id}/audit/verify", get(audit::verify));
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .nest("/api/v1", api)
+        .fallback(|| async { ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(app.clone(), edge))
+        .with_state(app)
+}
+
+/// Runs the service on `listener` until `shutdown` resolves.
+pub async fn serve(listener: TcpListener, app: App, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+}
+
+/// Around every request: security headers, metrics, and a problem+json body for the framework's
+/// own refusals (unknown method, oversized body, unreadable path or query).
+async fn edge(State(app): State<App>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        response = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.into_response(),
+            StatusCode::NOT_FOUND => ApiError::NotFound.into_response(),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                let mut r = ApiError::Malformed("method not allowed on this path".into()).into_response();
+                *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+                r
+            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType("unsupported content type".into()).into_response(),
+            s if s.is_server_error() => ApiError::Internal(format!("unhandled {s}")).into_response(),
+            _ => ApiError::Malformed("the request could not be read".into()).into_response(),
+        };
+    }
+    app.metrics.count(response.status().as_u16());
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}

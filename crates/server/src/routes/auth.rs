@@ -1,0 +1,240 @@
+//! Sign-in and its life cycle: login, logout, me, step-up (reauth), activation, password change.
+
+use crate::app::App;
+use crate::body;
+use crate::error::{ApiError, ApiResult};
+use crate::principal::{Auth, SESSION_COOKIE};
+use crate::secrets::{random_token, token_hash};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use tenantry_domain::authz::own_permissions;
+use tenantry_domain::clock::rfc3339_micros;
+use tenantry_domain::validate::{self, MAX_EMAIL};
+use tenantry_domain::{AuditActor, AuditTarget, Outcome, Role, SessionId, UserStatus};
+use tenantry_store::{AuditDraft, Ctx, Linking, NewSession};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginRequest {
+    email: String,
+    password: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    totp_code: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordOnly {
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActivateRequest {
+    token: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangePasswordRequest {
+    current_password: String,
+    new_password: String,
+}
+
+/// The `Set-Cookie` value that carries a sign-in token (or, with `None`, removes it).
+fn session_cookie(app: &App, token: Option<&str>) -> ApiResult<HeaderValue> {
+    let secure = if app.secure_cookies() { "; Secure" } else { "" };
+    let value = match token {
+        Some(token) => format!(
+            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            app.settings.session_absolute.whole_seconds()
+        ),
+        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+    };
+    HeaderValue::from_str(&value).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// The rate-limit scopes of a sign-in attempt: the address and the email.
+fn failure_scopes(ip: &str, email: &str) -> Vec<String> {
+    vec![format!("ip:{ip}"), format!("email:{}", email.trim().to_lowercase())]
+}
+
+/// Refuses with 429 while too many recent failures stand against any scope.
+async fn check_rate(app: &App, scopes: &[String]) -> ApiResult<()> {
+    let window = app.settings.login_failure_window;
+    let failures = app.store.recent_failures(scopes, app.now() - window).await?;
+    if failures >= app.settings.login_failure_limit {
+        return Err(ApiError::RateLimited { retry_after_secs: window.whole_seconds().unsigned_abs() });
+    }
+    Ok(())
+}
+
+fn check_password_shape(field: &str, password: &str) -> ApiResult<()> {
+    validate::password(password).map_err(|m| ApiError::invalid(field, m))
+}
+
+pub async fn login(
+    State(app): State<App>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Response> {
+    let request: LoginRequest = body::json(&headers, &bytes)?;
+    if request.email.chars().count() > MAX_EMAIL {
+        return Err(ApiError::invalid("email", format!("must be at most {MAX_EMAIL} characters")));
+    }
+    check_password_shape("password", &request.password)?;
+    let ip = peer.ip().to_string();
+    let scopes = failure_scopes(&ip, &request.email);
+    check_rate(&app, &scopes).await?;
+
+    let candidate = app.store.login_candidate(&request.email).await?;
+    let hash = candidate.as_ref().and_then(|c| c.password_hash.as_deref());
+    let verified = app.passwords.verify(&request.password, hash).await?;
+    let ctx = Ctx {
+        actor: match &candidate {
+            Some(c) => AuditActor {
+                user_id: Some(c.user.id),
+                email: Some(c.user.email.to_string()),
+                account_id: Some(c.account.id),
+                account_name: Some(c.account.name.clone()),
+            },
+            None => AuditActor { email: Some(request.email.clone()), ..AuditActor::default() },
+        },
+        ip: Some(ip.clone()),
+        access_session_id: None,
+    };
+    let Some(candidate) = candidate.filter(|_| verified) else {
+        let account_id = match &ctx.actor.account_id {
+            Some(id) => *id,
+            None => app.store.platform().await?.id,
+        };
+        let draft = AuditDraft {
+            account_id,
+            action: "auth.login_failed".into(),
+            outcome: Outcome::Failure,
+            target: AuditTarget { kind: "user".into(), id: ctx.actor.user_id.map(|u| u.to_string()) },
+            details: serde_json::json!({ "reason": "invalid_credentials" }),
+            linking: Linking::UpToActor,
+        };
+        app.store.record_failure(&scopes, draft, &ctx).await?;
+        return Err(ApiError::InvalidCredentials);
+    };
+
+    let now = app.now();
+    let refusal = match candidate.user.status_at(now) {
+        UserStatus::Disabled | UserStatus::Invited => Some(ApiError::UserDisabled),
+        UserStatus::Expired => Some(ApiError::UserExpired),
+        UserStatus::Active if candidate.blocked => Some(ApiError::AccountSuspended),
+        UserStatus::Active if candidate.account.sso_mandatory && candidate.user.role != Role::SsoAdmin => {
+            Some(ApiError::SsoRequired)
+        }
+        UserStatus::Active => None,
+    };
+    if let Some(refusal) = refusal {
+        let draft = AuditDraft {
+            account_id: candidate.account.id,
+            action: "auth.login_failed".into(),
+            outcome: Outcome::Denied,
+            target: AuditTarget { kind: "user".into(), id: Some(candidate.user.id.to_string()) },
+            details: serde_json::json!({ "reason": refusal.code() }),
+            linking: Linking::UpToActor,
+        };
+        app.store.record(draft, &ctx).await?;
+        return Err(refusal);
+    }
+
+    let token = random_token()?;
+    let csrf_token = random_token()?;
+    let expires_at = now + app.settings.session_absolute;
+    let session = NewSession {
+        id: SessionId::new(),
+        token_hash: token_hash(&token),
+        user_id: candidate.user.id,
+        csrf_token: csrf_token.clone(),
+        expires_at,
+        ip: Some(ip),
+    };
+    app.store.create_session(session, &ctx).await?;
+    let mut user = candidate.user;
+    user.last_login_at = Some(now);
+    let body = serde_json::json!({
+        "user": user,
+        "account": candidate.account,
+        "csrf_token": csrf_token,
+        "expires_at": rfc3339_micros(expires_at),
+    });
+    Ok(([(header::SET_COOKIE, session_cookie(&app, Some(&token))?)], Json(body)).into_response())
+}
+
+pub async fn logout(State(app): State<App>, auth: Auth) -> ApiResult<Response> {
+    app.store.end_session(auth.session.id, Some("auth.logout"), &auth.ctx()).await?;
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, session_cookie(&app, None)?)]).into_response())
+}
+
+pub async fn me(auth: Auth) -> ApiResult<Json<serde_json::Value>> {
+    let permissions = own_permissions(auth.principal.role, auth.principal.account_kind);
+    Ok(Json(serde_json::json!({
+        "user": auth.session.user,
+        "account": auth.session.account,
+        "csrf_token": auth.session.csrf_token,
+        "permissions": permissions,
+    })))
+}
+
+/// Checks the caller's own password; a wrong one counts as a failed sign-in and is recorded.
+pub async fn confirm_own_password(app: &App, auth: &Auth, password: &str) -> ApiResult<()> {
+    let ip = auth.ip.clone().unwrap_or_default();
+    let scopes = failure_scopes(&ip, &auth.principal.email);
+    check_rate(app, &scopes).await?;
+    let candidate = app.store.login_candidate(&auth.principal.email).await?;
+    let hash = candidate.as_ref().and_then(|c| c.password_hash.as_deref());
+    if app.passwords.verify(password, hash).await? {
+        return Ok(());
+    }
+    let draft = AuditDraft {
+        account_id: auth.principal.account_id,
+        action: "auth.reauth".into(),
+        outcome: Outcome::Failure,
+        target: AuditTarget { kind: "user".into(), id: Some(auth.principal.user_id.to_string()) },
+        details: serde_json::json!({ "reason": "invalid_credentials" }),
+        linking: Linking::UpToActor,
+    };
+    app.store.record_failure(&scopes, draft, &auth.ctx()).await?;
+    Err(ApiError::InvalidCredentials)
+}
+
+pub async fn reauth(State(app): State<App>, auth: Auth, headers: HeaderMap, bytes: Bytes) -> ApiResult<Response> {
+    let request: PasswordOnly = body::json(&headers, &bytes)?;
+    confirm_own_password(&app, &auth, &request.password).await?;
+    let token = random_token()?;
+    app.store.rotate_session(auth.session.id, &token_hash(&token), &auth.ctx()).await?;
+    let body = serde_json::json!({ "csrf_token": auth.session.csrf_token });
+    Ok(([(header::SET_COOKIE, session_cookie(&app, Some(&token))?)], Json(body)).into_response())
+}
+
+pub async fn activate(State(app): State<App>, headers: HeaderMap, bytes: Bytes) -> ApiResult<StatusCode> {
+    let request: ActivateRequest = body::json(&headers, &bytes)?;
+    check_password_shape("password", &request.password)?;
+    let hash = app.passwords.hash(&request.password).await?;
+    match app.store.activate(&token_hash(&request.token), &hash).await? {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+        None => Err(ApiError::invalid("token", "unknown, already used or expired")),
+    }
+}
+
+pub async fn change_password(State(app): State<App>, auth: Auth, headers: HeaderMap, bytes: Bytes) -> ApiResult<StatusCode> {
+    let request: ChangePasswordRequest = body::json(&headers, &bytes)?;
+    confirm_own_password(&app, &auth, &request.current_password).await?;
+    check_password_shape("new_password", &request.new_password)?;
+    let hash = app.passwords.hash(&request.new_password).await?;
+    app.store.change_own_password(auth.principal.user_id, auth.session.id, &hash, &auth.ctx()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,156 @@
+//! `/api/v1/accounts/{id}/users`: an account's users and their roles, managed by the account's own
+//! user managers or, for its customers, by the MSP's administrators.
+
+use super::accounts::credentials;
+use super::{ListBody, Params, id_cursor, page_request};
+use crate::app::App;
+use crate::body::{self, Patch};
+use crate::error::{ApiError, ApiResult};
+use crate::principal::Auth;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use tenantry_domain::authz::Permission;
+use tenantry_domain::validate::{self, Validator};
+use tenantry_domain::{AccountKind, Email, Role, User, UserId, UserStatus};
+use tenantry_store::{NewUser, UserPatch};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateUserRequest {
+    email: String,
+    name: String,
+    role: String,
+    password: Option<String>,
+    expires_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatchUserRequest {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    expires_at: Patch<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+fn role_for(kind: AccountKind, raw: &str) -> Result<Role, String> {
+    let role: Role = raw.parse()?;
+    if role.fits(kind) { Ok(role) } else { Err(format!("`{role}` is not a role of a {kind} account")) }
+}
+
+fn timestamp(raw: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| "must be an RFC 3339 time".to_owned())
+}
+
+fn user_id(raw: &str) -> ApiResult<UserId> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+pub async fn list(State(app): State<App>, auth: Auth, Path(id): Path<String>, Query(params): Query<Params>) -> ApiResult<Json<ListBody<User>>> {
+    let (grant, _) = auth.grant(&app, Permission::UserRead, &id, "user.listed").await?;
+    let page = page_request(&params, id_cursor::<UserId>)?;
+    Ok(Json(app.store.list_users(&grant, &page).await?.into()))
+}
+
+pub async fn create(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    let (grant, account) = auth.grant(&app, Permission::UserManage, &id, "user.created").await?;
+    let request: CreateUserRequest = body::json(&headers, &bytes)?;
+    let mut v = Validator::new();
+    let email = v.check("email", Email::parse(&request.email));
+    let name = v.check("name", validate::name(&request.name));
+    let role = v.check("role", role_for(account.kind, &request.role));
+    if let Some(p) = request.password.as_deref() {
+        v.check("password", validate::password(p));
+    }
+    let expires_at = request.expires_at.as_deref().and_then(|e| v.check("expires_at", timestamp(e)));
+    v.finish()?;
+    let (Some(email), Some(name), Some(role)) = (email, name, role) else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+    let creds = credentials(&app, request.password.as_deref()).await?;
+    let new = NewUser {
+        email,
+        name,
+        role,
+        password_hash: creds.password_hash,
+        expires_at,
+        activation: creds.activation,
+    };
+    let user = app.store.create_user(&grant, new, &auth.ctx()).await?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "user": user, "activation_url": creds.activation_url }))))
+}
+
+pub async fn get(State(app): State<App>, auth: Auth, Path((id, uid)): Path<(String, String)>) -> ApiResult<Json<User>> {
+    let (grant, _) = auth.grant(&app, Permission::UserRead, &id, "user.read").await?;
+    Ok(Json(app.store.get_user(&grant, user_id(&uid)?).await?))
+}
+
+pub async fn patch(
+    State(app): State<App>,
+    auth: Auth,
+    Path((id, uid)): Path<(String, String)>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<Json<User>> {
+    let (grant, account) = auth.grant(&app, Permission::UserManage, &id, "user.updated").await?;
+    let uid = user_id(&uid)?;
+    let request: PatchUserRequest = body::json(&headers, &bytes)?;
+    let mut v = Validator::new();
+    let name = request.name.as_deref().and_then(|n| v.check("name", validate::name(n)));
+    let email = request.email.as_deref().and_then(|e| v.check("email", Email::parse(e)));
+    let role = request.role.as_deref().and_then(|r| v.check("role", role_for(account.kind, r)));
+    let status = request.status.as_deref().and_then(|s| {
+        v.check(
+            "status",
+            match s {
+                "active" => Ok(UserStatus::Active),
+                "disabled" => Ok(UserStatus::Disabled),
+                _ => Err("must be `active` or `disabled`".to_owned()),
+            },
+        )
+    });
+    let expires_at = match request.expires_at {
+        Patch::Absent => None,
+        Patch::Null => Some(None),
+        Patch::Value(e) => v.check("expires_at", timestamp(&e)).map(Some),
+    };
+    if let Some(p) = request.password.as_deref() {
+        v.check("password", validate::password(p));
+    }
+    v.finish()?;
+    let password_hash = match request.password.as_deref() {
+        Some(p) => Some(app.passwords.hash(p).await?),
+        None => None,
+    };
+    let patch = UserPatch { name, email, role, status, expires_at, password_hash };
+    Ok(Json(app.store.update_user(&grant, uid, patch, &auth.ctx()).await?))
+}
+
+pub async fn delete(State(app): State<App>, auth: Auth, Path((id, uid)): Path<(String, String)>) -> ApiResult<StatusCode> {
+    let (grant, _) = auth.grant(&app, Permission::UserManage, &id, "user.deleted").await?;
+    let uid = user_id(&uid)?;
+    if uid == auth.principal.user_id {
+        return Err(ApiError::Conflict("you cannot delete yourself".into()));
+    }
+    app.store.delete_user(&grant, uid, &auth.ctx()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

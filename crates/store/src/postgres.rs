@@ -1,0 +1,24 @@
+//! The PostgreSQL backend: the scale-out engine shared by any number of stateless processes.
+//! Its queries are the shared ones in `repo.rs`; only connecting and migrating are its own.
+
+use sqlx::Postgres as Db;
+use sqlx::postgres::PgPoolOptions;
+use std::sync::Arc;
+use tenantry_domain::Clock;
+
+/// Row locks taken by `UPDATE … RETURNING` serialize what must be serialized.
+const BEGIN_WRITE: &str = "BEGIN";
+
+fn migrations() -> Vec<sqlx::migrate::Migration> {
+    vec![crate::repo_migration(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))]
+}
+
+impl Repo {
+    pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> crate::Result<Self> {
+        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+        sqlx::migrate::Migrator::with_migrations(migrations()).run(&pool).await?;
+        Ok(Self { pool, clock })
+    }
+}
+
+include!("repo.rs");

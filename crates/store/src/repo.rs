@@ -1,0 +1,1034 @@
+// The repository implementation shared by both backends. `sqlite.rs` and `postgres.rs` each
+// include this file after naming their database type `Db` and their `BEGIN_WRITE` statement, so
+// one body of portable SQL serves both engines with their native drivers.
+
+use crate::types::*;
+use crate::{Result, StoreError};
+use sqlx::Row;
+use tenantry_domain::audit::{ChainVerifier, GENESIS, Verification};
+use tenantry_domain::authz::{BelowScope, Grant, Permission};
+use tenantry_domain::clock::{from_micros, to_micros};
+use tenantry_domain::{
+    Account, AccountId, AccountKind, AccountStatus, AuditActor, AuditEvent, AuditTarget, DomainError, Email,
+    EventId, Outcome, Plan, SessionId, Slug, User, UserId, UserStatus,
+};
+use time::OffsetDateTime;
+
+type Tx = sqlx::Transaction<'static, Db>;
+type DbRow = <Db as sqlx::Database>::Row;
+
+/// The store over one pool.
+pub struct Repo {
+    pool: sqlx::Pool<Db>,
+    clock: Arc<dyn Clock>,
+}
+
+macro_rules! account_cols {
+    () => {
+        "id, kind, name, slug, parent_id, status, plan, sso_mandatory, contact_email, region, created_at, deletion_deadline"
+    };
+}
+
+macro_rules! user_cols {
+    () => {
+        "id, account_id, email, name, role, status, mfa_enabled, expires_at, created_at, last_login_at"
+    };
+}
+
+macro_rules! event_cols {
+    () => {
+        "l.trail_account_id, l.seq, l.prev_hash, l.hash, e.id, e.at, e.account_id, e.action, e.outcome, \
+         e.actor_user_id, e.actor_email, e.actor_account_id, e.actor_account_name, e.access_session_id, \
+         e.target_type, e.target_id, e.ip, e.details"
+    };
+}
+
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Domain(DomainError::Internal(format!("stored {what} unreadable: {detail}")))
+}
+
+fn parse_col<T: std::str::FromStr>(row: &DbRow, col: &str) -> Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: String = row.try_get(col)?;
+    text.parse().map_err(|e| corrupt(col, e))
+}
+
+fn parse_opt_col<T: std::str::FromStr>(row: &DbRow, col: &str) -> Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    let text: Option<String> = row.try_get(col)?;
+    text.map(|t| t.parse().map_err(|e| corrupt(col, e))).transpose()
+}
+
+fn opt_time(row: &DbRow, col: &str) -> Result<Option<OffsetDateTime>> {
+    Ok(row.try_get::<Option<i64>, _>(col)?.map(from_micros))
+}
+
+fn account_from_row(row: &DbRow) -> Result<Account> {
+    Ok(Account {
+        id: parse_col(row, "id")?,
+        kind: parse_col(row, "kind")?,
+        name: row.try_get("name")?,
+        slug: Slug::from_stored(row.try_get("slug")?),
+        parent_id: parse_opt_col(row, "parent_id")?,
+        status: parse_col(row, "status")?,
+        plan: parse_col(row, "plan")?,
+        sso_mandatory: row.try_get("sso_mandatory")?,
+        contact_email: row.try_get("contact_email")?,
+        region: row.try_get("region")?,
+        created_at: from_micros(row.try_get("created_at")?),
+        deletion_deadline: opt_time(row, "deletion_deadline")?,
+    })
+}
+
+fn user_from_row(row: &DbRow) -> Result<User> {
+    Ok(User {
+        id: parse_col(row, "id")?,
+        account_id: parse_col(row, "account_id")?,
+        email: Email::from_stored(row.try_get("email")?),
+        name: row.try_get("name")?,
+        role: parse_col(row, "role")?,
+        status: parse_col(row, "status")?,
+        mfa_enabled: row.try_get("mfa_enabled")?,
+        expires_at: opt_time(row, "expires_at")?,
+        created_at: from_micros(row.try_get("created_at")?),
+        last_login_at: opt_time(row, "last_login_at")?,
+    })
+}
+
+fn event_from_row(row: &DbRow) -> Result<AuditEvent> {
+    let outcome: String = row.try_get("outcome")?;
+    let details: String = row.try_get("details")?;
+    Ok(AuditEvent {
+        id: parse_col(row, "id")?,
+        trail_account_id: parse_col(row, "trail_account_id")?,
+        seq: row.try_get("seq")?,
+        at: from_micros(row.try_get("at")?),
+        account_id: parse_col(row, "account_id")?,
+        action: row.try_get("action")?,
+        outcome: Outcome::parse(&outcome).ok_or_else(|| corrupt("outcome", &outcome))?,
+        actor: AuditActor {
+            user_id: parse_opt_col(row, "actor_user_id")?,
+            email: row.try_get("actor_email")?,
+            account_id: parse_opt_col(row, "actor_account_id")?,
+            account_name: row.try_get("actor_account_name")?,
+        },
+        access_session_id: row.try_get("access_session_id")?,
+        target: AuditTarget { kind: row.try_get("target_type")?, id: row.try_get("target_id")? },
+        ip: row.try_get("ip")?,
+        details: serde_json::from_str(&details).map_err(|e| corrupt("details", e))?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+/// Maps a unique violation on users' email to `EmailTaken`, on slugs to `Conflict`.
+fn unique_violation(err: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &err
+        && db.is_unique_violation()
+    {
+        let text = format!("{} {}", db.message(), db.constraint().unwrap_or_default());
+        if text.contains("email_key") {
+            return DomainError::EmailTaken.into();
+        }
+        if text.contains("slug") {
+            return DomainError::Conflict("slug is already in use".into()).into();
+        }
+    }
+    err.into()
+}
+
+fn page_of<T>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
+    let limit = limit as usize;
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(cursor)
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
+fn fetch_limit(page: &PageRequest) -> i64 {
+    i64::from(page.limit) + 1
+}
+
+/// The audit event of a change, linked into the acted-on account's trail and those above it.
+fn change(account_id: AccountId, action: &str, target: AuditTarget, details: serde_json::Value) -> AuditDraft {
+    AuditDraft {
+        account_id,
+        action: action.to_owned(),
+        outcome: Outcome::Success,
+        target,
+        details,
+        linking: Linking::UpToActor,
+    }
+}
+
+fn target(kind: &str, id: impl ToString) -> AuditTarget {
+    AuditTarget { kind: kind.to_owned(), id: Some(id.to_string()) }
+}
+
+impl Repo {
+    fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    async fn begin_write(&self) -> Result<Tx> {
+        Ok(self.pool.begin_with(BEGIN_WRITE).await?)
+    }
+
+    /// Appends one event to every trail it belongs to, inside the caller's transaction.
+    async fn append(tx: &mut Tx, now: OffsetDateTime, draft: &AuditDraft, ctx: &Ctx) -> Result<EventId> {
+        let id = EventId::new();
+        let details = serde_json::to_string(&draft.details).map_err(|e| corrupt("details", e))?;
+        sqlx::query(
+            "INSERT INTO audit_events (id, at, account_id, action, outcome, actor_user_id, actor_email, \
+             actor_account_id, actor_account_name, access_session_id, target_type, target_id, ip, details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(id.to_string())
+        .bind(to_micros(now))
+        .bind(draft.account_id.to_string())
+        .bind(&draft.action)
+        .bind(draft.outcome.as_str())
+        .bind(ctx.actor.user_id.map(|u| u.to_string()))
+        .bind(&ctx.actor.email)
+        .bind(ctx.actor.account_id.map(|a| a.to_string()))
+        .bind(&ctx.actor.account_name)
+        .bind(&ctx.access_session_id)
+        .bind(&draft.target.kind)
+        .bind(&draft.target.id)
+        .bind(&ctx.ip)
+        .bind(details)
+        .execute(&mut **tx)
+        .await?;
+
+        let mut trails = Self::trails_of(tx, draft, ctx).await?;
+        trails.sort();
+        trails.dedup();
+        for trail in trails {
+            sqlx::query(
+                "INSERT INTO audit_trails (account_id, seq, head_hash) VALUES ($1, 0, $2) \
+                 ON CONFLICT (account_id) DO NOTHING",
+            )
+            .bind(trail.to_string())
+            .bind(GENESIS)
+            .execute(&mut **tx)
+            .await?;
+            let head = sqlx::query(
+                "UPDATE audit_trails SET seq = seq + 1 WHERE account_id = $1 RETURNING seq, head_hash",
+            )
+            .bind(trail.to_string())
+            .fetch_one(&mut **tx)
+            .await?;
+            let mut event = AuditEvent {
+                id,
+                trail_account_id: trail,
+                seq: head.try_get("seq")?,
+                at: now,
+                account_id: draft.account_id,
+                action: draft.action.clone(),
+                outcome: draft.outcome,
+                actor: ctx.actor.clone(),
+                access_session_id: ctx.access_session_id.clone(),
+                target: draft.target.clone(),
+                ip: ctx.ip.clone(),
+                details: draft.details.clone(),
+                prev_hash: head.try_get("head_hash")?,
+                hash: String::new(),
+            };
+            event.hash = event.compute_hash().map_err(|e| corrupt("event", e))?;
+            sqlx::query("UPDATE audit_trails SET head_hash = $2 WHERE account_id = $1")
+                .bind(trail.to_string())
+                .bind(&event.hash)
+                .execute(&mut **tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO audit_links (trail_account_id, seq, event_id, prev_hash, hash) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(trail.to_string())
+            .bind(event.seq)
+            .bind(id.to_string())
+            .bind(&event.prev_hash)
+            .bind(&event.hash)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(id)
+    }
+
+    /// The trails an event belongs to; see [`Linking`].
+    async fn trails_of(tx: &mut Tx, draft: &AuditDraft, ctx: &Ctx) -> Result<Vec<AccountId>> {
+        let acted = draft.account_id;
+        let actor_account = ctx.actor.account_id;
+        if draft.linking == Linking::ActorOnly {
+            return Ok(vec![actor_account.unwrap_or(acted)]);
+        }
+        let rows = sqlx::query("SELECT ancestor FROM account_closure WHERE descendant = $1 ORDER BY depth")
+            .bind(acted.to_string())
+            .fetch_all(&mut **tx)
+            .await?;
+        let chain = rows.iter().map(|r| parse_col::<AccountId>(r, "ancestor")).collect::<Result<Vec<_>>>()?;
+        Ok(match actor_account {
+            Some(actor) => match chain.iter().position(|a| *a == actor) {
+                Some(at) => chain[..=at].to_vec(),
+                None => vec![acted, actor],
+            },
+            None => vec![acted],
+        })
+    }
+
+    async fn account_in(tx: &mut Tx, id: AccountId) -> Result<Account> {
+        let row = sqlx::query(concat!("SELECT ", account_cols!(), " FROM accounts WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        account_from_row(&row)
+    }
+
+    async fn user_in(tx: &mut Tx, account: AccountId, id: UserId) -> Result<User> {
+        let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE account_id = $1 AND id = $2"))
+            .bind(account.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        user_from_row(&row)
+    }
+
+    async fn blocked(&self, account: AccountId) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM account_closure c JOIN accounts x ON x.id = c.ancestor \
+             WHERE c.descendant = $1 AND x.status <> 'active'",
+        )
+        .bind(account.to_string())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>> {
+        let row = sqlx::query(concat!("SELECT ", account_cols!(), " FROM accounts WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(account_from_row).transpose()
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
+        let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Inserts an account and its closure rows.
+    async fn insert_account(tx: &mut Tx, now: OffsetDateTime, id: AccountId, parent: Option<AccountId>, new: &NewAccount, slug: &Slug) -> Result<Account> {
+        sqlx::query(
+            "INSERT INTO accounts (id, kind, name, slug, parent_id, status, plan, sso_mandatory, contact_email, region, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'active', $6, FALSE, $7, $8, $9)",
+        )
+        .bind(id.to_string())
+        .bind(new.kind.as_str())
+        .bind(&new.name)
+        .bind(slug.as_str())
+        .bind(parent.map(|p| p.to_string()))
+        .bind(new.plan.as_str())
+        .bind(&new.contact_email)
+        .bind(&new.region)
+        .bind(to_micros(now))
+        .execute(&mut **tx)
+        .await
+        .map_err(unique_violation)?;
+        sqlx::query("INSERT INTO account_closure (ancestor, descendant, depth) VALUES ($1, $1, 0)")
+            .bind(id.to_string())
+            .execute(&mut **tx)
+            .await?;
+        if let Some(parent) = parent {
+            sqlx::query(
+                "INSERT INTO account_closure (ancestor, descendant, depth) \
+                 SELECT ancestor, $1, depth + 1 FROM account_closure WHERE descendant = $2",
+            )
+            .bind(id.to_string())
+            .bind(parent.to_string())
+            .execute(&mut **tx)
+            .await?;
+        }
+        Self::account_in(tx, id).await
+    }
+
+    /// The slug to use: the client's, or the name's with the first free numeric suffix.
+    async fn free_slug(tx: &mut Tx, new: &NewAccount) -> Result<Slug> {
+        if let Some(slug) = &new.slug {
+            return Ok(slug.clone());
+        }
+        let base = Slug::from_name(&new.name);
+        let mut candidate = base.clone();
+        for n in 2..1_000u32 {
+            let taken: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE slug = $1")
+                .bind(candidate.as_str())
+                .fetch_one(&mut **tx)
+                .await?;
+            if taken == 0 {
+                return Ok(candidate);
+            }
+            candidate = base.with_suffix(n);
+        }
+        Err(DomainError::Conflict("no free slug; give one".into()).into())
+    }
+
+    async fn insert_user(tx: &mut Tx, now: OffsetDateTime, account: AccountId, new: &NewUser) -> Result<User> {
+        let id = UserId::new();
+        let status = if new.password_hash.is_some() { UserStatus::Active } else { UserStatus::Invited };
+        sqlx::query(
+            "INSERT INTO users (id, account_id, email, email_key, name, role, status, password_hash, mfa_enabled, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, FALSE, $9, $10)",
+        )
+        .bind(id.to_string())
+        .bind(account.to_string())
+        .bind(new.email.as_str())
+        .bind(new.email.key())
+        .bind(&new.name)
+        .bind(new.role.as_str())
+        .bind(status.as_str())
+        .bind(&new.password_hash)
+        .bind(new.expires_at.map(to_micros))
+        .bind(to_micros(now))
+        .execute(&mut **tx)
+        .await
+        .map_err(unique_violation)?;
+        if let Some(activation) = &new.activation {
+            sqlx::query(
+                "INSERT INTO activation_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&activation.token_hash)
+            .bind(id.to_string())
+            .bind(to_micros(now))
+            .bind(to_micros(activation.expires_at))
+            .execute(&mut **tx)
+            .await?;
+        }
+        Self::user_in(tx, account, id).await
+    }
+
+    async fn end_user_sessions(tx: &mut Tx, now: OffsetDateTime, user: UserId, keep: Option<SessionId>) -> Result<()> {
+        sqlx::query("UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL AND id <> $3")
+            .bind(user.to_string())
+            .bind(to_micros(now))
+            .bind(keep.map(|k| k.to_string()).unwrap_or_default())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_account_status(&self, grant: &Grant, permission: Permission, action: &str, status: AccountStatus, deadline: Option<OffsetDateTime>, ctx: &Ctx) -> Result<Account> {
+        let id = grant.scope(permission)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let before = Self::account_in(&mut tx, id).await?;
+        match status {
+            AccountStatus::PendingDeletion => {
+                let live: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM accounts WHERE parent_id = $1 AND status <> 'pending_deletion'",
+                )
+                .bind(id.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+                if live > 0 {
+                    return Err(DomainError::HasChildren.into());
+                }
+            }
+            _ if before.status != AccountStatus::PendingDeletion => {
+                return Err(DomainError::Conflict("the account is not pending deletion".into()).into());
+            }
+            _ => {}
+        }
+        sqlx::query("UPDATE accounts SET status = $2, deletion_deadline = $3 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(status.as_str())
+            .bind(deadline.map(to_micros))
+            .execute(&mut *tx)
+            .await?;
+        let details = serde_json::json!({ "status": status.as_str(), "deletion_deadline": deadline.map(tenantry_domain::clock::rfc3339_micros) });
+        Self::append(&mut tx, now, &change(id, action, target("account", id), details), ctx).await?;
+        let account = Self::account_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    async fn audit_rows(&self, trail: AccountId, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ", event_cols!(), " FROM audit_links l JOIN audit_events e ON e.id = l.event_id ",
+            "WHERE l.trail_account_id = $1 AND l.seq > $2 ORDER BY l.seq LIMIT $3"
+        ))
+        .bind(trail.to_string())
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Repository for Repo {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ensure_platform(&self, name: &str) -> Result<(Account, bool)> {
+        let mut tx = self.begin_write().await?;
+        let existing = sqlx::query(concat!("SELECT ", account_cols!(), " FROM accounts WHERE kind = 'platform'"))
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(row) = existing {
+            return Ok((account_from_row(&row)?, false));
+        }
+        let now = self.now();
+        let id = AccountId::new();
+        let new = NewAccount {
+            kind: AccountKind::Platform,
+            name: name.to_owned(),
+            slug: None,
+            plan: Plan::Partner,
+            contact_email: None,
+            region: None,
+        };
+        let slug = Self::free_slug(&mut tx, &new).await?;
+        let account = Self::insert_account(&mut tx, now, id, None, &new, &slug).await?;
+        let details = serde_json::json!({ "kind": "platform", "name": name });
+        Self::append(&mut tx, now, &change(id, "account.created", target("account", id), details), &Ctx::default()).await?;
+        tx.commit().await?;
+        Ok((account, true))
+    }
+
+    async fn platform(&self) -> Result<Account> {
+        let row = sqlx::query(concat!("SELECT ", account_cols!(), " FROM accounts WHERE kind = 'platform'"))
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        account_from_row(&row)
+    }
+
+    async fn account_view(&self, id: AccountId, viewer: AccountId, viewer_user: UserId) -> Result<Option<AccountView>> {
+        let Some(account) = self.account_by_id(id).await? else {
+            return Ok(None);
+        };
+        let depth: Option<i64> =
+            sqlx::query_scalar("SELECT depth FROM account_closure WHERE ancestor = $1 AND descendant = $2")
+                .bind(viewer.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await?;
+        let assigned: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM staff_assignments WHERE user_id = $1 AND account_id = $2")
+                .bind(viewer_user.to_string())
+                .bind(id.to_string())
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(Some(AccountView { account, depth_below_viewer: depth, assigned_to_viewer: assigned > 0 }))
+    }
+
+    async fn create_account(&self, parent: &Grant, new: NewAccount, admin: NewUser, ctx: &Ctx) -> Result<(Account, User)> {
+        let parent_id = parent.scope(Permission::AccountCreate)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let parent = Self::account_in(&mut tx, parent_id).await?;
+        if parent.status == AccountStatus::PendingDeletion {
+            return Err(DomainError::Conflict("the parent account is pending deletion".into()).into());
+        }
+        if !parent.kind.may_parent(new.kind) || !admin.role.fits(new.kind) {
+            return Err(DomainError::Forbidden(format!("a {} account cannot create a {} account", parent.kind, new.kind)).into());
+        }
+        let id = AccountId::new();
+        let slug = Self::free_slug(&mut tx, &new).await?;
+        let account = Self::insert_account(&mut tx, now, id, Some(parent_id), &new, &slug).await?;
+        let user = Self::insert_user(&mut tx, now, id, &admin).await?;
+        let details = serde_json::json!({
+            "kind": account.kind.as_str(),
+            "name": account.name,
+            "slug": account.slug.as_str(),
+            "plan": account.plan.as_str(),
+            "parent_id": parent_id.to_string(),
+            "initial_user": { "id": user.id.to_string(), "email": user.email.as_str(), "role": user.role.as_str() },
+        });
+        Self::append(&mut tx, now, &change(id, "account.created", target("account", id), details), ctx).await?;
+        tx.commit().await?;
+        Ok((account, user))
+    }
+
+    async fn list_accounts(&self, viewer: &Grant, scope: BelowScope, viewer_user: UserId, filter: &AccountFilter, page: &PageRequest) -> Result<Page<Account>> {
+        let viewer_account = viewer.scope(Permission::AccountRead)?;
+        let staff = match scope {
+            BelowScope::All => None,
+            BelowScope::Assigned => Some(viewer_user.to_string()),
+            BelowScope::Nothing => return Ok(Page { items: Vec::new(), next: None }),
+        };
+        let pattern = filter.q.as_ref().map(|q| {
+            let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let rows = sqlx::query(
+            "SELECT a.id, a.kind, a.name, a.slug, a.parent_id, a.status, a.plan, a.sso_mandatory, a.contact_email, \
+             a.region, a.created_at, a.deletion_deadline \
+             FROM accounts a JOIN account_closure c ON c.descendant = a.id \
+             WHERE c.ancestor = $1 AND c.depth > 0 \
+             AND ($2 IS NULL OR a.kind = $2) \
+             AND ($3 IS NULL OR a.parent_id = $3) \
+             AND ($4 IS NULL OR lower(a.name) LIKE $4 ESCAPE '\\' OR a.slug LIKE $4 ESCAPE '\\') \
+             AND ($5 IS NULL OR a.id > $5) \
+             AND ($6 IS NULL OR a.id IN (SELECT account_id FROM staff_assignments WHERE user_id = $6)) \
+             ORDER BY a.id LIMIT $7",
+        )
+        .bind(viewer_account.to_string())
+        .bind(filter.kind.map(AccountKind::as_str))
+        .bind(filter.parent_id.map(|p| p.to_string()))
+        .bind(pattern)
+        .bind(&page.after)
+        .bind(staff)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(account_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page.limit, |a| a.id.to_string()))
+    }
+
+    async fn update_account(&self, grant: &Grant, patch: AccountPatch, ctx: &Ctx) -> Result<Account> {
+        let id = grant.account_id();
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let before = Self::account_in(&mut tx, id).await?;
+        if patch.status.is_some() && before.status == AccountStatus::PendingDeletion {
+            return Err(DomainError::Conflict("the account is pending deletion; restore it first".into()).into());
+        }
+        let mut changes = serde_json::Map::new();
+        if let Some(name) = &patch.name {
+            changes.insert("name".into(), name.clone().into());
+        }
+        if let Some(slug) = &patch.slug {
+            changes.insert("slug".into(), slug.as_str().into());
+        }
+        if let Some(email) = &patch.contact_email {
+            changes.insert("contact_email".into(), email.clone().into());
+        }
+        if let Some(sso) = patch.sso_mandatory {
+            changes.insert("sso_mandatory".into(), sso.into());
+        }
+        if let Some(status) = patch.status {
+            changes.insert("status".into(), status.as_str().into());
+        }
+        sqlx::query(
+            "UPDATE accounts SET name = $2, slug = $3, contact_email = $4, sso_mandatory = $5, status = $6 WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(patch.name.as_ref().unwrap_or(&before.name))
+        .bind(patch.slug.as_ref().unwrap_or(&before.slug).as_str())
+        .bind(patch.contact_email.clone().unwrap_or(before.contact_email.clone()))
+        .bind(patch.sso_mandatory.unwrap_or(before.sso_mandatory))
+        .bind(patch.status.unwrap_or(before.status).as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(unique_violation)?;
+        if patch.sso_mandatory == Some(true) && !before.sso_mandatory {
+            sqlx::query(
+                "UPDATE sessions SET ended_at = $2 WHERE ended_at IS NULL AND user_id IN \
+                 (SELECT id FROM users WHERE account_id = $1 AND role <> 'sso_admin')",
+            )
+            .bind(id.to_string())
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let details = serde_json::json!({ "changes": changes });
+        Self::append(&mut tx, now, &change(id, "account.updated", target("account", id), details), ctx).await?;
+        let account = Self::account_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(account)
+    }
+
+    async fn schedule_deletion(&self, grant: &Grant, deadline: OffsetDateTime, ctx: &Ctx) -> Result<Account> {
+        self.set_account_status(grant, Permission::AccountDelete, "account.deletion_scheduled", AccountStatus::PendingDeletion, Some(deadline), ctx)
+            .await
+    }
+
+    async fn restore_account(&self, grant: &Grant, ctx: &Ctx) -> Result<Account> {
+        self.set_account_status(grant, Permission::AccountDelete, "account.restored", AccountStatus::Active, None, ctx).await
+    }
+
+    async fn list_users(&self, grant: &Grant, page: &PageRequest) -> Result<Page<User>> {
+        let account = grant.scope(Permission::UserRead)?;
+        let rows = sqlx::query(concat!(
+            "SELECT ", user_cols!(), " FROM users WHERE account_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        ))
+        .bind(account.to_string())
+        .bind(&page.after)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(user_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page.limit, |u| u.id.to_string()))
+    }
+
+    async fn get_user(&self, grant: &Grant, id: UserId) -> Result<User> {
+        let account = grant.scope(Permission::UserRead)?;
+        let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE account_id = $1 AND id = $2"))
+            .bind(account.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        user_from_row(&row)
+    }
+
+    async fn create_user(&self, grant: &Grant, new: NewUser, ctx: &Ctx) -> Result<User> {
+        let account = grant.scope(Permission::UserManage)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let user = Self::insert_user(&mut tx, now, account, &new).await?;
+        let details = serde_json::json!({ "email": user.email.as_str(), "role": user.role.as_str(), "status": user.status.as_str() });
+        Self::append(&mut tx, now, &change(account, "user.created", target("user", user.id), details), ctx).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn update_user(&self, grant: &Grant, id: UserId, patch: UserPatch, ctx: &Ctx) -> Result<User> {
+        let account = grant.scope(Permission::UserManage)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let before = Self::user_in(&mut tx, account, id).await?;
+        let mut status = patch.status.unwrap_or(before.status);
+        if status == UserStatus::Active && before.status == UserStatus::Invited && patch.password_hash.is_none() {
+            status = UserStatus::Invited;
+        }
+        if before.status == UserStatus::Invited && patch.password_hash.is_some() && patch.status != Some(UserStatus::Disabled) {
+            status = UserStatus::Active;
+        }
+        let mut changed: Vec<&str> = Vec::new();
+        let mut flag = |cond: bool, name: &'static str| {
+            if cond {
+                changed.push(name);
+            }
+        };
+        flag(patch.name.as_ref().is_some_and(|n| *n != before.name), "name");
+        flag(patch.email.as_ref().is_some_and(|e| *e != before.email), "email");
+        flag(patch.role.is_some_and(|r| r != before.role), "role");
+        flag(status != before.status, "status");
+        flag(patch.expires_at.is_some_and(|e| e != before.expires_at), "expires_at");
+        flag(patch.password_hash.is_some(), "password");
+        let email = patch.email.clone().unwrap_or(before.email.clone());
+        sqlx::query(
+            "UPDATE users SET name = $3, email = $4, email_key = $5, role = $6, status = $7, expires_at = $8, \
+             password_hash = COALESCE($9, password_hash) WHERE account_id = $1 AND id = $2",
+        )
+        .bind(account.to_string())
+        .bind(id.to_string())
+        .bind(patch.name.as_ref().unwrap_or(&before.name))
+        .bind(email.as_str())
+        .bind(email.key())
+        .bind(patch.role.unwrap_or(before.role).as_str())
+        .bind(status.as_str())
+        .bind(patch.expires_at.unwrap_or(before.expires_at).map(to_micros))
+        .bind(&patch.password_hash)
+        .execute(&mut *tx)
+        .await
+        .map_err(unique_violation)?;
+        let ends_sign_ins = status == UserStatus::Disabled
+            || patch.password_hash.is_some()
+            || patch.role.is_some_and(|r| r != before.role);
+        if ends_sign_ins {
+            Self::end_user_sessions(&mut tx, now, id, None).await?;
+        }
+        let details = serde_json::json!({ "changed": changed, "status": status.as_str() });
+        Self::append(&mut tx, now, &change(account, "user.updated", target("user", id), details), ctx).await?;
+        let user = Self::user_in(&mut tx, account, id).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn delete_user(&self, grant: &Grant, id: UserId, ctx: &Ctx) -> Result<()> {
+        let account = grant.scope(Permission::UserManage)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let user = Self::user_in(&mut tx, account, id).await?;
+        for sql in [
+            "DELETE FROM sessions WHERE user_id = $1",
+            "DELETE FROM activation_tokens WHERE user_id = $1",
+            "DELETE FROM staff_assignments WHERE user_id = $1",
+            "DELETE FROM users WHERE id = $1",
+        ] {
+            sqlx::query(sql).bind(id.to_string()).execute(&mut *tx).await?;
+        }
+        let details = serde_json::json!({ "email": user.email.as_str(), "role": user.role.as_str() });
+        Self::append(&mut tx, now, &change(account, "user.deleted", target("user", id), details), ctx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_user_as_operator(&self, account: AccountId, new: NewUser) -> Result<User> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let kind = Self::account_in(&mut tx, account).await?.kind;
+        if !new.role.fits(kind) {
+            return Err(DomainError::invalid("role", format!("`{}` does not fit a {kind} account", new.role)).into());
+        }
+        let user = Self::insert_user(&mut tx, now, account, &new).await?;
+        let details = serde_json::json!({ "email": user.email.as_str(), "role": user.role.as_str(), "status": user.status.as_str(), "by": "operator" });
+        Self::append(&mut tx, now, &change(account, "user.created", target("user", user.id), details), &Ctx::default()).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn login_candidate(&self, email: &str) -> Result<Option<LoginCandidate>> {
+        let row = sqlx::query(concat!("SELECT ", user_cols!(), ", password_hash FROM users WHERE email_key = $1"))
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let user = user_from_row(&row)?;
+        let password_hash: Option<String> = row.try_get("password_hash")?;
+        let account = self.account_by_id(user.account_id).await?.ok_or(DomainError::NotFound)?;
+        let blocked = self.blocked(account.id).await?;
+        Ok(Some(LoginCandidate { user, password_hash, account, blocked }))
+    }
+
+    async fn recent_failures(&self, scopes: &[String], since: OffsetDateTime) -> Result<i64> {
+        let mut most = 0;
+        for scope in scopes {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE scope = $1 AND at >= $2")
+                .bind(scope)
+                .bind(to_micros(since))
+                .fetch_one(&self.pool)
+                .await?;
+            most = most.max(n);
+        }
+        Ok(most)
+    }
+
+    async fn record_failure(&self, scopes: &[String], draft: AuditDraft, ctx: &Ctx) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        for scope in scopes {
+            sqlx::query("DELETE FROM login_failures WHERE scope = $1 AND at < $2")
+                .bind(scope)
+                .bind(to_micros(now - time::Duration::days(1)))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("INSERT INTO login_failures (id, scope, at) VALUES ($1, $2, $3)")
+                .bind(EventId::new().to_string())
+                .bind(scope)
+                .bind(to_micros(now))
+                .execute(&mut *tx)
+                .await?;
+        }
+        Self::append(&mut tx, now, &draft, ctx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_session(&self, session: NewSession, ctx: &Ctx) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, token_hash, user_id, csrf_token, created_at, last_seen_at, reauth_at, expires_at, ip) \
+             VALUES ($1, $2, $3, $4, $5, $5, $5, $6, $7)",
+        )
+        .bind(session.id.to_string())
+        .bind(&session.token_hash)
+        .bind(session.user_id.to_string())
+        .bind(&session.csrf_token)
+        .bind(to_micros(now))
+        .bind(to_micros(session.expires_at))
+        .bind(&session.ip)
+        .execute(&mut *tx)
+        .await?;
+        let account_id: String = sqlx::query_scalar("UPDATE users SET last_login_at = $2 WHERE id = $1 RETURNING account_id")
+            .bind(session.user_id.to_string())
+            .bind(to_micros(now))
+            .fetch_one(&mut *tx)
+            .await?;
+        let account_id: AccountId = account_id.parse().map_err(|e| corrupt("account_id", e))?;
+        let details = serde_json::json!({ "session_id": session.id.to_string() });
+        Self::append(&mut tx, now, &change(account_id, "auth.login", target("user", session.user_id), details), ctx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn session_by_token(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
+        let row = sqlx::query(
+            "SELECT id, user_id, csrf_token, created_at, last_seen_at, reauth_at, expires_at FROM sessions \
+             WHERE token_hash = $1 AND ended_at IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let Some(user) = self.user_by_id(parse_col(&row, "user_id")?).await? else { return Ok(None) };
+        let Some(account) = self.account_by_id(user.account_id).await? else { return Ok(None) };
+        let blocked = self.blocked(account.id).await?;
+        Ok(Some(SessionRecord {
+            id: parse_col(&row, "id")?,
+            user,
+            account,
+            blocked,
+            csrf_token: row.try_get("csrf_token")?,
+            created_at: from_micros(row.try_get("created_at")?),
+            last_seen_at: from_micros(row.try_get("last_seen_at")?),
+            reauth_at: from_micros(row.try_get("reauth_at")?),
+            expires_at: from_micros(row.try_get("expires_at")?),
+        }))
+    }
+
+    async fn touch_session(&self, id: SessionId) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(to_micros(self.now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn rotate_session(&self, id: SessionId, new_token_hash: &str, ctx: &Ctx) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let user_id: String = sqlx::query_scalar(
+            "UPDATE sessions SET token_hash = $2, reauth_at = $3, last_seen_at = $3 WHERE id = $1 AND ended_at IS NULL RETURNING user_id",
+        )
+        .bind(id.to_string())
+        .bind(new_token_hash)
+        .bind(to_micros(now))
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+        let account = ctx.actor.account_id.ok_or_else(|| DomainError::Internal("step-up without an actor".into()))?;
+        let details = serde_json::json!({ "session_id": id.to_string() });
+        Self::append(&mut tx, now, &change(account, "auth.reauth", target("user", user_id), details), ctx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn end_session(&self, id: SessionId, action: Option<&str>, ctx: &Ctx) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL")
+            .bind(id.to_string())
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?;
+        if let (Some(action), Some(account), Some(user)) = (action, ctx.actor.account_id, ctx.actor.user_id) {
+            let details = serde_json::json!({ "session_id": id.to_string() });
+            Self::append(&mut tx, now, &change(account, action, target("user", user), details), ctx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn change_own_password(&self, user: UserId, keep: SessionId, password_hash: &str, ctx: &Ctx) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let account: String = sqlx::query_scalar("UPDATE users SET password_hash = $2 WHERE id = $1 RETURNING account_id")
+            .bind(user.to_string())
+            .bind(password_hash)
+            .fetch_one(&mut *tx)
+            .await?;
+        let account: AccountId = account.parse().map_err(|e| corrupt("account_id", e))?;
+        Self::end_user_sessions(&mut tx, now, user, Some(keep)).await?;
+        let details = serde_json::json!({ "changed": ["password"] });
+        Self::append(&mut tx, now, &change(account, "auth.password_changed", target("user", user), details), ctx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn activate(&self, token_hash: &str, password_hash: &str) -> Result<Option<User>> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let user_id: Option<String> = sqlx::query_scalar(
+            "UPDATE activation_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id",
+        )
+        .bind(token_hash)
+        .bind(to_micros(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(user_id) = user_id else { return Ok(None) };
+        let row = sqlx::query(concat!(
+            "UPDATE users SET password_hash = $2, status = 'active' WHERE id = $1 AND status = 'invited' RETURNING ",
+            user_cols!()
+        ))
+        .bind(&user_id)
+        .bind(password_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let user = user_from_row(&row)?;
+        let ctx = Ctx {
+            actor: AuditActor {
+                user_id: Some(user.id),
+                email: Some(user.email.to_string()),
+                account_id: Some(user.account_id),
+                account_name: Some(Self::account_in(&mut tx, user.account_id).await?.name),
+            },
+            ..Ctx::default()
+        };
+        let details = serde_json::json!({ "status": "active" });
+        Self::append(&mut tx, now, &change(user.account_id, "user.activated", target("user", user.id), details), &ctx).await?;
+        tx.commit().await?;
+        Ok(Some(user))
+    }
+
+    async fn record(&self, draft: AuditDraft, ctx: &Ctx) -> Result<EventId> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let id = Self::append(&mut tx, now, &draft, ctx).await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn audit_page(&self, grant: &Grant, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEvent>> {
+        let trail = grant.scope(Permission::AuditRead)?;
+        let before_seq: Option<i64> = match &page.after {
+            Some(cursor) => Some(cursor.parse().map_err(|_| DomainError::invalid("cursor", "unreadable cursor"))?),
+            None => None,
+        };
+        let rows = sqlx::query(concat!(
+            "SELECT ", event_cols!(), " FROM audit_links l JOIN audit_events e ON e.id = l.event_id ",
+            "WHERE l.trail_account_id = $1 AND ($2 IS NULL OR e.action = $2) AND ($3 IS NULL OR e.actor_user_id = $3) ",
+            "AND ($4 IS NULL OR e.at >= $4) AND ($5 IS NULL OR e.at < $5) AND ($6 IS NULL OR l.seq < $6) ",
+            "ORDER BY l.seq DESC LIMIT $7"
+        ))
+        .bind(trail.to_string())
+        .bind(&filter.action)
+        .bind(filter.actor_user_id.map(|u| u.to_string()))
+        .bind(filter.since.map(to_micros))
+        .bind(filter.until.map(to_micros))
+        .bind(before_seq)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(event_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page.limit, |e| e.seq.to_string()))
+    }
+
+    async fn audit_chunk(&self, grant: &Grant, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>> {
+        let trail = grant.scope(Permission::AuditRead)?;
+        self.audit_rows(trail, after_seq, limit).await
+    }
+
+    async fn verify_trail(&self, grant: &Grant) -> Result<Verification> {
+        let trail = grant.scope(Permission::AuditRead)?;
+        let mut verifier = ChainVerifier::new();
+        let mut after = 0;
+        loop {
+            let chunk = self.audit_rows(trail, after, 1_000).await?;
+            let Some(last) = chunk.last() else { break };
+            after = last.seq;
+            chunk.iter().for_each(|e| verifier.push(e));
+        }
+        Ok(verifier.finish())
+    }
+}

@@ -1,0 +1,33 @@
+//! The SQLite backend: the embedded default (WAL, foreign keys, durable commits, busy timeout).
+//! Its queries are the shared ones in `repo.rs`; only connecting and migrating are its own.
+
+use sqlx::Sqlite as Db;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tenantry_domain::Clock;
+
+/// Write transactions take the write lock up front, so concurrent writers queue on the busy
+/// timeout instead of failing when a read lock cannot be upgraded.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+fn migrations() -> Vec<sqlx::migrate::Migration> {
+    vec![crate::repo_migration(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))]
+}
+
+impl Repo {
+    pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> crate::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        sqlx::migrate::Migrator::with_migrations(migrations()).run(&pool).await?;
+        Ok(Self { pool, clock })
+    }
+}
+
+include!("repo.rs");

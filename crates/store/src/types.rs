@@ -1,0 +1,237 @@
+//! The repository API: commands, query results and the [`Repository`] trait both backends implement.
+
+use crate::Result;
+use tenantry_domain::authz::{BelowScope, Grant};
+use tenantry_domain::{
+    Account, AccountId, AccountKind, AccountStatus, AuditActor, AuditEvent, AuditTarget, Email, EventId, Outcome,
+    Plan, Role, SessionId, Slug, User, UserId, audit::Verification,
+};
+use time::OffsetDateTime;
+
+/// Who performs a change, from where; stamped on the change's audit event.
+#[derive(Clone, Debug, Default)]
+pub struct Ctx {
+    pub actor: AuditActor,
+    pub ip: Option<String>,
+    pub access_session_id: Option<String>,
+}
+
+/// Which trails an event is linked into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Linking {
+    /// The acted-on account and each ancestor up to and including the actor's own account (or,
+    /// when the actor's account is not above it, the acted-on account and the actor's own).
+    UpToActor,
+    /// Only the actor's own account (a request for something the actor cannot see).
+    ActorOnly,
+}
+
+/// An event to record on its own (sign-ins, denials), outside any other change.
+#[derive(Clone, Debug)]
+pub struct AuditDraft {
+    pub account_id: AccountId,
+    pub action: String,
+    pub outcome: Outcome,
+    pub target: AuditTarget,
+    pub details: serde_json::Value,
+    pub linking: Linking,
+}
+
+/// A new account with its primary user.
+#[derive(Clone, Debug)]
+pub struct NewAccount {
+    pub kind: AccountKind,
+    pub name: String,
+    /// Given by the client; derived from the name when `None`.
+    pub slug: Option<Slug>,
+    pub plan: Plan,
+    pub contact_email: Option<String>,
+    pub region: Option<String>,
+}
+
+/// A one-time activation secret for an invited user; only its hash is stored.
+#[derive(Clone, Debug)]
+pub struct ActivationSecret {
+    pub token_hash: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A new user: with a password hash it is active, without one it is invited.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    pub email: Email,
+    pub name: String,
+    pub role: Role,
+    pub password_hash: Option<String>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub activation: Option<ActivationSecret>,
+}
+
+/// Fields of an account that may change. `None` leaves a field alone.
+#[derive(Clone, Debug, Default)]
+pub struct AccountPatch {
+    pub name: Option<String>,
+    pub slug: Option<Slug>,
+    pub contact_email: Option<Option<String>>,
+    pub sso_mandatory: Option<bool>,
+    pub status: Option<AccountStatus>,
+}
+
+/// Fields of a user that may change. `None` leaves a field alone.
+#[derive(Clone, Debug, Default)]
+pub struct UserPatch {
+    pub name: Option<String>,
+    pub email: Option<Email>,
+    pub role: Option<Role>,
+    /// `Active` or `Disabled`.
+    pub status: Option<tenantry_domain::UserStatus>,
+    pub expires_at: Option<Option<OffsetDateTime>>,
+    pub password_hash: Option<String>,
+}
+
+/// Filters of `GET /accounts`.
+#[derive(Clone, Debug, Default)]
+pub struct AccountFilter {
+    pub kind: Option<AccountKind>,
+    pub parent_id: Option<AccountId>,
+    pub q: Option<String>,
+}
+
+/// Filters of an audit trail.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub actor_user_id: Option<UserId>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+}
+
+/// One page of a list; `next` is the cursor of the page after it.
+#[derive(Clone, Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// Where to start and how many to return.
+#[derive(Clone, Debug)]
+pub struct PageRequest {
+    pub after: Option<String>,
+    pub limit: u32,
+}
+
+/// An account together with where it sits relative to a viewer's account.
+#[derive(Clone, Debug)]
+pub struct AccountView {
+    pub account: Account,
+    /// Distance from the viewer's account down to this one; `None` when not at or below it.
+    pub depth_below_viewer: Option<i64>,
+    /// Whether the viewer (a staff user) is assigned to this account.
+    pub assigned_to_viewer: bool,
+}
+
+/// What sign-in needs to know about the user behind an email.
+#[derive(Clone, Debug)]
+pub struct LoginCandidate {
+    pub user: User,
+    pub password_hash: Option<String>,
+    pub account: Account,
+    /// The account or one of its ancestors is suspended or pending deletion.
+    pub blocked: bool,
+}
+
+/// A new sign-in.
+#[derive(Clone, Debug)]
+pub struct NewSession {
+    pub id: SessionId,
+    pub token_hash: String,
+    pub user_id: UserId,
+    pub csrf_token: String,
+    pub expires_at: OffsetDateTime,
+    pub ip: Option<String>,
+}
+
+/// A live sign-in and who it belongs to.
+#[derive(Clone, Debug)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub user: User,
+    pub account: Account,
+    pub blocked: bool,
+    pub csrf_token: String,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub reauth_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+/// The one repository API; implemented for SQLite and PostgreSQL.
+#[async_trait::async_trait]
+pub trait Repository: Send + Sync + 'static {
+    /// Answers when the database does.
+    async fn ping(&self) -> Result<()>;
+
+    // --- bootstrap ---
+    /// Creates the platform account on an empty database; returns it, and whether it was created.
+    async fn ensure_platform(&self, name: &str) -> Result<(Account, bool)>;
+    /// The platform account.
+    async fn platform(&self) -> Result<Account>;
+
+    // --- accounts ---
+    /// An account and its relation to `viewer`'s account (unscoped: used to authorize).
+    async fn account_view(&self, id: AccountId, viewer: AccountId, viewer_user: UserId) -> Result<Option<AccountView>>;
+    async fn create_account(
+        &self,
+        parent: &Grant,
+        account: NewAccount,
+        admin: NewUser,
+        ctx: &Ctx,
+    ) -> Result<(Account, User)>;
+    async fn list_accounts(
+        &self,
+        viewer: &Grant,
+        scope: BelowScope,
+        viewer_user: UserId,
+        filter: &AccountFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Account>>;
+    async fn update_account(&self, grant: &Grant, patch: AccountPatch, ctx: &Ctx) -> Result<Account>;
+    async fn schedule_deletion(&self, grant: &Grant, deadline: OffsetDateTime, ctx: &Ctx) -> Result<Account>;
+    async fn restore_account(&self, grant: &Grant, ctx: &Ctx) -> Result<Account>;
+
+    // --- users ---
+    async fn list_users(&self, grant: &Grant, page: &PageRequest) -> Result<Page<User>>;
+    async fn get_user(&self, grant: &Grant, id: UserId) -> Result<User>;
+    async fn create_user(&self, grant: &Grant, user: NewUser, ctx: &Ctx) -> Result<User>;
+    async fn update_user(&self, grant: &Grant, id: UserId, patch: UserPatch, ctx: &Ctx) -> Result<User>;
+    async fn delete_user(&self, grant: &Grant, id: UserId, ctx: &Ctx) -> Result<()>;
+    /// Creates a user outside any request (operator command, bootstrap); audited as the system.
+    async fn create_user_as_operator(&self, account: AccountId, user: NewUser) -> Result<User>;
+
+    // --- sign-in ---
+    async fn login_candidate(&self, email: &str) -> Result<Option<LoginCandidate>>;
+    /// Failed attempts under any of `scopes` since `since`, the largest count.
+    async fn recent_failures(&self, scopes: &[String], since: OffsetDateTime) -> Result<i64>;
+    /// Records a failed attempt under `scopes` together with its audit event.
+    async fn record_failure(&self, scopes: &[String], draft: AuditDraft, ctx: &Ctx) -> Result<()>;
+    /// Starts a sign-in and records `auth.login`.
+    async fn create_session(&self, session: NewSession, ctx: &Ctx) -> Result<()>;
+    async fn session_by_token(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
+    async fn touch_session(&self, id: SessionId) -> Result<()>;
+    /// Step-up: a new token for the same sign-in, `reauth_at` now, and `auth.reauth` recorded.
+    async fn rotate_session(&self, id: SessionId, new_token_hash: &str, ctx: &Ctx) -> Result<()>;
+    /// Ends a sign-in; `action` is recorded when given.
+    async fn end_session(&self, id: SessionId, action: Option<&str>, ctx: &Ctx) -> Result<()>;
+    /// Sets the caller's own password and ends its other sign-ins.
+    async fn change_own_password(&self, user: UserId, keep: SessionId, password_hash: &str, ctx: &Ctx) -> Result<()>;
+    /// Sets an invited user's first password; `None` when the token is unknown, used or expired.
+    async fn activate(&self, token_hash: &str, password_hash: &str) -> Result<Option<User>>;
+
+    // --- audit ---
+    /// Records an event that accompanies no other change (a denial, a failed step-up).
+    async fn record(&self, draft: AuditDraft, ctx: &Ctx) -> Result<EventId>;
+    async fn audit_page(&self, grant: &Grant, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEvent>>;
+    /// The trail in `seq` order, from `after_seq` (exclusive), at most `limit` events.
+    async fn audit_chunk(&self, grant: &Grant, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>>;
+    async fn verify_trail(&self, grant: &Grant) -> Result<Verification>;
+}
