@@ -79,7 +79,10 @@ impl fmt::Display for Role {
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| format!("unknown role `{s}`"))
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role `{s}`"))
     }
 }
 
@@ -133,7 +136,12 @@ impl Email {
             return Err("must be an email address".into());
         };
         let bad = |s: &str| s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control());
-        if bad(local) || bad(domain) || local.contains('@') || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.')
+        if bad(local)
+            || bad(domain)
+            || local.contains('@')
+            || !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
         {
             return Err("must be an email address".into());
         }

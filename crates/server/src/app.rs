@@ -83,7 +83,12 @@ impl std::ops::Deref for App {
 }
 
 impl App {
-    pub async fn new(store: Store, clock: Arc<dyn Clock>, settings: Settings, listen: SocketAddr) -> Result<Self, crate::ApiError> {
+    pub async fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+        listen: SocketAddr,
+    ) -> Result<Self, crate::ApiError> {
         let public_url = settings
             .public_url
             .clone()

@@ -21,9 +21,12 @@ fn is_json(headers: &HeaderMap) -> bool {
 /// fields are present before checking them.
 pub fn json_value(headers: &HeaderMap, bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
     if !is_json(headers) {
-        return Err(ApiError::Malformed("Content-Type must be application/json".into()));
+        return Err(ApiError::Malformed(
+            "Content-Type must be application/json".into(),
+        ));
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::Malformed(format!("body is not valid JSON: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::Malformed(format!("body is not valid JSON: {e}")))
 }
 
 /// Turns a JSON value into `T`; unknown fields and wrong types are 422.
@@ -37,7 +40,10 @@ pub fn json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T,
 }
 
 /// An optional JSON body: empty means `None`.
-pub fn optional_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<Option<T>, ApiError> {
+pub fn optional_json<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<Option<T>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }

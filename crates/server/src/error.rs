@@ -64,8 +64,15 @@ impl ApiError {
         match self {
             Malformed(_) => StatusCode::BAD_REQUEST,
             Unauthenticated | InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Forbidden(_) | CsrfFailed | ReauthRequired | SsoRequired | UserDisabled | UserExpired | AccountSuspended
-            | AccessSessionRequired | DelegatedTokenForbidden => StatusCode::FORBIDDEN,
+            Forbidden(_)
+            | CsrfFailed
+            | ReauthRequired
+            | SsoRequired
+            | UserDisabled
+            | UserExpired
+            | AccountSuspended
+            | AccessSessionRequired
+            | DelegatedTokenForbidden => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             Conflict(_) | EmailTaken | HasChildren => StatusCode::CONFLICT,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -137,7 +144,10 @@ impl IntoResponse for ApiError {
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let ApiError::RateLimited { retry_after_secs } = self
             && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
         {

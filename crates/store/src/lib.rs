@@ -4,6 +4,7 @@
 
 mod postgres;
 mod sqlite;
+pub mod testing;
 mod types;
 
 use std::sync::Arc;
@@ -43,7 +44,9 @@ impl Backend {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Self::Postgres)
         } else {
-            Err(StoreError::Config("database URL must start with sqlite: or postgres://".into()))
+            Err(StoreError::Config(
+                "database URL must start with sqlite: or postgres://".into(),
+            ))
         }
     }
 }
@@ -75,14 +78,24 @@ mod tests {
     #[test]
     fn urls_pick_the_backend_and_hide_passwords() {
         assert_eq!(Backend::of_url("sqlite://x.db").ok(), Some(Backend::Sqlite));
-        assert_eq!(Backend::of_url("postgres://u@h/db").ok(), Some(Backend::Postgres));
+        assert_eq!(
+            Backend::of_url("postgres://u@h/db").ok(),
+            Some(Backend::Postgres)
+        );
         assert!(Backend::of_url("mysql://h").is_err());
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
     }
 }
 
 /// A migration from embedded SQL text (no build-time macros needed).
-fn repo_migration(version: i64, description: &'static str, sql: &'static str) -> sqlx::migrate::Migration {
+fn repo_migration(
+    version: i64,
+    description: &'static str,
+    sql: &'static str,
+) -> sqlx::migrate::Migration {
     use sqlx::SqlSafeStr;
     sqlx::migrate::Migration::new(
         version,
