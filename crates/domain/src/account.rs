@@ -64,10 +64,7 @@ impl fmt::Display for AccountKind {
 impl FromStr for AccountKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown account kind `{s}`"))
+        Self::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| format!("unknown account kind `{s}`"))
     }
 }
 
@@ -124,11 +121,7 @@ impl Plan {
 
     /// The plan a new account gets: `partner` for partner and MSP accounts, `managed` for a
     /// customer under an MSP, otherwise `trial` unless `standard` was asked for.
-    pub fn for_new_account(
-        kind: AccountKind,
-        parent: AccountKind,
-        requested: Option<Plan>,
-    ) -> Plan {
+    pub fn for_new_account(kind: AccountKind, parent: AccountKind, requested: Option<Plan>) -> Plan {
         match (kind, parent) {
             (AccountKind::Partner | AccountKind::Msp | AccountKind::Platform, _) => Plan::Partner,
             (AccountKind::Customer, AccountKind::Msp) => Plan::Managed,
@@ -163,15 +156,8 @@ impl Slug {
 
     /// Parses a slug given by a client: 1–63 of `a-z 0-9 -`, not starting or ending with `-`.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let ok_chars = raw
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if raw.is_empty()
-            || raw.len() > Self::MAX
-            || !ok_chars
-            || raw.starts_with('-')
-            || raw.ends_with('-')
-        {
+        let ok_chars = raw.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if raw.is_empty() || raw.len() > Self::MAX || !ok_chars || raw.starts_with('-') || raw.ends_with('-') {
             return Err("must be 1–63 lowercase letters, digits or inner dashes".into());
         }
         Ok(Self(raw.to_owned()))
@@ -191,11 +177,7 @@ impl Slug {
             }
         }
         let trimmed = out.trim_matches('-');
-        Self(if trimmed.is_empty() {
-            "account".to_owned()
-        } else {
-            trimmed.to_owned()
-        })
+        Self(if trimmed.is_empty() { "account".to_owned() } else { trimmed.to_owned() })
     }
 
     /// The same slug with a numeric suffix, to resolve a collision.
@@ -251,19 +233,10 @@ mod tests {
     #[test]
     fn plans_follow_the_parent_and_kind() {
         use AccountKind::*;
-        assert_eq!(
-            Plan::for_new_account(Customer, Msp, Some(Plan::Standard)),
-            Plan::Managed
-        );
+        assert_eq!(Plan::for_new_account(Customer, Msp, Some(Plan::Standard)), Plan::Managed);
         assert_eq!(Plan::for_new_account(Customer, Partner, None), Plan::Trial);
-        assert_eq!(
-            Plan::for_new_account(Customer, Platform, Some(Plan::Standard)),
-            Plan::Standard
-        );
-        assert_eq!(
-            Plan::for_new_account(Msp, Partner, Some(Plan::Trial)),
-            Plan::Partner
-        );
+        assert_eq!(Plan::for_new_account(Customer, Platform, Some(Plan::Standard)), Plan::Standard);
+        assert_eq!(Plan::for_new_account(Msp, Partner, Some(Plan::Trial)), Plan::Partner);
     }
 
     #[test]

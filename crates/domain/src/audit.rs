@@ -116,13 +116,7 @@ pub struct ChainVerifier {
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        Self {
-            trail: None,
-            expected_seq: 1,
-            head: GENESIS.to_owned(),
-            events: 0,
-            first_bad_seq: None,
-        }
+        Self { trail: None, expected_seq: 1, head: GENESIS.to_owned(), events: 0, first_bad_seq: None }
     }
 }
 
@@ -134,8 +128,7 @@ impl ChainVerifier {
     /// Feeds the next event of the trail.
     pub fn push(&mut self, event: &AuditEvent) {
         self.events += 1;
-        let same_trail =
-            *self.trail.get_or_insert(event.trail_account_id) == event.trail_account_id;
+        let same_trail = *self.trail.get_or_insert(event.trail_account_id) == event.trail_account_id;
         let ok = same_trail
             && event.seq == self.expected_seq
             && event.prev_hash == self.head
@@ -172,10 +165,7 @@ mod tests {
             outcome: Outcome::Success,
             actor: AuditActor::default(),
             access_session_id: None,
-            target: AuditTarget {
-                kind: "account".into(),
-                id: None,
-            },
+            target: AuditTarget { kind: "account".into(), id: None },
             ip: Some("127.0.0.1".into()),
             details: serde_json::json!({"name": "Acme", "b": [1, 2]}),
             prev_hash: prev.to_owned(),

@@ -232,11 +232,7 @@ pub enum Denial {
 }
 
 /// Decides whether `principal` may exercise `permission` on `target`.
-pub fn authorize(
-    principal: &Principal,
-    permission: Permission,
-    target: &Target,
-) -> Result<Grant, Denial> {
+pub fn authorize(principal: &Principal, permission: Permission, target: &Target) -> Result<Grant, Denial> {
     if let Some(access) = &principal.access
         && access.customer_id == target.id
     {
@@ -252,18 +248,11 @@ pub fn authorize(
         _ => Basis::Ancestor,
     };
     if allows(role, permission, target.relation, target.kind) {
-        return Ok(Grant {
-            account_id: target.id,
-            permission,
-            basis,
-        });
+        return Ok(Grant { account_id: target.id, permission, basis });
     }
     let may_enter = allows(role, Permission::AccessEnter, target.relation, target.kind);
     if may_enter
-        && matches!(
-            permission,
-            Permission::ResourceRead | Permission::ResourceWrite | Permission::SupportCreate
-        )
+        && matches!(permission, Permission::ResourceRead | Permission::ResourceWrite | Permission::SupportCreate)
     {
         return Err(Denial::AccessSessionRequired);
     }
@@ -277,11 +266,7 @@ fn authorize_in_access_session(permission: Permission, target: &Target) -> Resul
         return Err(Denial::DelegatedTokenForbidden);
     }
     if allows(Role::MasterAdmin, permission, Relation::Own, target.kind) {
-        Ok(Grant {
-            account_id: target.id,
-            permission,
-            basis: Basis::AccessSession,
-        })
+        Ok(Grant { account_id: target.id, permission, basis: Basis::AccessSession })
     } else {
         Err(Denial::Forbidden)
     }
@@ -329,9 +314,7 @@ fn allows(role: Role, permission: Permission, relation: Relation, kind: AccountK
     match permission {
         AccountRead => own || below,
         AccountCreate => matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin),
-        AccountUpdate | AccountDelete => {
-            below && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin)
-        }
+        AccountUpdate | AccountDelete => below && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin),
         AccountSsoMandatory => {
             (own && matches!(role, PlatformAdmin | MspAdmin | MasterAdmin | SsoAdmin))
                 || (below && matches!(role, PlatformAdmin | MspAdmin))
@@ -344,17 +327,12 @@ fn allows(role: Role, permission: Permission, relation: Relation, kind: AccountK
             (own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin))
                 || (below && matches!(role, PlatformAdmin | MspAdmin))
         }
-        StaffRead => {
-            (own && matches!(role, MspAdmin | MspStaff | MspReadonly))
-                || (below && role == PlatformAdmin)
-        }
+        StaffRead => (own && matches!(role, MspAdmin | MspStaff | MspReadonly)) || (below && role == PlatformAdmin),
         StaffAssign => (own && role == MspAdmin) || (below && role == PlatformAdmin),
         AccessEnter => below && customer && matches!(role, PlatformAdmin | MspAdmin | MspStaff),
         AccessList => {
             (own && customer && matches!(role, MasterAdmin | Auditor))
-                || (below
-                    && customer
-                    && matches!(role, PlatformAdmin | MspAdmin | MspStaff | MspReadonly))
+                || (below && customer && matches!(role, PlatformAdmin | MspAdmin | MspStaff | MspReadonly))
         }
         AccessEnd => {
             (own && customer && role == MasterAdmin)
@@ -363,69 +341,37 @@ fn allows(role: Role, permission: Permission, relation: Relation, kind: AccountK
         AuditRead => {
             (own && matches!(
                 role,
-                PlatformAdmin
-                    | PartnerAdmin
-                    | PartnerReadonly
-                    | MspAdmin
-                    | MspReadonly
-                    | MasterAdmin
-                    | Auditor
+                PlatformAdmin | PartnerAdmin | PartnerReadonly | MspAdmin | MspReadonly | MasterAdmin | Auditor
             )) || (below && matches!(role, PlatformAdmin | MspAdmin | MspReadonly))
         }
         BrandingRead => {
-            (own && matches!(
-                role,
-                PlatformAdmin | PartnerAdmin | PartnerReadonly | MspAdmin | MspStaff | MspReadonly
-            )) || (below && role == PlatformAdmin)
+            (own && matches!(role, PlatformAdmin | PartnerAdmin | PartnerReadonly | MspAdmin | MspStaff | MspReadonly))
+                || (below && role == PlatformAdmin)
         }
         BrandingManage => {
-            (own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin))
-                || (below && role == PlatformAdmin)
+            (own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin)) || (below && role == PlatformAdmin)
         }
         SubscriptionRead => {
             (own && matches!(role, PlatformAdmin | MasterAdmin | Admin | Auditor))
-                || (below
-                    && matches!(
-                        role,
-                        PlatformAdmin | PartnerAdmin | PartnerReadonly | MspAdmin | MspReadonly
-                    ))
+                || (below && matches!(role, PlatformAdmin | PartnerAdmin | PartnerReadonly | MspAdmin | MspReadonly))
         }
         SubscriptionManage => below && customer && matches!(role, PlatformAdmin | MspAdmin),
         SupportCreate => own && customer && matches!(role, MasterAdmin | Admin),
         SupportRead => {
             own && matches!(
                 role,
-                PlatformAdmin
-                    | PartnerAdmin
-                    | PartnerReadonly
-                    | MspAdmin
-                    | MspReadonly
-                    | MasterAdmin
-                    | Admin
+                PlatformAdmin | PartnerAdmin | PartnerReadonly | MspAdmin | MspReadonly | MasterAdmin | Admin
             )
         }
-        UsageRead => matches!(
-            role,
-            PlatformAdmin | PartnerAdmin | PartnerReadonly | MspAdmin | MspReadonly
-        ),
+        UsageRead => matches!(role, PlatformAdmin | PartnerAdmin | PartnerReadonly | MspAdmin | MspReadonly),
         ResourceRead => own && customer && matches!(role, MasterAdmin | Admin | Auditor | Viewer),
         ResourceWrite => own && customer && matches!(role, MasterAdmin | Admin),
-        ApiTokenManage => {
-            own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin)
-        }
-        SsoManage => {
-            own && matches!(
-                role,
-                PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin | SsoAdmin
-            )
-        }
+        ApiTokenManage => own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin),
+        SsoManage => own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin | SsoAdmin),
     }
 }
 
 /// The permissions `role` holds on its own account of `kind`, as `GET /me` lists them.
 pub fn own_permissions(role: Role, kind: AccountKind) -> Vec<Permission> {
-    Permission::ALL
-        .into_iter()
-        .filter(|p| allows(role, *p, Relation::Own, kind))
-        .collect()
+    Permission::ALL.into_iter().filter(|p| allows(role, *p, Relation::Own, kind)).collect()
 }

@@ -49,12 +49,7 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
-        let base = self
-            .frozen
-            .lock()
-            .ok()
-            .and_then(|f| *f)
-            .unwrap_or_else(|| SystemClock.now());
+        let base = self.frozen.lock().ok().and_then(|f| *f).unwrap_or_else(|| SystemClock.now());
         base + Duration::microseconds(self.offset_micros.load(Ordering::SeqCst))
     }
 }
@@ -72,8 +67,7 @@ pub fn to_micros(t: OffsetDateTime) -> i64 {
 
 /// The inverse of [`to_micros`].
 pub fn from_micros(micros: i64) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// RFC 3339 in UTC with exactly six fractional digits, as the API and the audit hash use.
@@ -112,22 +106,16 @@ pub mod serde_micros {
         use time::OffsetDateTime;
         use time::format_description::well_known::Rfc3339;
 
-        pub fn serialize<S: Serializer>(
-            t: &Option<OffsetDateTime>,
-            s: S,
-        ) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(t: &Option<OffsetDateTime>, s: S) -> Result<S::Ok, S::Error> {
             match t {
                 Some(t) => s.serialize_str(&super::super::rfc3339_micros(*t)),
                 None => s.serialize_none(),
             }
         }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(
-            d: D,
-        ) -> Result<Option<OffsetDateTime>, D::Error> {
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<OffsetDateTime>, D::Error> {
             let text = Option::<String>::deserialize(d)?;
-            text.map(|t| OffsetDateTime::parse(&t, &Rfc3339).map_err(serde::de::Error::custom))
-                .transpose()
+            text.map(|t| OffsetDateTime::parse(&t, &Rfc3339).map_err(serde::de::Error::custom)).transpose()
         }
     }
 }

@@ -21,10 +21,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: &str, message: impl Into<String>) -> Self {
-        Self {
-            field: field.to_owned(),
-            message: message.into(),
-        }
+        Self { field: field.to_owned(), message: message.into() }
     }
 }
 
@@ -55,11 +52,7 @@ impl Validator {
     }
 
     pub fn finish(self) -> Result<(), crate::DomainError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(crate::DomainError::Validation(self.errors))
-        }
+        if self.errors.is_empty() { Ok(()) } else { Err(crate::DomainError::Validation(self.errors)) }
     }
 }
 
@@ -82,9 +75,7 @@ pub fn name(raw: &str) -> Result<String, String> {
 pub fn password(raw: &str) -> Result<(), String> {
     let n = raw.chars().count();
     if !(PASSWORD_MIN..=PASSWORD_MAX).contains(&n) {
-        return Err(format!(
-            "must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"
-        ));
+        return Err(format!("must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"));
     }
     Ok(())
 }

@@ -89,12 +89,8 @@ impl App {
         settings: Settings,
         listen: SocketAddr,
     ) -> Result<Self, crate::ApiError> {
-        let public_url = settings
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{listen}"))
-            .trim_end_matches('/')
-            .to_owned();
+        let public_url =
+            settings.public_url.clone().unwrap_or_else(|| format!("http://{listen}")).trim_end_matches('/').to_owned();
         Ok(Self(Arc::new(Inner {
             store,
             clock,

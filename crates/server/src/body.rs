@@ -7,26 +7,19 @@ use serde::de::DeserializeOwned;
 
 /// Whether the request says its body is JSON.
 fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            let v = v.trim().to_ascii_lowercase();
-            v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
-        })
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(|v| v.split(';').next()).is_some_and(|v| {
+        let v = v.trim().to_ascii_lowercase();
+        v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+    })
 }
 
 /// Parses a JSON body into a value first (syntax errors: 400), for handlers that look at which
 /// fields are present before checking them.
 pub fn json_value(headers: &HeaderMap, bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
     if !is_json(headers) {
-        return Err(ApiError::Malformed(
-            "Content-Type must be application/json".into(),
-        ));
+        return Err(ApiError::Malformed("Content-Type must be application/json".into()));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::Malformed(format!("body is not valid JSON: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| ApiError::Malformed(format!("body is not valid JSON: {e}")))
 }
 
 /// Turns a JSON value into `T`; unknown fields and wrong types are 422.
@@ -40,10 +33,7 @@ pub fn json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T,
 }
 
 /// An optional JSON body: empty means `None`.
-pub fn optional_json<T: DeserializeOwned>(
-    headers: &HeaderMap,
-    bytes: &[u8],
-) -> Result<Option<T>, ApiError> {
+pub fn optional_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<Option<T>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }

@@ -23,11 +23,7 @@ pub struct Bootstrap {
 }
 
 /// Creates the platform account on an empty database, with its first `platform_admin`.
-pub async fn bootstrap(
-    app: &App,
-    admin_email: Option<&str>,
-    admin_password: Option<&str>,
-) -> ApiResult<Bootstrap> {
+pub async fn bootstrap(app: &App, admin_email: Option<&str>, admin_password: Option<&str>) -> ApiResult<Bootstrap> {
     let email = Email::parse(admin_email.unwrap_or(DEFAULT_ADMIN_EMAIL))
         .map_err(|m| ApiError::invalid("bootstrap_admin_email", m))?;
     if let Some(p) = admin_password {
@@ -35,11 +31,7 @@ pub async fn bootstrap(
     }
     let (platform, created) = app.store.ensure_platform(PLATFORM_NAME).await?;
     if !created {
-        return Ok(Bootstrap {
-            platform,
-            admin_email: None,
-            setup_url: None,
-        });
+        return Ok(Bootstrap { platform, admin_email: None, setup_url: None });
     }
     let creds = credentials(app, admin_password).await?;
     let user = NewUser {
@@ -51,9 +43,5 @@ pub async fn bootstrap(
         activation: creds.activation,
     };
     app.store.create_user_as_operator(platform.id, user).await?;
-    Ok(Bootstrap {
-        platform,
-        admin_email: Some(email.to_string()),
-        setup_url: creds.activation_url,
-    })
+    Ok(Bootstrap { platform, admin_email: Some(email.to_string()), setup_url: creds.activation_url })
 }

@@ -36,18 +36,10 @@ pub fn router(app: App) -> Router {
         .route("/auth/password", post(auth::change_password))
         .route("/me", get(auth::me))
         .route("/accounts", get(accounts::list).post(accounts::create))
-        .route(
-            "/accounts/{id}",
-            get(accounts::get)
-                .patch(accounts::patch)
-                .delete(accounts::delete),
-        )
+        .route("/accounts/{id}", get(accounts::get).patch(accounts::patch).delete(accounts::delete))
         .route("/accounts/{id}/restore", post(accounts::restore))
         .route("/accounts/{id}/users", get(users::list).post(users::create))
-        .route(
-            "/accounts/{id}/users/{user_id}",
-            get(users::get).patch(users::patch).delete(users::delete),
-        )
+        .route("/accounts/{id}/users/{user_id}", get(users::get).patch(users::patch).delete(users::delete))
         .route("/accounts/{id}/audit", get(audit::list))
         .route("/accounts/{id}/audit/export", get(audit::export))
         .route("/accounts/{id}/audit/verify", get(audit::verify));
@@ -69,9 +61,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let service = router(app).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }
 
 /// Around every request: security headers, metrics, and a problem+json body for the framework's
@@ -88,27 +78,21 @@ async fn edge(State(app): State<App>, request: Request, next: Next) -> Response 
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.into_response(),
             StatusCode::NOT_FOUND => ApiError::NotFound.into_response(),
             StatusCode::METHOD_NOT_ALLOWED => {
-                let mut r =
-                    ApiError::Malformed("method not allowed on this path".into()).into_response();
+                let mut r = ApiError::Malformed("method not allowed on this path".into()).into_response();
                 *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
                 r
             }
             StatusCode::UNSUPPORTED_MEDIA_TYPE => {
                 ApiError::UnsupportedMediaType("unsupported content type".into()).into_response()
             }
-            s if s.is_server_error() => {
-                ApiError::Internal(format!("unhandled {s}")).into_response()
-            }
+            s if s.is_server_error() => ApiError::Internal(format!("unhandled {s}")).into_response(),
             _ => ApiError::Malformed("the request could not be read".into()).into_response(),
         };
     }
     app.metrics.count(response.status().as_u16());
     let headers = response.headers_mut();
     for (name, value) in [
-        (
-            "content-security-policy",
-            "default-src 'none'; frame-ancestors 'none'",
-        ),
+        ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
         ("referrer-policy", "no-referrer"),

@@ -9,9 +9,7 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use std::net::SocketAddr;
-use tenantry_domain::authz::{
-    Credential, Denial, Grant, Permission, Principal, Relation, Target, authorize,
-};
+use tenantry_domain::authz::{Credential, Denial, Grant, Permission, Principal, Relation, Target, authorize};
 use tenantry_domain::{Account, AccountId, AuditActor, AuditTarget, Outcome, UserStatus};
 use tenantry_store::{AuditDraft, Ctx, Linking, SessionRecord};
 
@@ -29,10 +27,7 @@ pub struct Auth {
 
 /// The caller's address, as seen on the connection.
 pub fn client_ip(parts: &Parts) -> Option<String> {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ci| ci.0.ip().to_string())
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip().to_string())
 }
 
 /// The value of cookie `name`, if sent.
@@ -52,24 +47,14 @@ impl FromRequestParts<App> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(ApiError::Unauthenticated)?;
-        let session = app
-            .store
-            .session_by_token(&token_hash(token))
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
+        let session = app.store.session_by_token(&token_hash(token)).await?.ok_or(ApiError::Unauthenticated)?;
         let now = app.now();
         if now >= session.expires_at || now - session.last_seen_at >= app.settings.session_idle {
-            app.store
-                .end_session(session.id, None, &Ctx::default())
-                .await?;
+            app.store.end_session(session.id, None, &Ctx::default()).await?;
             return Err(ApiError::Unauthenticated);
         }
         if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            let sent = parts
-                .headers
-                .get(CSRF_HEADER)
-                .map(|v| v.as_bytes())
-                .unwrap_or_default();
+            let sent = parts.headers.get(CSRF_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
             if !constant_time_eq(sent, session.csrf_token.as_bytes()) {
                 return Err(ApiError::CsrfFailed);
             }
@@ -95,11 +80,7 @@ impl FromRequestParts<App> for Auth {
             credential: Credential::Session,
             access: None,
         };
-        Ok(Self {
-            principal,
-            session,
-            ip: client_ip(parts),
-        })
+        Ok(Self { principal, session, ip: client_ip(parts) })
     }
 }
 
@@ -114,11 +95,7 @@ impl Auth {
                 account_name: Some(self.principal.account_name.clone()),
             },
             ip: self.ip.clone(),
-            access_session_id: self
-                .principal
-                .access
-                .as_ref()
-                .map(|a| a.access_session_id.clone()),
+            access_session_id: self.principal.access.as_ref().map(|a| a.access_session_id.clone()),
         }
     }
 
@@ -134,27 +111,16 @@ impl Auth {
         let Ok(id) = raw_id.parse::<AccountId>() else {
             return Err(self.deny(app, Denial::NotFound, None, raw_id, action).await);
         };
-        let view = app
-            .store
-            .account_view(id, self.principal.account_id, self.principal.user_id)
-            .await?;
+        let view = app.store.account_view(id, self.principal.account_id, self.principal.user_id).await?;
         let Some(view) = view else {
-            return Err(self
-                .deny(app, Denial::NotFound, Some(id), raw_id, action)
-                .await);
+            return Err(self.deny(app, Denial::NotFound, Some(id), raw_id, action).await);
         };
         let relation = match view.depth_below_viewer {
             Some(0) => Relation::Own,
-            Some(_) => Relation::Below {
-                assigned: view.assigned_to_viewer,
-            },
+            Some(_) => Relation::Below { assigned: view.assigned_to_viewer },
             None => Relation::Unrelated,
         };
-        let target = Target {
-            id,
-            kind: view.account.kind,
-            relation,
-        };
+        let target = Target { id, kind: view.account.kind, relation };
         match authorize(&self.principal, permission, &target) {
             Ok(grant) => Ok((grant, view.account)),
             Err(denial) => Err(self.deny(app, denial, Some(id), raw_id, action).await),
@@ -163,16 +129,8 @@ impl Auth {
 
     /// A further permission on an account already granted (e.g. a PATCH touching several rows of
     /// the matrix); refusals are recorded like `grant`'s.
-    pub async fn also(
-        &self,
-        app: &App,
-        permission: Permission,
-        account: &Account,
-        action: &str,
-    ) -> ApiResult<Grant> {
-        self.grant(app, permission, &account.id.to_string(), action)
-            .await
-            .map(|(g, _)| g)
+    pub async fn also(&self, app: &App, permission: Permission, account: &Account, action: &str) -> ApiResult<Grant> {
+        self.grant(app, permission, &account.id.to_string(), action).await.map(|(g, _)| g)
     }
 
     /// Records a refusal and returns its error. A 404 is written only to the actor's own trail.
@@ -186,23 +144,15 @@ impl Auth {
     ) -> ApiError {
         let (error, linking) = match denial {
             Denial::NotFound => (ApiError::NotFound, Linking::ActorOnly),
-            Denial::Forbidden => (
-                ApiError::Forbidden("your role does not allow this here".into()),
-                Linking::UpToActor,
-            ),
+            Denial::Forbidden => (ApiError::Forbidden("your role does not allow this here".into()), Linking::UpToActor),
             Denial::AccessSessionRequired => (ApiError::AccessSessionRequired, Linking::UpToActor),
-            Denial::DelegatedTokenForbidden => {
-                (ApiError::DelegatedTokenForbidden, Linking::UpToActor)
-            }
+            Denial::DelegatedTokenForbidden => (ApiError::DelegatedTokenForbidden, Linking::UpToActor),
         };
         let draft = AuditDraft {
             account_id: account.unwrap_or(self.principal.account_id),
             action: action.to_owned(),
             outcome: Outcome::Denied,
-            target: AuditTarget {
-                kind: "account".into(),
-                id: Some(raw_id.to_owned()),
-            },
+            target: AuditTarget { kind: "account".into(), id: Some(raw_id.to_owned()) },
             details: serde_json::json!({ "code": error.code() }),
             linking,
         };

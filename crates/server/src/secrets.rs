@@ -28,8 +28,7 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane).
 fn argon2() -> Result<Argon2<'static>, ApiError> {
-    let params =
-        Params::new(19 * 1024, 2, 1, None).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let params = Params::new(19 * 1024, 2, 1, None).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -44,10 +43,7 @@ impl Passwords {
     /// Prepares the dummy hash that unknown users are verified against.
     pub async fn new() -> Result<Self, ApiError> {
         let dummy = random_token()?;
-        Ok(Self {
-            dummy_hash: Arc::new(Self::hash_blocking(&dummy)?),
-            verifications: Arc::default(),
-        })
+        Ok(Self { dummy_hash: Arc::new(Self::hash_blocking(&dummy)?), verifications: Arc::default() })
     }
 
     fn hash_blocking(password: &str) -> Result<String, ApiError> {
@@ -101,11 +97,7 @@ mod tests {
         let passwords = Passwords::new().await?;
         let hash = passwords.hash("correct horse battery").await?;
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(
-            passwords
-                .verify("correct horse battery", Some(&hash))
-                .await?
-        );
+        assert!(passwords.verify("correct horse battery", Some(&hash)).await?);
         assert!(!passwords.verify("wrong horse battery", Some(&hash)).await?);
         Ok(())
     }

@@ -44,9 +44,7 @@ impl Backend {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Self::Postgres)
         } else {
-            Err(StoreError::Config(
-                "database URL must start with sqlite: or postgres://".into(),
-            ))
+            Err(StoreError::Config("database URL must start with sqlite: or postgres://".into()))
         }
     }
 }
@@ -71,31 +69,8 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_pick_the_backend_and_hide_passwords() {
-        assert_eq!(Backend::of_url("sqlite://x.db").ok(), Some(Backend::Sqlite));
-        assert_eq!(
-            Backend::of_url("postgres://u@h/db").ok(),
-            Some(Backend::Postgres)
-        );
-        assert!(Backend::of_url("mysql://h").is_err());
-        assert_eq!(
-            redact_url("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
-    }
-}
-
 /// A migration from embedded SQL text (no build-time macros needed).
-fn repo_migration(
-    version: i64,
-    description: &'static str,
-    sql: &'static str,
-) -> sqlx::migrate::Migration {
+fn repo_migration(version: i64, description: &'static str, sql: &'static str) -> sqlx::migrate::Migration {
     use sqlx::SqlSafeStr;
     sqlx::migrate::Migration::new(
         version,
@@ -104,4 +79,17 @@ fn repo_migration(
         sql.into_sql_str(),
         false,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend_and_hide_passwords() {
+        assert_eq!(Backend::of_url("sqlite://x.db").ok(), Some(Backend::Sqlite));
+        assert_eq!(Backend::of_url("postgres://u@h/db").ok(), Some(Backend::Postgres));
+        assert!(Backend::of_url("mysql://h").is_err());
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+    }
 }

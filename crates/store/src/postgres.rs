@@ -10,22 +10,13 @@ use tenantry_domain::Clock;
 const BEGIN_WRITE: &str = "BEGIN";
 
 fn migrations() -> Vec<sqlx::migrate::Migration> {
-    vec![crate::repo_migration(
-        1,
-        "foundation",
-        include_str!("../migrations/postgres/0001_foundation.sql"),
-    )]
+    vec![crate::repo_migration(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))]
 }
 
 impl Repo {
     pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> crate::Result<Self> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .connect(url)
-            .await?;
-        sqlx::migrate::Migrator::with_migrations(migrations())
-            .run(&pool)
-            .await?;
+        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+        sqlx::migrate::Migrator::with_migrations(migrations()).run(&pool).await?;
         Ok(Self { pool, clock })
     }
 }

@@ -13,11 +13,7 @@ use tenantry_domain::Clock;
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 fn migrations() -> Vec<sqlx::migrate::Migration> {
-    vec![crate::repo_migration(
-        1,
-        "foundation",
-        include_str!("../migrations/sqlite/0001_foundation.sql"),
-    )]
+    vec![crate::repo_migration(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))]
 }
 
 impl Repo {
@@ -28,13 +24,8 @@ impl Repo {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
-        sqlx::migrate::Migrator::with_migrations(migrations())
-            .run(&pool)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        sqlx::migrate::Migrator::with_migrations(migrations()).run(&pool).await?;
         Ok(Self { pool, clock })
     }
 }

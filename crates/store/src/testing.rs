@@ -18,10 +18,7 @@ pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> Option<S
     match backend {
         Backend::Sqlite => {
             let _ = std::fs::create_dir_all(dir);
-            Some(format!(
-                "sqlite://{}",
-                dir.join(format!("{name}.db")).display()
-            ))
+            Some(format!("sqlite://{}", dir.join(format!("{name}.db")).display()))
         }
         Backend::Postgres => {
             let admin_url = match std::env::var(POSTGRES_URL_VAR) {
@@ -36,23 +33,14 @@ pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> Option<S
             };
             let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
                 Ok(c) => c,
-                Err(e) => panic!(
-                    "cannot reach PostgreSQL at {}: {e}",
-                    crate::redact_url(&admin_url)
-                ),
+                Err(e) => panic!("cannot reach PostgreSQL at {}: {e}", crate::redact_url(&admin_url)),
             };
             let create = format!("CREATE DATABASE \"{name}\"");
-            if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(create))
-                .execute(&mut admin)
-                .await
-            {
+            if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(create)).execute(&mut admin).await {
                 panic!("cannot create a test database: {e}");
             }
             let _ = admin.close().await;
-            let base = admin_url
-                .rsplit_once('/')
-                .map(|(base, _)| base)
-                .unwrap_or(&admin_url);
+            let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin_url);
             Some(format!("{base}/{name}"))
         }
     }

@@ -3,8 +3,8 @@
 use crate::Result;
 use tenantry_domain::authz::{BelowScope, Grant};
 use tenantry_domain::{
-    Account, AccountId, AccountKind, AccountStatus, AuditActor, AuditEvent, AuditTarget, Email,
-    EventId, Outcome, Plan, Role, SessionId, Slug, User, UserId, audit::Verification,
+    Account, AccountId, AccountKind, AccountStatus, AuditActor, AuditEvent, AuditTarget, Email, EventId, Outcome, Plan,
+    Role, SessionId, Slug, User, UserId, audit::Verification,
 };
 use time::OffsetDateTime;
 
@@ -179,12 +179,7 @@ pub trait Repository: Send + Sync + 'static {
 
     // --- accounts ---
     /// An account and its relation to `viewer`'s account (unscoped: used to authorize).
-    async fn account_view(
-        &self,
-        id: AccountId,
-        viewer: AccountId,
-        viewer_user: UserId,
-    ) -> Result<Option<AccountView>>;
+    async fn account_view(&self, id: AccountId, viewer: AccountId, viewer_user: UserId) -> Result<Option<AccountView>>;
     async fn create_account(
         &self,
         parent: &Grant,
@@ -200,31 +195,15 @@ pub trait Repository: Send + Sync + 'static {
         filter: &AccountFilter,
         page: &PageRequest,
     ) -> Result<Page<Account>>;
-    async fn update_account(
-        &self,
-        grant: &Grant,
-        patch: AccountPatch,
-        ctx: &Ctx,
-    ) -> Result<Account>;
-    async fn schedule_deletion(
-        &self,
-        grant: &Grant,
-        deadline: OffsetDateTime,
-        ctx: &Ctx,
-    ) -> Result<Account>;
+    async fn update_account(&self, grant: &Grant, patch: AccountPatch, ctx: &Ctx) -> Result<Account>;
+    async fn schedule_deletion(&self, grant: &Grant, deadline: OffsetDateTime, ctx: &Ctx) -> Result<Account>;
     async fn restore_account(&self, grant: &Grant, ctx: &Ctx) -> Result<Account>;
 
     // --- users ---
     async fn list_users(&self, grant: &Grant, page: &PageRequest) -> Result<Page<User>>;
     async fn get_user(&self, grant: &Grant, id: UserId) -> Result<User>;
     async fn create_user(&self, grant: &Grant, user: NewUser, ctx: &Ctx) -> Result<User>;
-    async fn update_user(
-        &self,
-        grant: &Grant,
-        id: UserId,
-        patch: UserPatch,
-        ctx: &Ctx,
-    ) -> Result<User>;
+    async fn update_user(&self, grant: &Grant, id: UserId, patch: UserPatch, ctx: &Ctx) -> Result<User>;
     async fn delete_user(&self, grant: &Grant, id: UserId, ctx: &Ctx) -> Result<()>;
     /// Creates a user outside any request (operator command, bootstrap); audited as the system.
     async fn create_user_as_operator(&self, account: AccountId, user: NewUser) -> Result<User>;
@@ -244,31 +223,15 @@ pub trait Repository: Send + Sync + 'static {
     /// Ends a sign-in; `action` is recorded when given.
     async fn end_session(&self, id: SessionId, action: Option<&str>, ctx: &Ctx) -> Result<()>;
     /// Sets the caller's own password and ends its other sign-ins.
-    async fn change_own_password(
-        &self,
-        user: UserId,
-        keep: SessionId,
-        password_hash: &str,
-        ctx: &Ctx,
-    ) -> Result<()>;
+    async fn change_own_password(&self, user: UserId, keep: SessionId, password_hash: &str, ctx: &Ctx) -> Result<()>;
     /// Sets an invited user's first password; `None` when the token is unknown, used or expired.
     async fn activate(&self, token_hash: &str, password_hash: &str) -> Result<Option<User>>;
 
     // --- audit ---
     /// Records an event that accompanies no other change (a denial, a failed step-up).
     async fn record(&self, draft: AuditDraft, ctx: &Ctx) -> Result<EventId>;
-    async fn audit_page(
-        &self,
-        grant: &Grant,
-        filter: &AuditFilter,
-        page: &PageRequest,
-    ) -> Result<Page<AuditEvent>>;
+    async fn audit_page(&self, grant: &Grant, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEvent>>;
     /// The trail in `seq` order, from `after_seq` (exclusive), at most `limit` events.
-    async fn audit_chunk(
-        &self,
-        grant: &Grant,
-        after_seq: i64,
-        limit: u32,
-    ) -> Result<Vec<AuditEvent>>;
+    async fn audit_chunk(&self, grant: &Grant, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>>;
     async fn verify_trail(&self, grant: &Grant) -> Result<Verification>;
 }

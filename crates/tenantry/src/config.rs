@@ -46,16 +46,10 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("listen", &self.listen)
-            .field(
-                "database_url",
-                &tenantry_store::redact_url(&self.database_url),
-            )
+            .field("database_url", &tenantry_store::redact_url(&self.database_url))
             .field("public_url", &self.public_url)
             .field("bootstrap_admin_email", &self.bootstrap_admin_email)
-            .field(
-                "bootstrap_admin_password",
-                &self.bootstrap_admin_password.as_ref().map(|_| "***"),
-            )
+            .field("bootstrap_admin_password", &self.bootstrap_admin_password.as_ref().map(|_| "***"))
             .finish_non_exhaustive()
     }
 }
@@ -75,10 +69,7 @@ fn env_value(name: &str) -> Result<Option<String>, String> {
 
 fn env_number(name: &str, target: &mut i64) -> Result<(), String> {
     if let Some(v) = env_value(name)? {
-        *target = v
-            .trim()
-            .parse()
-            .map_err(|_| format!("{name} must be a whole number"))?;
+        *target = v.trim().parse().map_err(|_| format!("{name} must be a whole number"))?;
     }
     Ok(())
 }
@@ -88,8 +79,7 @@ impl Config {
     pub fn load(file: Option<&Path>) -> Result<Self, String> {
         let mut config = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
                 toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
             }
             None => Config::default(),
@@ -109,18 +99,9 @@ impl Config {
         if let Some(v) = env_value("TENANTRY_BOOTSTRAP_ADMIN_PASSWORD")? {
             config.bootstrap_admin_password = Some(v);
         }
-        env_number(
-            "TENANTRY_REAUTH_WINDOW_SECS",
-            &mut config.reauth_window_secs,
-        )?;
-        env_number(
-            "TENANTRY_ACCESS_SESSION_HOURS",
-            &mut config.access_session_hours,
-        )?;
-        env_number(
-            "TENANTRY_DELETION_GRACE_DAYS",
-            &mut config.deletion_grace_days,
-        )?;
+        env_number("TENANTRY_REAUTH_WINDOW_SECS", &mut config.reauth_window_secs)?;
+        env_number("TENANTRY_ACCESS_SESSION_HOURS", &mut config.access_session_hours)?;
+        env_number("TENANTRY_DELETION_GRACE_DAYS", &mut config.deletion_grace_days)?;
         env_number("TENANTRY_EXPIRING_DAYS", &mut config.expiring_days)?;
         env_number("TENANTRY_SESSION_IDLE_MINS", &mut config.session_idle_mins)?;
         env_number("TENANTRY_SESSION_HOURS", &mut config.session_hours)?;
@@ -128,34 +109,19 @@ impl Config {
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, String> {
-        self.listen
-            .parse()
-            .map_err(|_| format!("listen address `{}` is not host:port", self.listen))
+        self.listen.parse().map_err(|_| format!("listen address `{}` is not host:port", self.listen))
     }
 
     /// The server's settings; every duration must be positive.
     pub fn settings(&self) -> Result<Settings, String> {
         let positive = |name: &str, v: i64| {
-            if v > 0 {
-                Ok(v)
-            } else {
-                Err(format!("{name} must be positive"))
-            }
+            if v > 0 { Ok(v) } else { Err(format!("{name} must be positive")) }
         };
         Ok(Settings {
             public_url: self.public_url.clone(),
-            reauth_window: Duration::seconds(positive(
-                "reauth_window_secs",
-                self.reauth_window_secs,
-            )?),
-            access_session_ttl: Duration::hours(positive(
-                "access_session_hours",
-                self.access_session_hours,
-            )?),
-            deletion_grace: Duration::days(positive(
-                "deletion_grace_days",
-                self.deletion_grace_days,
-            )?),
+            reauth_window: Duration::seconds(positive("reauth_window_secs", self.reauth_window_secs)?),
+            access_session_ttl: Duration::hours(positive("access_session_hours", self.access_session_hours)?),
+            deletion_grace: Duration::days(positive("deletion_grace_days", self.deletion_grace_days)?),
             expiring_within: Duration::days(positive("expiring_days", self.expiring_days)?),
             session_idle: Duration::minutes(positive("session_idle_mins", self.session_idle_mins)?),
             session_absolute: Duration::hours(positive("session_hours", self.session_hours)?),

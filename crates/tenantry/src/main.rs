@@ -13,11 +13,7 @@ use tenantry_server::{App, bootstrap};
 use tokio::net::TcpListener;
 
 #[derive(Parser)]
-#[command(
-    name = "tenantry",
-    version,
-    about = "Multi-tenant account platform with a partner console for MSPs"
-)]
+#[command(name = "tenantry", version, about = "Multi-tenant account platform with a partner console for MSPs")]
 struct Cli {
     /// A TOML configuration file (also TENANTRY_CONFIG).
     #[arg(long, global = true)]
@@ -85,16 +81,12 @@ enum AuditCommand {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TENANTRY_LOG")
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_env("TENANTRY_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -121,10 +113,7 @@ fn load_config(cli_file: Option<PathBuf>, database_url: Option<String>) -> Resul
 
 async fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Command::Serve {
-            listen,
-            database_url,
-        } => {
+        Command::Serve { listen, database_url } => {
             let mut config = load_config(cli.config, database_url)?;
             if let Some(listen) = listen {
                 config.listen = listen;
@@ -133,51 +122,24 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Migrate { database_url } => {
             let config = load_config(cli.config, database_url)?;
-            tenantry_store::connect(&config.database_url, Arc::new(SystemClock))
-                .await
-                .map_err(|e| e.to_string())?;
-            println!(
-                "migrations applied to {}",
-                tenantry_store::redact_url(&config.database_url)
-            );
+            tenantry_store::connect(&config.database_url, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
+            println!("migrations applied to {}", tenantry_store::redact_url(&config.database_url));
             Ok(ExitCode::SUCCESS)
         }
         Command::Admin {
-            command:
-                AdminCommand::CreateUser {
-                    email,
-                    name,
-                    role,
-                    account,
-                    password_file,
-                    database_url,
-                },
+            command: AdminCommand::CreateUser { email, name, role, account, password_file, database_url },
         } => {
             let config = load_config(cli.config, database_url)?;
-            create_user(
-                &config,
-                &email,
-                &name,
-                &role,
-                account.as_deref(),
-                password_file,
-            )
-            .await
+            create_user(&config, &email, &name, &role, account.as_deref(), password_file).await
         }
-        Command::Audit {
-            command: AuditCommand::Verify { file },
-        } => verify_export(&file),
+        Command::Audit { command: AuditCommand::Verify { file } } => verify_export(&file),
     }
 }
 
 async fn app_for(config: &Config) -> Result<App, String> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = tenantry_store::connect(&config.database_url, clock.clone())
-        .await
-        .map_err(|e| e.to_string())?;
-    App::new(store, clock, config.settings()?, config.listen_addr()?)
-        .await
-        .map_err(|e| e.to_string())
+    let store = tenantry_store::connect(&config.database_url, clock.clone()).await.map_err(|e| e.to_string())?;
+    App::new(store, clock, config.settings()?, config.listen_addr()?).await.map_err(|e| e.to_string())
 }
 
 async fn serve(mut config: Config) -> Result<ExitCode, String> {
@@ -187,33 +149,22 @@ async fn serve(mut config: Config) -> Result<ExitCode, String> {
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     config.listen = bound.to_string();
     let app = app_for(&config).await?;
-    let first = bootstrap::bootstrap(
-        &app,
-        config.bootstrap_admin_email.as_deref(),
-        config.bootstrap_admin_password.as_deref(),
-    )
-    .await
-    .map_err(|e| format!("bootstrap: {e}"))?;
+    let first =
+        bootstrap::bootstrap(&app, config.bootstrap_admin_email.as_deref(), config.bootstrap_admin_password.as_deref())
+            .await
+            .map_err(|e| format!("bootstrap: {e}"))?;
     if let Some(email) = &first.admin_email {
         println!("created the platform account and its administrator {email}");
     }
     if let Some(url) = &first.setup_url {
-        println!(
-            "one-time setup link for {}: {url}",
-            first.admin_email.as_deref().unwrap_or_default()
-        );
+        println!("one-time setup link for {}: {url}", first.admin_email.as_deref().unwrap_or_default());
     }
-    println!(
-        "tenantry listening on http://{bound} ({})",
-        tenantry_store::redact_url(&config.database_url)
-    );
+    println!("tenantry listening on http://{bound} ({})", tenantry_store::redact_url(&config.database_url));
     tracing::info!(%bound, "serving");
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    tenantry_server::serve(listener, app, shutdown)
-        .await
-        .map_err(|e| e.to_string())?;
+    tenantry_server::serve(listener, app, shutdown).await.map_err(|e| e.to_string())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -231,8 +182,7 @@ async fn create_user(
     let name = tenantry_domain::validate::name(name).map_err(|m| format!("name {m}"))?;
     let password = match password_file {
         Some(path) => {
-            let text =
-                std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             let first = text.lines().next().unwrap_or_default().to_owned();
             tenantry_domain::validate::password(&first).map_err(|m| format!("password {m}"))?;
             Some(first)
@@ -240,21 +190,11 @@ async fn create_user(
         None => None,
     };
     let account = match account {
-        Some(id) => id
-            .parse()
-            .map_err(|_| format!("`{id}` is not an account id"))?,
-        None => {
-            app.store
-                .ensure_platform(bootstrap::PLATFORM_NAME)
-                .await
-                .map_err(|e| e.to_string())?
-                .0
-                .id
-        }
+        Some(id) => id.parse().map_err(|_| format!("`{id}` is not an account id"))?,
+        None => app.store.ensure_platform(bootstrap::PLATFORM_NAME).await.map_err(|e| e.to_string())?.0.id,
     };
-    let creds = tenantry_server::routes::accounts::credentials(&app, password.as_deref())
-        .await
-        .map_err(|e| e.to_string())?;
+    let creds =
+        tenantry_server::routes::accounts::credentials(&app, password.as_deref()).await.map_err(|e| e.to_string())?;
     let new = tenantry_store::NewUser {
         email,
         name,
@@ -263,15 +203,8 @@ async fn create_user(
         expires_at: None,
         activation: creds.activation,
     };
-    let user = app
-        .store
-        .create_user_as_operator(account, new)
-        .await
-        .map_err(|e| e.to_string())?;
-    println!(
-        "created {} ({}) in account {account}",
-        user.email, user.role
-    );
+    let user = app.store.create_user_as_operator(account, new).await.map_err(|e| e.to_string())?;
+    println!("created {} ({}) in account {account}", user.email, user.role);
     if let Some(url) = creds.activation_url {
         println!("activation link: {url}");
     }
@@ -281,23 +214,11 @@ async fn create_user(
 fn verify_export(file: &PathBuf) -> Result<ExitCode, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let mut verifier = ChainVerifier::new();
-    for (n, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let event: AuditEvent =
-            serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
+    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let event: AuditEvent = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
         verifier.push(&event);
     }
     let report = verifier.finish();
-    println!(
-        "{}",
-        serde_json::to_string(&report).map_err(|e| e.to_string())?
-    );
-    Ok(if report.valid {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+    Ok(if report.valid { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -90,10 +90,7 @@ pub async fn credentials(app: &App, password: Option<&str>) -> ApiResult<Credent
 
 /// An optional email field, checked.
 pub fn optional_email(v: &mut Validator, field: &str, raw: Option<&str>) -> Option<String> {
-    raw.and_then(|e| {
-        v.check(field, Email::parse(e))
-            .map(|e| e.as_str().to_owned())
-    })
+    raw.and_then(|e| v.check(field, Email::parse(e)).map(|e| e.as_str().to_owned()))
 }
 
 pub async fn list(
@@ -102,23 +99,17 @@ pub async fn list(
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<Account>>> {
     let own = auth.principal.account_id.to_string();
-    let (grant, _) = auth
-        .grant(&app, Permission::AccountRead, &own, "account.listed")
-        .await?;
+    let (grant, _) = auth.grant(&app, Permission::AccountRead, &own, "account.listed").await?;
     let filter = AccountFilter {
         kind: param(&params, "kind", |k| k.parse::<AccountKind>())?,
         parent_id: param(&params, "parent_id", |p| {
-            p.parse::<AccountId>()
-                .map_err(|_| "must be an account id".to_owned())
+            p.parse::<AccountId>().map_err(|_| "must be an account id".to_owned())
         })?,
-        q: param(&params, "q", |q| validate::text(q))?,
+        q: param(&params, "q", validate::text)?,
     };
     let page = page_request(&params, id_cursor::<AccountId>)?;
     let scope = below_scope(auth.principal.role);
-    let page = app
-        .store
-        .list_accounts(&grant, scope, auth.principal.user_id, &filter, &page)
-        .await?;
+    let page = app.store.list_accounts(&grant, scope, auth.principal.user_id, &filter, &page).await?;
     Ok(Json(page.into()))
 }
 
@@ -129,56 +120,25 @@ pub async fn create(
     bytes: Bytes,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
     let request: CreateAccountRequest = body::json(&headers, &bytes)?;
-    let parent_raw = request
-        .parent_id
-        .clone()
-        .unwrap_or_else(|| auth.principal.account_id.to_string());
-    let (grant, parent) = auth
-        .grant(
-            &app,
-            Permission::AccountCreate,
-            &parent_raw,
-            "account.created",
-        )
-        .await?;
-    let kind: AccountKind = request
-        .kind
-        .parse()
-        .map_err(|m: String| ApiError::invalid("kind", m))?;
+    let parent_raw = request.parent_id.clone().unwrap_or_else(|| auth.principal.account_id.to_string());
+    let (grant, parent) = auth.grant(&app, Permission::AccountCreate, &parent_raw, "account.created").await?;
+    let kind: AccountKind = request.kind.parse().map_err(|m: String| ApiError::invalid("kind", m))?;
     if !parent.kind.may_parent(kind) {
-        let denial = auth
-            .deny(
-                &app,
-                Denial::Forbidden,
-                Some(parent.id),
-                &parent_raw,
-                "account.created",
-            )
-            .await;
+        let denial = auth.deny(&app, Denial::Forbidden, Some(parent.id), &parent_raw, "account.created").await;
         return Err(match denial {
-            ApiError::Forbidden(_) => ApiError::Forbidden(format!(
-                "a {} account cannot create a {kind} account",
-                parent.kind
-            )),
+            ApiError::Forbidden(_) => {
+                ApiError::Forbidden(format!("a {} account cannot create a {kind} account", parent.kind))
+            }
             other => other,
         });
     }
 
     let mut v = Validator::new();
     let name = v.check("name", validate::name(&request.name));
-    let slug = request
-        .slug
-        .as_deref()
-        .and_then(|s| v.check("slug", Slug::parse(s)));
-    let plan = request
-        .plan
-        .as_deref()
-        .and_then(|p| v.check("plan", p.parse::<Plan>()));
+    let slug = request.slug.as_deref().and_then(|s| v.check("slug", Slug::parse(s)));
+    let plan = request.plan.as_deref().and_then(|p| v.check("plan", p.parse::<Plan>()));
     let contact_email = optional_email(&mut v, "contact_email", request.contact_email.as_deref());
-    let region = request
-        .region
-        .as_deref()
-        .and_then(|r| v.check("region", validate::name(r)));
+    let region = request.region.as_deref().and_then(|r| v.check("region", validate::name(r)));
     let admin_email = v.check("admin.email", Email::parse(&request.admin.email));
     let admin_name = v.check("admin.name", validate::name(&request.admin.name));
     if let Some(p) = request.admin.password.as_deref() {
@@ -190,14 +150,8 @@ pub async fn create(
     };
 
     let creds = credentials(&app, request.admin.password.as_deref()).await?;
-    let new = NewAccount {
-        kind,
-        name,
-        slug,
-        plan: Plan::for_new_account(kind, parent.kind, plan),
-        contact_email,
-        region,
-    };
+    let new =
+        NewAccount { kind, name, slug, plan: Plan::for_new_account(kind, parent.kind, plan), contact_email, region };
     let admin = NewUser {
         email: admin_email,
         name: admin_name,
@@ -206,26 +160,15 @@ pub async fn create(
         expires_at: None,
         activation: creds.activation,
     };
-    let (account, user): (Account, User) = app
-        .store
-        .create_account(&grant, new, admin, &auth.ctx())
-        .await?;
+    let (account, user): (Account, User) = app.store.create_account(&grant, new, admin, &auth.ctx()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            serde_json::json!({ "account": account, "initial_user": user, "activation_url": creds.activation_url }),
-        ),
+        Json(serde_json::json!({ "account": account, "initial_user": user, "activation_url": creds.activation_url })),
     ))
 }
 
-pub async fn get(
-    State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Account>> {
-    let (_, account) = auth
-        .grant(&app, Permission::AccountRead, &id, "account.read")
-        .await?;
+pub async fn get(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Account>> {
+    let (_, account) = auth.grant(&app, Permission::AccountRead, &id, "account.read").await?;
     Ok(Json(account))
 }
 
@@ -236,47 +179,25 @@ pub async fn patch(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<Json<Account>> {
-    let (grant, account) = auth
-        .grant(&app, Permission::AccountRead, &id, "account.updated")
-        .await?;
+    let (grant, account) = auth.grant(&app, Permission::AccountRead, &id, "account.updated").await?;
     let value = body::json_value(&headers, &bytes)?;
     let has = |key: &str| value.get(key).is_some();
     let mut grant = grant;
-    if ["name", "slug", "contact_email", "status"]
-        .iter()
-        .any(|k| has(k))
-    {
-        grant = auth
-            .also(&app, Permission::AccountUpdate, &account, "account.updated")
-            .await?;
+    if ["name", "slug", "contact_email", "status"].iter().any(|k| has(k)) {
+        grant = auth.also(&app, Permission::AccountUpdate, &account, "account.updated").await?;
     }
     if has("sso_mandatory") {
-        grant = auth
-            .also(
-                &app,
-                Permission::AccountSsoMandatory,
-                &account,
-                "account.updated",
-            )
-            .await?;
+        grant = auth.also(&app, Permission::AccountSsoMandatory, &account, "account.updated").await?;
     }
     let request: PatchAccountRequest = body::from_value(value)?;
 
     let mut v = Validator::new();
-    let name = request
-        .name
-        .as_deref()
-        .and_then(|n| v.check("name", validate::name(n)));
-    let slug = request
-        .slug
-        .as_deref()
-        .and_then(|s| v.check("slug", Slug::parse(s)));
+    let name = request.name.as_deref().and_then(|n| v.check("name", validate::name(n)));
+    let slug = request.slug.as_deref().and_then(|s| v.check("slug", Slug::parse(s)));
     let contact_email = match request.contact_email {
         Patch::Absent => None,
         Patch::Null => Some(None),
-        Patch::Value(e) => v
-            .check("contact_email", Email::parse(&e))
-            .map(|e| Some(e.as_str().to_owned())),
+        Patch::Value(e) => v.check("contact_email", Email::parse(&e)).map(|e| Some(e.as_str().to_owned())),
     };
     let status = request.status.as_deref().and_then(|s| {
         v.check(
@@ -289,13 +210,7 @@ pub async fn patch(
         )
     });
     v.finish()?;
-    let patch = AccountPatch {
-        name,
-        slug,
-        contact_email,
-        sso_mandatory: request.sso_mandatory,
-        status,
-    };
+    let patch = AccountPatch { name, slug, contact_email, sso_mandatory: request.sso_mandatory, status };
     let nothing = patch.name.is_none()
         && patch.slug.is_none()
         && patch.contact_email.is_none()
@@ -304,9 +219,7 @@ pub async fn patch(
     if nothing {
         return Ok(Json(account));
     }
-    Ok(Json(
-        app.store.update_account(&grant, patch, &auth.ctx()).await?,
-    ))
+    Ok(Json(app.store.update_account(&grant, patch, &auth.ctx()).await?))
 }
 
 pub async fn delete(
@@ -316,36 +229,17 @@ pub async fn delete(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<StatusCode> {
-    let (grant, _) = auth
-        .grant(
-            &app,
-            Permission::AccountDelete,
-            &id,
-            "account.deletion_scheduled",
-        )
-        .await?;
+    let (grant, _) = auth.grant(&app, Permission::AccountDelete, &id, "account.deletion_scheduled").await?;
     let confirmation = body::optional_json::<Confirmation>(&headers, &bytes);
-    let inline = confirmation
-        .as_ref()
-        .ok()
-        .and_then(|c| c.as_ref())
-        .and_then(|c| c.password.as_deref());
+    let inline = confirmation.as_ref().ok().and_then(|c| c.as_ref()).and_then(|c| c.password.as_deref());
     auth.require_reauth(&app, inline).await?;
     confirmation?;
     let deadline = app.now() + app.settings.deletion_grace;
-    app.store
-        .schedule_deletion(&grant, deadline, &auth.ctx())
-        .await?;
+    app.store.schedule_deletion(&grant, deadline, &auth.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn restore(
-    State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Account>> {
-    let (grant, _) = auth
-        .grant(&app, Permission::AccountDelete, &id, "account.restored")
-        .await?;
+pub async fn restore(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Account>> {
+    let (grant, _) = auth.grant(&app, Permission::AccountDelete, &id, "account.restored").await?;
     Ok(Json(app.store.restore_account(&grant, &auth.ctx()).await?))
 }

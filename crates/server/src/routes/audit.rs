@@ -53,22 +53,17 @@ pub async fn list(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<AuditEvent>>> {
-    let (grant, _) = auth
-        .grant(&app, Permission::AuditRead, &id, "audit.read")
-        .await?;
+    let (grant, _) = auth.grant(&app, Permission::AuditRead, &id, "audit.read").await?;
     let filter = AuditFilter {
         action: param(&params, "action", |a| Ok(a.to_owned()))?,
         actor_user_id: param(&params, "actor_user_id", |u| {
-            u.parse::<UserId>()
-                .map_err(|_| "must be a user id".to_owned())
+            u.parse::<UserId>().map_err(|_| "must be a user id".to_owned())
         })?,
         since: param(&params, "since", time_param)?,
         until: param(&params, "until", time_param)?,
     };
     let page = page_request(&params, |c| c.parse::<i64>().is_ok_and(|n| n > 0))?;
-    Ok(Json(
-        app.store.audit_page(&grant, &filter, &page).await?.into(),
-    ))
+    Ok(Json(app.store.audit_page(&grant, &filter, &page).await?.into()))
 }
 
 /// Quotes a CSV field when it needs it (RFC 4180).
@@ -102,11 +97,7 @@ fn csv_row(e: &AuditEvent) -> String {
         e.prev_hash.clone(),
         e.hash.clone(),
     ];
-    let mut line = fields
-        .iter()
-        .map(|f| csv_field(f))
-        .collect::<Vec<_>>()
-        .join(",");
+    let mut line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
     line.push_str("\r\n");
     line
 }
@@ -118,11 +109,7 @@ enum Format {
 }
 
 /// Streams the trail chunk by chunk, so an export of any size holds one chunk in memory.
-fn export_stream(
-    app: App,
-    grant: Grant,
-    format: Format,
-) -> impl futures_util::Stream<Item = Result<String, ApiError>> {
+fn export_stream(app: App, grant: Grant, format: Format) -> impl futures_util::Stream<Item = Result<String, ApiError>> {
     let header_row = (format == Format::Csv).then(|| format!("{}\r\n", CSV_COLUMNS.join(",")));
     let head = stream::iter(header_row.map(Ok));
     let body = stream::try_unfold(Some(0i64), move |after| {
@@ -138,10 +125,7 @@ fn export_stream(
             for event in &chunk {
                 match format {
                     Format::JsonLines => {
-                        text.push_str(
-                            &serde_json::to_string(event)
-                                .map_err(|e| ApiError::Internal(e.to_string()))?,
-                        );
+                        text.push_str(&serde_json::to_string(event).map_err(|e| ApiError::Internal(e.to_string()))?);
                         text.push('\n');
                     }
                     Format::Csv => text.push_str(&csv_row(event)),
@@ -159,9 +143,7 @@ pub async fn export(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Response> {
-    let (grant, _) = auth
-        .grant(&app, Permission::AuditRead, &id, "audit.exported")
-        .await?;
+    let (grant, _) = auth.grant(&app, Permission::AuditRead, &id, "audit.exported").await?;
     let format = match params.get("format").map(String::as_str) {
         None | Some("jsonl") => Format::JsonLines,
         Some("csv") => Format::Csv,
@@ -173,24 +155,12 @@ pub async fn export(
     };
     let disposition = format!("attachment; filename=\"audit-{id}.{extension}\"");
     let body = Body::from_stream(export_stream(app, grant, format));
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        body,
-    )
+    Ok(([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body)
         .into_response())
 }
 
-pub async fn verify(
-    State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Verification>> {
-    let (grant, _) = auth
-        .grant(&app, Permission::AuditRead, &id, "audit.verified")
-        .await?;
+pub async fn verify(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Verification>> {
+    let (grant, _) = auth.grant(&app, Permission::AuditRead, &id, "audit.verified").await?;
     Ok(Json(app.store.verify_trail(&grant).await?))
 }
 

@@ -63,23 +63,15 @@ fn session_cookie(app: &App, token: Option<&str>) -> ApiResult<HeaderValue> {
 
 /// The rate-limit scopes of a sign-in attempt: the address and the email.
 fn failure_scopes(ip: &str, email: &str) -> Vec<String> {
-    vec![
-        format!("ip:{ip}"),
-        format!("email:{}", email.trim().to_lowercase()),
-    ]
+    vec![format!("ip:{ip}"), format!("email:{}", email.trim().to_lowercase())]
 }
 
 /// Refuses with 429 while too many recent failures stand against any scope.
 async fn check_rate(app: &App, scopes: &[String]) -> ApiResult<()> {
     let window = app.settings.login_failure_window;
-    let failures = app
-        .store
-        .recent_failures(scopes, app.now() - window)
-        .await?;
+    let failures = app.store.recent_failures(scopes, app.now() - window).await?;
     if failures >= app.settings.login_failure_limit {
-        return Err(ApiError::RateLimited {
-            retry_after_secs: window.whole_seconds().unsigned_abs(),
-        });
+        return Err(ApiError::RateLimited { retry_after_secs: window.whole_seconds().unsigned_abs() });
     }
     Ok(())
 }
@@ -96,10 +88,7 @@ pub async fn login(
 ) -> ApiResult<Response> {
     let request: LoginRequest = body::json(&headers, &bytes)?;
     if request.email.chars().count() > MAX_EMAIL {
-        return Err(ApiError::invalid(
-            "email",
-            format!("must be at most {MAX_EMAIL} characters"),
-        ));
+        return Err(ApiError::invalid("email", format!("must be at most {MAX_EMAIL} characters")));
     }
     check_password_shape("password", &request.password)?;
     let ip = peer.ip().to_string();
@@ -117,10 +106,7 @@ pub async fn login(
                 account_id: Some(c.account.id),
                 account_name: Some(c.account.name.clone()),
             },
-            None => AuditActor {
-                email: Some(request.email.clone()),
-                ..AuditActor::default()
-            },
+            None => AuditActor { email: Some(request.email.clone()), ..AuditActor::default() },
         },
         ip: Some(ip.clone()),
         access_session_id: None,
@@ -134,10 +120,7 @@ pub async fn login(
             account_id,
             action: "auth.login_failed".into(),
             outcome: Outcome::Failure,
-            target: AuditTarget {
-                kind: "user".into(),
-                id: ctx.actor.user_id.map(|u| u.to_string()),
-            },
+            target: AuditTarget { kind: "user".into(), id: ctx.actor.user_id.map(|u| u.to_string()) },
             details: serde_json::json!({ "reason": "invalid_credentials" }),
             linking: Linking::UpToActor,
         };
@@ -150,9 +133,7 @@ pub async fn login(
         UserStatus::Disabled | UserStatus::Invited => Some(ApiError::UserDisabled),
         UserStatus::Expired => Some(ApiError::UserExpired),
         UserStatus::Active if candidate.blocked => Some(ApiError::AccountSuspended),
-        UserStatus::Active
-            if candidate.account.sso_mandatory && candidate.user.role != Role::SsoAdmin =>
-        {
+        UserStatus::Active if candidate.account.sso_mandatory && candidate.user.role != Role::SsoAdmin => {
             Some(ApiError::SsoRequired)
         }
         UserStatus::Active => None,
@@ -162,10 +143,7 @@ pub async fn login(
             account_id: candidate.account.id,
             action: "auth.login_failed".into(),
             outcome: Outcome::Denied,
-            target: AuditTarget {
-                kind: "user".into(),
-                id: Some(candidate.user.id.to_string()),
-            },
+            target: AuditTarget { kind: "user".into(), id: Some(candidate.user.id.to_string()) },
             details: serde_json::json!({ "reason": refusal.code() }),
             linking: Linking::UpToActor,
         };
@@ -193,22 +171,12 @@ pub async fn login(
         "csrf_token": csrf_token,
         "expires_at": rfc3339_micros(expires_at),
     });
-    Ok((
-        [(header::SET_COOKIE, session_cookie(&app, Some(&token))?)],
-        Json(body),
-    )
-        .into_response())
+    Ok(([(header::SET_COOKIE, session_cookie(&app, Some(&token))?)], Json(body)).into_response())
 }
 
 pub async fn logout(State(app): State<App>, auth: Auth) -> ApiResult<Response> {
-    app.store
-        .end_session(auth.session.id, Some("auth.logout"), &auth.ctx())
-        .await?;
-    Ok((
-        StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, session_cookie(&app, None)?)],
-    )
-        .into_response())
+    app.store.end_session(auth.session.id, Some("auth.logout"), &auth.ctx()).await?;
+    Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, session_cookie(&app, None)?)]).into_response())
 }
 
 pub async fn me(auth: Auth) -> ApiResult<Json<serde_json::Value>> {
@@ -235,57 +203,30 @@ pub async fn confirm_own_password(app: &App, auth: &Auth, password: &str) -> Api
         account_id: auth.principal.account_id,
         action: "auth.reauth".into(),
         outcome: Outcome::Failure,
-        target: AuditTarget {
-            kind: "user".into(),
-            id: Some(auth.principal.user_id.to_string()),
-        },
+        target: AuditTarget { kind: "user".into(), id: Some(auth.principal.user_id.to_string()) },
         details: serde_json::json!({ "reason": "invalid_credentials" }),
         linking: Linking::UpToActor,
     };
-    app.store
-        .record_failure(&scopes, draft, &auth.ctx())
-        .await?;
+    app.store.record_failure(&scopes, draft, &auth.ctx()).await?;
     Err(ApiError::InvalidCredentials)
 }
 
-pub async fn reauth(
-    State(app): State<App>,
-    auth: Auth,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<Response> {
+pub async fn reauth(State(app): State<App>, auth: Auth, headers: HeaderMap, bytes: Bytes) -> ApiResult<Response> {
     let request: PasswordOnly = body::json(&headers, &bytes)?;
     confirm_own_password(&app, &auth, &request.password).await?;
     let token = random_token()?;
-    app.store
-        .rotate_session(auth.session.id, &token_hash(&token), &auth.ctx())
-        .await?;
+    app.store.rotate_session(auth.session.id, &token_hash(&token), &auth.ctx()).await?;
     let body = serde_json::json!({ "csrf_token": auth.session.csrf_token });
-    Ok((
-        [(header::SET_COOKIE, session_cookie(&app, Some(&token))?)],
-        Json(body),
-    )
-        .into_response())
+    Ok(([(header::SET_COOKIE, session_cookie(&app, Some(&token))?)], Json(body)).into_response())
 }
 
-pub async fn activate(
-    State(app): State<App>,
-    headers: HeaderMap,
-    bytes: Bytes,
-) -> ApiResult<StatusCode> {
+pub async fn activate(State(app): State<App>, headers: HeaderMap, bytes: Bytes) -> ApiResult<StatusCode> {
     let request: ActivateRequest = body::json(&headers, &bytes)?;
     check_password_shape("password", &request.password)?;
     let hash = app.passwords.hash(&request.password).await?;
-    match app
-        .store
-        .activate(&token_hash(&request.token), &hash)
-        .await?
-    {
+    match app.store.activate(&token_hash(&request.token), &hash).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT),
-        None => Err(ApiError::invalid(
-            "token",
-            "unknown, already used or expired",
-        )),
+        None => Err(ApiError::invalid("token", "unknown, already used or expired")),
     }
 }
 
@@ -299,8 +240,6 @@ pub async fn change_password(
     confirm_own_password(&app, &auth, &request.current_password).await?;
     check_password_shape("new_password", &request.new_password)?;
     let hash = app.passwords.hash(&request.new_password).await?;
-    app.store
-        .change_own_password(auth.principal.user_id, auth.session.id, &hash, &auth.ctx())
-        .await?;
+    app.store.change_own_password(auth.principal.user_id, auth.session.id, &hash, &auth.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

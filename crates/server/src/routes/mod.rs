@@ -25,10 +25,7 @@ pub fn page_request(params: &Params, cursor_ok: impl Fn(&str) -> bool) -> ApiRes
         Some(raw) => match raw.parse::<u32>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
             _ => {
-                return Err(ApiError::invalid(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_LIMIT}"),
-                ));
+                return Err(ApiError::invalid("limit", format!("must be a whole number from 1 to {MAX_LIMIT}")));
             }
         },
     };
@@ -54,22 +51,11 @@ pub struct ListBody<T> {
 
 impl<T> From<Page<T>> for ListBody<T> {
     fn from(page: Page<T>) -> Self {
-        Self {
-            items: page.items,
-            next_cursor: page.next,
-        }
+        Self { items: page.items, next_cursor: page.next }
     }
 }
 
 /// Reads an optional query parameter with `parse`, reporting a bad value as a 422 on `field`.
-pub fn param<T>(
-    params: &Params,
-    field: &str,
-    parse: impl Fn(&str) -> Result<T, String>,
-) -> ApiResult<Option<T>> {
-    params
-        .get(field)
-        .filter(|v| !v.is_empty())
-        .map(|v| parse(v).map_err(|m| ApiError::invalid(field, m)))
-        .transpose()
+pub fn param<T>(params: &Params, field: &str, parse: impl Fn(&str) -> Result<T, String>) -> ApiResult<Option<T>> {
+    params.get(field).filter(|v| !v.is_empty()).map(|v| parse(v).map_err(|m| ApiError::invalid(field, m))).transpose()
 }

@@ -48,11 +48,7 @@ struct PatchUserRequest {
 
 fn role_for(kind: AccountKind, raw: &str) -> Result<Role, String> {
     let role: Role = raw.parse()?;
-    if role.fits(kind) {
-        Ok(role)
-    } else {
-        Err(format!("`{role}` is not a role of a {kind} account"))
-    }
+    if role.fits(kind) { Ok(role) } else { Err(format!("`{role}` is not a role of a {kind} account")) }
 }
 
 fn timestamp(raw: &str) -> Result<OffsetDateTime, String> {
@@ -69,9 +65,7 @@ pub async fn list(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<User>>> {
-    let (grant, _) = auth
-        .grant(&app, Permission::UserRead, &id, "user.listed")
-        .await?;
+    let (grant, _) = auth.grant(&app, Permission::UserRead, &id, "user.listed").await?;
     let page = page_request(&params, id_cursor::<UserId>)?;
     Ok(Json(app.store.list_users(&grant, &page).await?.into()))
 }
@@ -83,9 +77,7 @@ pub async fn create(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
-    let (grant, account) = auth
-        .grant(&app, Permission::UserManage, &id, "user.created")
-        .await?;
+    let (grant, account) = auth.grant(&app, Permission::UserManage, &id, "user.created").await?;
     let request: CreateUserRequest = body::json(&headers, &bytes)?;
     let mut v = Validator::new();
     let email = v.check("email", Email::parse(&request.email));
@@ -94,38 +86,20 @@ pub async fn create(
     if let Some(p) = request.password.as_deref() {
         v.check("password", validate::password(p));
     }
-    let expires_at = request
-        .expires_at
-        .as_deref()
-        .and_then(|e| v.check("expires_at", timestamp(e)));
+    let expires_at = request.expires_at.as_deref().and_then(|e| v.check("expires_at", timestamp(e)));
     v.finish()?;
     let (Some(email), Some(name), Some(role)) = (email, name, role) else {
         return Err(ApiError::Internal("validated fields missing".into()));
     };
     let creds = credentials(&app, request.password.as_deref()).await?;
-    let new = NewUser {
-        email,
-        name,
-        role,
-        password_hash: creds.password_hash,
-        expires_at,
-        activation: creds.activation,
-    };
+    let new =
+        NewUser { email, name, role, password_hash: creds.password_hash, expires_at, activation: creds.activation };
     let user = app.store.create_user(&grant, new, &auth.ctx()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "user": user, "activation_url": creds.activation_url })),
-    ))
+    Ok((StatusCode::CREATED, Json(serde_json::json!({ "user": user, "activation_url": creds.activation_url }))))
 }
 
-pub async fn get(
-    State(app): State<App>,
-    auth: Auth,
-    Path((id, uid)): Path<(String, String)>,
-) -> ApiResult<Json<User>> {
-    let (grant, _) = auth
-        .grant(&app, Permission::UserRead, &id, "user.read")
-        .await?;
+pub async fn get(State(app): State<App>, auth: Auth, Path((id, uid)): Path<(String, String)>) -> ApiResult<Json<User>> {
+    let (grant, _) = auth.grant(&app, Permission::UserRead, &id, "user.read").await?;
     Ok(Json(app.store.get_user(&grant, user_id(&uid)?).await?))
 }
 
@@ -136,24 +110,13 @@ pub async fn patch(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<Json<User>> {
-    let (grant, account) = auth
-        .grant(&app, Permission::UserManage, &id, "user.updated")
-        .await?;
+    let (grant, account) = auth.grant(&app, Permission::UserManage, &id, "user.updated").await?;
     let uid = user_id(&uid)?;
     let request: PatchUserRequest = body::json(&headers, &bytes)?;
     let mut v = Validator::new();
-    let name = request
-        .name
-        .as_deref()
-        .and_then(|n| v.check("name", validate::name(n)));
-    let email = request
-        .email
-        .as_deref()
-        .and_then(|e| v.check("email", Email::parse(e)));
-    let role = request
-        .role
-        .as_deref()
-        .and_then(|r| v.check("role", role_for(account.kind, r)));
+    let name = request.name.as_deref().and_then(|n| v.check("name", validate::name(n)));
+    let email = request.email.as_deref().and_then(|e| v.check("email", Email::parse(e)));
+    let role = request.role.as_deref().and_then(|r| v.check("role", role_for(account.kind, r)));
     let status = request.status.as_deref().and_then(|s| {
         v.check(
             "status",
@@ -177,19 +140,8 @@ pub async fn patch(
         Some(p) => Some(app.passwords.hash(p).await?),
         None => None,
     };
-    let patch = UserPatch {
-        name,
-        email,
-        role,
-        status,
-        expires_at,
-        password_hash,
-    };
-    Ok(Json(
-        app.store
-            .update_user(&grant, uid, patch, &auth.ctx())
-            .await?,
-    ))
+    let patch = UserPatch { name, email, role, status, expires_at, password_hash };
+    Ok(Json(app.store.update_user(&grant, uid, patch, &auth.ctx()).await?))
 }
 
 pub async fn delete(
@@ -197,9 +149,7 @@ pub async fn delete(
     auth: Auth,
     Path((id, uid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (grant, _) = auth
-        .grant(&app, Permission::UserManage, &id, "user.deleted")
-        .await?;
+    let (grant, _) = auth.grant(&app, Permission::UserManage, &id, "user.deleted").await?;
     let uid = user_id(&uid)?;
     if uid == auth.principal.user_id {
         return Err(ApiError::Conflict("you cannot delete yourself".into()));

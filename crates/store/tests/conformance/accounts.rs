@@ -15,10 +15,7 @@ crate::conformance!(
 );
 
 fn all() -> PageRequest {
-    PageRequest {
-        after: None,
-        limit: 50,
-    }
+    PageRequest { after: None, limit: 50 }
 }
 
 async fn closure_table_places_every_account_below_its_ancestors(fx: Fixture) {
@@ -37,16 +34,8 @@ async fn closure_table_places_every_account_below_its_ancestors(fx: Fixture) {
     assert_eq!(depth(&t.partner, &t.customer).await, Some(2));
     assert_eq!(depth(&t.msp, &t.customer).await, Some(1));
     assert_eq!(depth(&t.customer, &t.customer).await, Some(0));
-    assert_eq!(
-        depth(&t.customer, &t.msp).await,
-        None,
-        "an ancestor is not below"
-    );
-    assert_eq!(
-        depth(&t.customer, &t.other).await,
-        None,
-        "a sibling is not below"
-    );
+    assert_eq!(depth(&t.customer, &t.msp).await, None, "an ancestor is not below");
+    assert_eq!(depth(&t.customer, &t.other).await, None, "a sibling is not below");
     assert_eq!(fx.root().account.kind, AccountKind::Platform);
     assert_eq!(t.customer.account.parent_id, Some(t.msp.account.id));
     assert_eq!(t.customer.user.role, Role::MasterAdmin);
@@ -54,18 +43,12 @@ async fn closure_table_places_every_account_below_its_ancestors(fx: Fixture) {
 
 async fn lists_show_the_subtree_filtered_and_paged(fx: Fixture) {
     let t = fx.tree().await;
-    let grant = t
-        .partner
-        .grant(Permission::AccountRead, &t.partner.account, Relation::Own);
+    let grant = t.partner.grant(Permission::AccountRead, &t.partner.account, Relation::Own);
     let list = |filter: AccountFilter, page: PageRequest| {
         let store = fx.store.clone();
-        let grant = grant;
         let user = t.partner.user.id;
         async move {
-            store
-                .list_accounts(&grant, BelowScope::All, user, &filter, &page)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
+            store.list_accounts(&grant, BelowScope::All, user, &filter, &page).await.unwrap_or_else(|e| panic!("{e}"))
         }
     };
     let everything = list(AccountFilter::default(), all()).await;
@@ -73,58 +56,16 @@ async fn lists_show_the_subtree_filtered_and_paged(fx: Fixture) {
     assert_eq!(names, ["Acme MSP", "Globex", "Initech"]);
     assert!(everything.next.is_none());
 
-    let customers = list(
-        AccountFilter {
-            kind: Some(AccountKind::Customer),
-            ..Default::default()
-        },
-        all(),
-    )
-    .await;
+    let customers = list(AccountFilter { kind: Some(AccountKind::Customer), ..Default::default() }, all()).await;
     assert_eq!(customers.items.len(), 2);
-    let searched = list(
-        AccountFilter {
-            q: Some("GLOB".into()),
-            ..Default::default()
-        },
-        all(),
-    )
-    .await;
-    assert_eq!(
-        searched
-            .items
-            .iter()
-            .map(|a| a.name.as_str())
-            .collect::<Vec<_>>(),
-        ["Globex"]
-    );
-    let wildcard = list(
-        AccountFilter {
-            q: Some("%".into()),
-            ..Default::default()
-        },
-        all(),
-    )
-    .await;
+    let searched = list(AccountFilter { q: Some("GLOB".into()), ..Default::default() }, all()).await;
+    assert_eq!(searched.items.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["Globex"]);
+    let wildcard = list(AccountFilter { q: Some("%".into()), ..Default::default() }, all()).await;
     assert!(wildcard.items.is_empty(), "% is searched literally");
 
-    let first = list(
-        AccountFilter::default(),
-        PageRequest {
-            after: None,
-            limit: 2,
-        },
-    )
-    .await;
+    let first = list(AccountFilter::default(), PageRequest { after: None, limit: 2 }).await;
     assert_eq!(first.items.len(), 2);
-    let second = list(
-        AccountFilter::default(),
-        PageRequest {
-            after: first.next.clone(),
-            limit: 2,
-        },
-    )
-    .await;
+    let second = list(AccountFilter::default(), PageRequest { after: first.next.clone(), limit: 2 }).await;
     assert_eq!(second.items.len(), 1);
     assert!(second.next.is_none());
     assert_eq!(second.items[0].name, "Initech");
@@ -132,16 +73,10 @@ async fn lists_show_the_subtree_filtered_and_paged(fx: Fixture) {
 
 async fn staff_lists_show_only_assigned_customers(fx: Fixture) {
     let t = fx.tree().await;
-    let grant = t
-        .msp
-        .grant(Permission::UserManage, &t.msp.account, Relation::Own);
+    let grant = t.msp.grant(Permission::UserManage, &t.msp.account, Relation::Own);
     let staff = fx
         .store
-        .create_user(
-            &grant,
-            new_user("tech@msp.test", Role::MspStaff),
-            &t.msp.ctx(),
-        )
+        .create_user(&grant, new_user("tech@msp.test", Role::MspStaff), &t.msp.ctx())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     fx.raw(&format!(
@@ -149,36 +84,16 @@ async fn staff_lists_show_only_assigned_customers(fx: Fixture) {
         staff.id, t.other.account.id
     ))
     .await;
-    let read = t
-        .msp
-        .grant(Permission::AccountRead, &t.msp.account, Relation::Own);
+    let read = t.msp.grant(Permission::AccountRead, &t.msp.account, Relation::Own);
     let page = fx
         .store
-        .list_accounts(
-            &read,
-            BelowScope::Assigned,
-            staff.id,
-            &AccountFilter::default(),
-            &all(),
-        )
+        .list_accounts(&read, BelowScope::Assigned, staff.id, &AccountFilter::default(), &all())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        page.items
-            .iter()
-            .map(|a| a.name.as_str())
-            .collect::<Vec<_>>(),
-        ["Initech"]
-    );
+    assert_eq!(page.items.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["Initech"]);
     let none = fx
         .store
-        .list_accounts(
-            &read,
-            BelowScope::Nothing,
-            staff.id,
-            &AccountFilter::default(),
-            &all(),
-        )
+        .list_accounts(&read, BelowScope::Nothing, staff.id, &AccountFilter::default(), &all())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(none.items.is_empty());
@@ -186,17 +101,10 @@ async fn staff_lists_show_only_assigned_customers(fx: Fixture) {
 
 async fn email_is_unique_case_insensitively_and_a_failed_create_writes_nothing(fx: Fixture) {
     let t = fx.tree().await;
-    let grant = t
-        .msp
-        .grant(Permission::AccountCreate, &t.msp.account, Relation::Own);
+    let grant = t.msp.grant(Permission::AccountCreate, &t.msp.account, Relation::Own);
     let before = fx
         .store
-        .audit_page(
-            &t.msp
-                .grant(Permission::AuditRead, &t.msp.account, Relation::Own),
-            &Default::default(),
-            &all(),
-        )
+        .audit_page(&t.msp.grant(Permission::AuditRead, &t.msp.account, Relation::Own), &Default::default(), &all())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let result = fx
@@ -208,135 +116,62 @@ async fn email_is_unique_case_insensitively_and_a_failed_create_writes_nothing(f
             &t.msp.ctx(),
         )
         .await;
-    assert!(
-        matches!(result, Err(StoreError::Domain(DomainError::EmailTaken))),
-        "{result:?}"
-    );
-    let read = t
-        .msp
-        .grant(Permission::AccountRead, &t.msp.account, Relation::Own);
-    let filter = AccountFilter {
-        q: Some("dupe".into()),
-        ..Default::default()
-    };
+    assert!(matches!(result, Err(StoreError::Domain(DomainError::EmailTaken))), "{result:?}");
+    let read = t.msp.grant(Permission::AccountRead, &t.msp.account, Relation::Own);
+    let filter = AccountFilter { q: Some("dupe".into()), ..Default::default() };
     let page = fx
         .store
         .list_accounts(&read, BelowScope::All, t.msp.user.id, &filter, &all())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        page.items.is_empty(),
-        "the account was rolled back with its user"
-    );
+    assert!(page.items.is_empty(), "the account was rolled back with its user");
     let after = fx
         .store
-        .audit_page(
-            &t.msp
-                .grant(Permission::AuditRead, &t.msp.account, Relation::Own),
-            &Default::default(),
-            &all(),
-        )
+        .audit_page(&t.msp.grant(Permission::AuditRead, &t.msp.account, Relation::Own), &Default::default(), &all())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(
-        before.items.len(),
-        after.items.len(),
-        "no audit event for a change that did not happen"
-    );
+    assert_eq!(before.items.len(), after.items.len(), "no audit event for a change that did not happen");
 }
 
 async fn deletion_waits_for_children_and_restore_revives(fx: Fixture) {
     let t = fx.tree().await;
     let below = Relation::Below { assigned: false };
-    let on_msp = t
-        .partner
-        .grant(Permission::AccountDelete, &t.msp.account, below);
+    let on_msp = t.partner.grant(Permission::AccountDelete, &t.msp.account, below);
     let deadline = fx.clock.now() + time::Duration::days(30);
-    let refused = fx
-        .store
-        .schedule_deletion(&on_msp, deadline, &t.partner.ctx())
-        .await;
-    assert!(
-        matches!(refused, Err(StoreError::Domain(DomainError::HasChildren))),
-        "{refused:?}"
-    );
+    let refused = fx.store.schedule_deletion(&on_msp, deadline, &t.partner.ctx()).await;
+    assert!(matches!(refused, Err(StoreError::Domain(DomainError::HasChildren))), "{refused:?}");
 
     for customer in [&t.customer, &t.other] {
-        let grant = t
-            .partner
-            .grant(Permission::AccountDelete, &customer.account, below);
-        let account = fx
-            .store
-            .schedule_deletion(&grant, deadline, &t.partner.ctx())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let grant = t.partner.grant(Permission::AccountDelete, &customer.account, below);
+        let account =
+            fx.store.schedule_deletion(&grant, deadline, &t.partner.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(account.status, AccountStatus::PendingDeletion);
         assert_eq!(account.deletion_deadline, Some(deadline));
     }
-    let msp = fx
-        .store
-        .schedule_deletion(&on_msp, deadline, &t.partner.ctx())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let msp = fx.store.schedule_deletion(&on_msp, deadline, &t.partner.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(msp.status, AccountStatus::PendingDeletion);
 
-    let restored = fx
-        .store
-        .restore_account(&on_msp, &t.partner.ctx())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let restored = fx.store.restore_account(&on_msp, &t.partner.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(restored.status, AccountStatus::Active);
     assert_eq!(restored.deletion_deadline, None);
     let again = fx.store.restore_account(&on_msp, &t.partner.ctx()).await;
-    assert!(
-        matches!(again, Err(StoreError::Domain(DomainError::Conflict(_)))),
-        "{again:?}"
-    );
+    assert!(matches!(again, Err(StoreError::Domain(DomainError::Conflict(_)))), "{again:?}");
 }
 
 async fn turning_on_mandatory_sso_ends_password_sign_ins_but_not_sso_admins(fx: Fixture) {
     let t = fx.tree().await;
-    let manage = t
-        .customer
-        .grant(Permission::UserManage, &t.customer.account, Relation::Own);
+    let manage = t.customer.grant(Permission::UserManage, &t.customer.account, Relation::Own);
     let breakglass = fx
         .store
-        .create_user(
-            &manage,
-            new_user("glass@globex.test", Role::SsoAdmin),
-            &t.customer.ctx(),
-        )
+        .create_user(&manage, new_user("glass@globex.test", Role::SsoAdmin), &t.customer.ctx())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let boss = crate::sessions::sign_in(&fx, t.customer.user.id, "boss-token").await;
     let glass = crate::sessions::sign_in(&fx, breakglass.id, "glass-token").await;
-    let grant = t.customer.grant(
-        Permission::AccountSsoMandatory,
-        &t.customer.account,
-        Relation::Own,
-    );
-    let patch = AccountPatch {
-        sso_mandatory: Some(true),
-        ..Default::default()
-    };
-    let account = fx
-        .store
-        .update_account(&grant, patch, &t.customer.ctx())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let grant = t.customer.grant(Permission::AccountSsoMandatory, &t.customer.account, Relation::Own);
+    let patch = AccountPatch { sso_mandatory: Some(true), ..Default::default() };
+    let account = fx.store.update_account(&grant, patch, &t.customer.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(account.sso_mandatory);
-    assert!(
-        fx.store
-            .session_by_token(&boss)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .is_none()
-    );
-    assert!(
-        fx.store
-            .session_by_token(&glass)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .is_some()
-    );
+    assert!(fx.store.session_by_token(&boss).await.unwrap_or_else(|e| panic!("{e}")).is_none());
+    assert!(fx.store.session_by_token(&glass).await.unwrap_or_else(|e| panic!("{e}")).is_some());
 }

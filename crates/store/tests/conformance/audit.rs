@@ -19,14 +19,7 @@ fn audit_grant(actor: &Actor) -> Grant {
 
 async fn events(fx: &Fixture, grant: &Grant) -> Vec<tenantry_domain::AuditEvent> {
     fx.store
-        .audit_page(
-            grant,
-            &AuditFilter::default(),
-            &PageRequest {
-                after: None,
-                limit: 500,
-            },
-        )
+        .audit_page(grant, &AuditFilter::default(), &PageRequest { after: None, limit: 500 })
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .items
@@ -34,36 +27,20 @@ async fn events(fx: &Fixture, grant: &Grant) -> Vec<tenantry_domain::AuditEvent>
 
 async fn an_msp_change_to_a_customer_lands_once_in_both_trails(fx: Fixture) {
     let t = fx.tree().await;
-    let manage = t.msp.grant(
-        Permission::UserManage,
-        &t.customer.account,
-        Relation::Below { assigned: false },
-    );
+    let manage = t.msp.grant(Permission::UserManage, &t.customer.account, Relation::Below { assigned: false });
     let user = fx
         .store
-        .create_user(
-            &manage,
-            crate::support::new_user("new@globex.test", tenantry_domain::Role::Viewer),
-            &t.msp.ctx(),
-        )
+        .create_user(&manage, crate::support::new_user("new@globex.test", tenantry_domain::Role::Viewer), &t.msp.ctx())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let customer_trail = events(
-        &fx,
-        &t.customer
-            .grant(Permission::AuditRead, &t.customer.account, Relation::Own),
-    )
-    .await;
+    let customer_trail =
+        events(&fx, &t.customer.grant(Permission::AuditRead, &t.customer.account, Relation::Own)).await;
     let msp_trail = events(&fx, &audit_grant(&t.msp)).await;
     let partner_trail = events(&fx, &audit_grant(&t.partner)).await;
     let find = |trail: &[tenantry_domain::AuditEvent]| {
-        trail
-            .iter()
-            .find(|e| e.action == "user.created" && e.target.id == Some(user.id.to_string()))
-            .cloned()
+        trail.iter().find(|e| e.action == "user.created" && e.target.id == Some(user.id.to_string())).cloned()
     };
-    let in_customer =
-        find(&customer_trail).unwrap_or_else(|| panic!("not in the customer's trail"));
+    let in_customer = find(&customer_trail).unwrap_or_else(|| panic!("not in the customer's trail"));
     let in_msp = find(&msp_trail).unwrap_or_else(|| panic!("not in the MSP's trail"));
     assert_eq!(in_customer.id, in_msp.id, "one event, linked twice");
     assert_eq!(in_customer.trail_account_id, t.customer.account.id);
@@ -71,10 +48,7 @@ async fn an_msp_change_to_a_customer_lands_once_in_both_trails(fx: Fixture) {
     assert_eq!(in_customer.account_id, t.customer.account.id);
     assert_eq!(in_customer.actor.user_id, Some(t.msp.user.id));
     assert_eq!(in_customer.actor.account_name.as_deref(), Some("Acme MSP"));
-    assert!(
-        find(&partner_trail).is_none(),
-        "not above the actor's own account"
-    );
+    assert!(find(&partner_trail).is_none(), "not above the actor's own account");
 }
 
 async fn a_not_visible_denial_lands_only_in_the_actors_trail(fx: Fixture) {
@@ -83,70 +57,29 @@ async fn a_not_visible_denial_lands_only_in_the_actors_trail(fx: Fixture) {
         account_id: t.other.account.id,
         action: "account.read".into(),
         outcome: Outcome::Denied,
-        target: AuditTarget {
-            kind: "account".into(),
-            id: Some(t.other.account.id.to_string()),
-        },
+        target: AuditTarget { kind: "account".into(), id: Some(t.other.account.id.to_string()) },
         details: serde_json::json!({"code": "not_found"}),
         linking: Linking::ActorOnly,
     };
-    let id = fx
-        .store
-        .record(draft, &t.customer.ctx())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let own = events(
-        &fx,
-        &t.customer
-            .grant(Permission::AuditRead, &t.customer.account, Relation::Own),
-    )
-    .await;
-    let other = events(
-        &fx,
-        &t.other
-            .grant(Permission::AuditRead, &t.other.account, Relation::Own),
-    )
-    .await;
-    assert!(
-        own.iter()
-            .any(|e| e.id == id && e.outcome == Outcome::Denied)
-    );
-    assert!(
-        !other.iter().any(|e| e.id == id),
-        "the other customer never learns of the probe"
-    );
+    let id = fx.store.record(draft, &t.customer.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
+    let own = events(&fx, &t.customer.grant(Permission::AuditRead, &t.customer.account, Relation::Own)).await;
+    let other = events(&fx, &t.other.grant(Permission::AuditRead, &t.other.account, Relation::Own)).await;
+    assert!(own.iter().any(|e| e.id == id && e.outcome == Outcome::Denied));
+    assert!(!other.iter().any(|e| e.id == id), "the other customer never learns of the probe");
 }
 
 async fn every_trail_verifies_and_tampering_breaks_it_at_the_edited_seq(fx: Fixture) {
     let t = fx.tree().await;
     let grant = audit_grant(&t.msp);
-    let clean = fx
-        .store
-        .verify_trail(&grant)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let clean = fx.store.verify_trail(&grant).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(clean.valid, "{clean:?}");
     assert!(clean.events >= 3);
     let trail = events(&fx, &grant).await;
-    let second = trail
-        .iter()
-        .find(|e| e.seq == 2)
-        .unwrap_or_else(|| panic!("no seq 2"));
-    assert_eq!(
-        clean.head, trail[0].hash,
-        "the head is the newest link's hash"
-    );
+    let second = trail.iter().find(|e| e.seq == 2).unwrap_or_else(|| panic!("no seq 2"));
+    assert_eq!(clean.head, trail[0].hash, "the head is the newest link's hash");
 
-    fx.raw(&format!(
-        "UPDATE audit_events SET details = '{{\"name\":\"forged\"}}' WHERE id = '{}'",
-        second.id
-    ))
-    .await;
-    let edited = fx
-        .store
-        .verify_trail(&grant)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    fx.raw(&format!("UPDATE audit_events SET details = '{{\"name\":\"forged\"}}' WHERE id = '{}'", second.id)).await;
+    let edited = fx.store.verify_trail(&grant).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(!edited.valid);
     assert_eq!(edited.first_bad_seq, Some(2));
 }
@@ -163,10 +96,7 @@ async fn concurrent_appends_keep_every_chain_gapless_and_valid(fx: Fixture) {
                 account_id,
                 action: "test.concurrent".into(),
                 outcome: Outcome::Success,
-                target: AuditTarget {
-                    kind: "test".into(),
-                    id: Some(n.to_string()),
-                },
+                target: AuditTarget { kind: "test".into(), id: Some(n.to_string()) },
                 details: serde_json::json!({ "n": n }),
                 linking: Linking::UpToActor,
             };
@@ -174,25 +104,13 @@ async fn concurrent_appends_keep_every_chain_gapless_and_valid(fx: Fixture) {
         }));
     }
     for task in tasks {
-        task.await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        task.await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}"));
     }
     for actor in [&t.customer, &t.msp] {
-        let report = fx
-            .store
-            .verify_trail(&audit_grant(actor))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let report = fx.store.verify_trail(&audit_grant(actor)).await.unwrap_or_else(|e| panic!("{e}"));
         assert!(report.valid, "{:?} trail: {report:?}", actor.account.kind);
     }
     let msp_events = events(&fx, &audit_grant(&t.msp)).await;
-    assert_eq!(
-        msp_events
-            .iter()
-            .filter(|e| e.action == "test.concurrent")
-            .count(),
-        16
-    );
+    assert_eq!(msp_events.iter().filter(|e| e.action == "test.concurrent").count(), 16);
     assert_eq!(t.customer.account.kind, AccountKind::Customer);
 }

@@ -1,9 +1,7 @@
 //! Fixtures: a fresh store, a small account tree, and grants made by the real `authorize`.
 
 use std::sync::Arc;
-use tenantry_domain::authz::{
-    Credential, Grant, Permission, Principal, Relation, Target, authorize,
-};
+use tenantry_domain::authz::{Credential, Grant, Permission, Principal, Relation, Target, authorize};
 use tenantry_domain::{Account, AccountKind, AuditActor, Email, ManualClock, Plan, Role, User};
 use tenantry_store::{Backend, Ctx, NewAccount, NewUser, Store};
 
@@ -51,17 +49,10 @@ impl Actor {
 
     /// A grant from the real `authorize`, given the relation the test sets up.
     pub fn grant(&self, permission: Permission, target: &Account, relation: Relation) -> Grant {
-        let target = Target {
-            id: target.id,
-            kind: target.kind,
-            relation,
-        };
+        let target = Target { id: target.id, kind: target.kind, relation };
         match authorize(&self.principal(), permission, &target) {
             Ok(g) => g,
-            Err(d) => panic!(
-                "{:?} may not {permission:?} on {:?}: {d:?}",
-                self.user.role, target.kind
-            ),
+            Err(d) => panic!("{:?} may not {permission:?} on {:?}: {d:?}", self.user.role, target.kind),
         }
     }
 }
@@ -78,14 +69,7 @@ pub fn new_user(email: &str, role: Role) -> NewUser {
 }
 
 pub fn new_account(kind: AccountKind, name: &str) -> NewAccount {
-    NewAccount {
-        kind,
-        name: name.into(),
-        slug: None,
-        plan: Plan::Trial,
-        contact_email: None,
-        region: None,
-    }
+    NewAccount { kind, name: name.into(), slug: None, plan: Plan::Trial, contact_email: None, region: None }
 }
 
 impl Fixture {
@@ -93,61 +77,28 @@ impl Fixture {
         let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conformance");
         let url = tenantry_store::testing::fresh_database(backend, &dir).await?;
         let clock = Arc::new(ManualClock::new());
-        let store = tenantry_store::connect(&url, clock.clone())
-            .await
-            .unwrap_or_else(|e| panic!("connect: {e}"));
-        let (platform, created) = store
-            .ensure_platform("Tenantry")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let store = tenantry_store::connect(&url, clock.clone()).await.unwrap_or_else(|e| panic!("connect: {e}"));
+        let (platform, created) = store.ensure_platform("Tenantry").await.unwrap_or_else(|e| panic!("{e}"));
         assert!(created);
         let root = store
-            .create_user_as_operator(
-                platform.id,
-                new_user("root@platform.test", Role::PlatformAdmin),
-            )
+            .create_user_as_operator(platform.id, new_user("root@platform.test", Role::PlatformAdmin))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        Some(Self {
-            store,
-            clock,
-            url,
-            platform,
-            root,
-        })
+        Some(Self { store, clock, url, platform, root })
     }
 
     pub fn root(&self) -> Actor {
-        Actor {
-            user: self.root.clone(),
-            account: self.platform.clone(),
-        }
+        Actor { user: self.root.clone(), account: self.platform.clone() }
     }
 
     /// Creates `kind` named `name` under `parent`, acting as `by` (whose account is `parent` or
     /// above it); returns the new account's primary user as an actor.
-    pub async fn create(
-        &self,
-        by: &Actor,
-        parent: &Account,
-        kind: AccountKind,
-        name: &str,
-        email: &str,
-    ) -> Actor {
-        let relation = if by.account.id == parent.id {
-            Relation::Own
-        } else {
-            Relation::Below { assigned: false }
-        };
+    pub async fn create(&self, by: &Actor, parent: &Account, kind: AccountKind, name: &str, email: &str) -> Actor {
+        let relation = if by.account.id == parent.id { Relation::Own } else { Relation::Below { assigned: false } };
         let grant = by.grant(Permission::AccountCreate, parent, relation);
         let (account, user) = self
             .store
-            .create_account(
-                &grant,
-                new_account(kind, name),
-                new_user(email, kind.primary_role()),
-                &by.ctx(),
-            )
+            .create_account(&grant, new_account(kind, name), new_user(email, kind.primary_role()), &by.ctx())
             .await
             .unwrap_or_else(|e| panic!("create {name}: {e}"));
         Actor { user, account }
@@ -156,48 +107,11 @@ impl Fixture {
     /// platform → partner → msp → two customers.
     pub async fn tree(&self) -> Tree {
         let root = self.root();
-        let partner = self
-            .create(
-                &root,
-                &self.platform,
-                AccountKind::Partner,
-                "Partner One",
-                "p@partner.test",
-            )
-            .await;
-        let msp = self
-            .create(
-                &partner,
-                &partner.account,
-                AccountKind::Msp,
-                "Acme MSP",
-                "admin@msp.test",
-            )
-            .await;
-        let customer = self
-            .create(
-                &msp,
-                &msp.account,
-                AccountKind::Customer,
-                "Globex",
-                "boss@globex.test",
-            )
-            .await;
-        let other = self
-            .create(
-                &msp,
-                &msp.account,
-                AccountKind::Customer,
-                "Initech",
-                "boss@initech.test",
-            )
-            .await;
-        Tree {
-            partner,
-            msp,
-            customer,
-            other,
-        }
+        let partner = self.create(&root, &self.platform, AccountKind::Partner, "Partner One", "p@partner.test").await;
+        let msp = self.create(&partner, &partner.account, AccountKind::Msp, "Acme MSP", "admin@msp.test").await;
+        let customer = self.create(&msp, &msp.account, AccountKind::Customer, "Globex", "boss@globex.test").await;
+        let other = self.create(&msp, &msp.account, AccountKind::Customer, "Initech", "boss@initech.test").await;
+        Tree { partner, msp, customer, other }
     }
 
     /// A raw connection's worth of SQL, for tests that tamper with storage.
@@ -205,22 +119,12 @@ impl Fixture {
         use sqlx::Connection;
         let result = match tenantry_store::Backend::of_url(&self.url) {
             Ok(Backend::Postgres) => {
-                let mut c = sqlx::PgConnection::connect(&self.url)
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"));
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-                    .execute(&mut c)
-                    .await
-                    .map(|_| ())
+                let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap_or_else(|e| panic!("{e}"));
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut c).await.map(|_| ())
             }
             _ => {
-                let mut c = sqlx::SqliteConnection::connect(&self.url)
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"));
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
-                    .execute(&mut c)
-                    .await
-                    .map(|_| ())
+                let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap_or_else(|e| panic!("{e}"));
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut c).await.map(|_| ())
             }
         };
         result.unwrap_or_else(|e| panic!("{sql}: {e}"));

@@ -1,1 +1,38 @@
+//! API tests: the real server on a real TCP port 0, driven over HTTP, on SQLite always and on
+//! PostgreSQL whenever `TENANTRY_TEST_POSTGRES_URL` is set (always under CI). The start-up tests
+//! run the `tenantry` binary itself.
 
+mod accounts;
+mod audit;
+mod auth;
+mod input;
+mod startup;
+mod support;
+mod users;
+
+/// Declares each test once per backend: `…::sqlite::name` and `…::postgres::name`.
+#[macro_export]
+macro_rules! api_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(server) = $crate::support::Server::start(tenantry_store::Backend::Sqlite).await {
+                        super::$name(server).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(server) = $crate::support::Server::start(tenantry_store::Backend::Postgres).await {
+                        super::$name(server).await;
+                    }
+                }
+            )*
+        }
+    };
+}

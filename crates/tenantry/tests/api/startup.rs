@@ -1,0 +1,212 @@
+//! Start-up as an operator meets it: the `tenantry` binary on the embedded default and on
+//! PostgreSQL, the first-start bootstrap, operator commands, and the config file's strictness.
+
+use crate::support::PASSWORD;
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+use tenantry_store::Backend;
+
+/// A running `tenantry serve`, killed when dropped.
+struct Process {
+    child: Child,
+    base: String,
+    output: Vec<String>,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tenantry(cwd: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tenantry"));
+    command.current_dir(cwd);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TENANTRY_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// Starts `tenantry serve --listen 127.0.0.1:0 …` and waits for its "listening" line.
+fn serve(cwd: &Path, extra: &[&str], env: &[(&str, &str)]) -> Process {
+    let mut command = tenantry(cwd);
+    command.args(["serve", "--listen", "127.0.0.1:0"]).args(extra).stdout(Stdio::piped()).stderr(Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let child = command.spawn().unwrap_or_else(|e| panic!("spawn: {e}"));
+    let mut process = Process { child, base: String::new(), output: Vec::new() };
+    let stdout = process.child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) else {
+            panic!("no listening line; got {:?}", process.output);
+        };
+        let base =
+            line.split("listening on ").nth(1).and_then(|rest| rest.split_whitespace().next()).map(str::to_owned);
+        process.output.push(line);
+        if let Some(base) = base {
+            process.base = base;
+            return process;
+        }
+    }
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("startup").join(format!("{name}-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default()
+    )
+}
+
+async fn post(base: &str, path: &str, body: Value) -> reqwest::Response {
+    reqwest::Client::new().post(format!("{base}{path}")).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn login_cookie(base: &str, email: &str, password: &str) -> Option<String> {
+    let reply = post(base, "/api/v1/auth/login", json!({"email": email, "password": password})).await;
+    if reply.status() != 200 {
+        return None;
+    }
+    reply.headers().get("set-cookie").and_then(|v| v.to_str().ok()).and_then(|c| c.split(';').next()).map(str::to_owned)
+}
+
+async fn get_status(base: &str, path: &str, cookie: Option<&str>) -> u16 {
+    let mut request = reqwest::Client::new().get(format!("{base}{path}"));
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    request.send().await.map(|r| r.status().as_u16()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn serve_without_configuration_creates_the_sqlite_file_and_a_working_setup_link() {
+    let dir = scratch("default");
+    let first = serve(&dir, &[], &[]);
+    assert!(dir.join("tenantry.db").exists(), "the embedded database is ./tenantry.db");
+    let link = first
+        .output
+        .iter()
+        .find_map(|l| l.split("setup link for admin@tenantry.local: ").nth(1))
+        .unwrap_or_else(|| panic!("no setup link in {:?}", first.output));
+    let token = link.split("token=").nth(1).unwrap_or_default();
+    assert_eq!(get_status(&first.base, "/healthz", None).await, 200);
+    assert_eq!(get_status(&first.base, "/readyz", None).await, 200);
+    assert_eq!(get_status(&first.base, "/metrics", None).await, 200);
+    assert_eq!(login_cookie(&first.base, "admin@tenantry.local", PASSWORD).await, None, "invited until activated");
+    let activated = post(&first.base, "/api/v1/auth/activate", json!({"token": token, "password": PASSWORD})).await;
+    assert_eq!(activated.status(), 204);
+    let cookie =
+        login_cookie(&first.base, "admin@tenantry.local", PASSWORD).await.unwrap_or_else(|| panic!("cannot sign in"));
+    assert_eq!(get_status(&first.base, "/api/v1/me", Some(&cookie)).await, 200);
+    drop(first);
+
+    let second = serve(&dir, &[], &[]);
+    assert!(!second.output.iter().any(|l| l.contains("setup link")), "bootstrap runs once: {:?}", second.output);
+    assert!(login_cookie(&second.base, "admin@tenantry.local", PASSWORD).await.is_some());
+}
+
+#[tokio::test]
+async fn two_processes_on_one_postgres_database_share_sign_ins() {
+    let dir = scratch("postgres");
+    let Some(url) = tenantry_store::testing::fresh_database(Backend::Postgres, &dir).await else {
+        return;
+    };
+    let env = [
+        ("TENANTRY_DATABASE_URL", url.as_str()),
+        ("TENANTRY_BOOTSTRAP_ADMIN_EMAIL", "ops@example.test"),
+        ("TENANTRY_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD),
+    ];
+    let one = serve(&dir, &[], &env);
+    let two = serve(&dir, &[], &env);
+    let cookie =
+        login_cookie(&one.base, "ops@example.test", PASSWORD).await.unwrap_or_else(|| panic!("cannot sign in"));
+    assert_eq!(get_status(&two.base, "/api/v1/me", Some(&cookie)).await, 200, "sessions live in the database");
+    assert_eq!(get_status(&two.base, "/readyz", None).await, 200);
+}
+
+#[tokio::test]
+async fn operators_migrate_and_create_users_from_the_command_line() {
+    let dir = scratch("operator");
+    let url = format!("sqlite://{}", dir.join("ops.db").display());
+    let migrate = tenantry(&dir).args(["migrate", "--database-url", &url]).output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    let password_file = dir.join("password");
+    std::fs::write(&password_file, format!("{PASSWORD}\n")).unwrap_or_else(|e| panic!("{e}"));
+    let created = tenantry(&dir)
+        .args([
+            "admin",
+            "create-user",
+            "--email",
+            "second@ops.test",
+            "--name",
+            "Second",
+            "--database-url",
+            &url,
+            "--password-file",
+        ])
+        .arg(&password_file)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let wrong_role = tenantry(&dir)
+        .args([
+            "admin",
+            "create-user",
+            "--email",
+            "third@ops.test",
+            "--name",
+            "Third",
+            "--role",
+            "viewer",
+            "--database-url",
+            &url,
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!wrong_role.status.success(), "a viewer does not fit the platform account");
+    let server = serve(&dir, &["--database-url", &url], &[]);
+    assert!(login_cookie(&server.base, "second@ops.test", PASSWORD).await.is_some());
+}
+
+#[tokio::test]
+async fn a_config_file_with_an_unknown_key_is_refused_and_a_good_one_is_used() {
+    let dir = scratch("config");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "listen = \"127.0.0.1:0\"\nlisten_port = 9\n").unwrap_or_else(|e| panic!("{e}"));
+    let refused = tenantry(&dir).arg("--config").arg(&bad).arg("serve").output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("listen_port"));
+
+    let good = dir.join("good.toml");
+    let db = dir.join("from-config.db");
+    std::fs::write(
+        &good,
+        format!("database_url = \"sqlite://{}\"\nbootstrap_admin_email = \"cfg@ops.test\"\n", db.display()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let server = serve(&dir, &["--config", good.to_str().unwrap_or_default()], &[]);
+    assert!(db.exists());
+    assert!(server.output.iter().any(|l| l.contains("setup link for cfg@ops.test")), "{:?}", server.output);
+}

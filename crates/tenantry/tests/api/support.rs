@@ -1,0 +1,274 @@
+//! The test server and an HTTP client that keeps a sign-in's cookie and CSRF token.
+
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tenantry_domain::ManualClock;
+use tenantry_server::{App, Settings};
+use tenantry_store::Backend;
+use tokio::net::TcpListener;
+
+pub const ADMIN_EMAIL: &str = "root@platform.test";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running server with a clock the test can move.
+pub struct Server {
+    pub base: String,
+    pub clock: Arc<ManualClock>,
+    pub http: reqwest::Client,
+}
+
+/// An HTTP answer, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Reply {
+    /// The problem `code`, for error replies.
+    pub fn code(&self) -> &str {
+        self.body["code"].as_str().unwrap_or_default()
+    }
+
+    /// Asserts the status, showing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status, status, "unexpected reply: {}", self.text);
+        self
+    }
+
+    /// Asserts a problem+json error with `status` and `code`.
+    #[track_caller]
+    pub fn problem(self, status: u16, code: &str) -> Self {
+        assert_eq!((self.status, self.code()), (status, code), "unexpected reply: {}", self.text);
+        let content_type = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert_eq!(content_type, "application/problem+json");
+        self
+    }
+
+    pub fn id(&self, pointer: &str) -> String {
+        self.body
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("no {pointer} in {}", self.text))
+            .to_owned()
+    }
+}
+
+async fn read(response: reqwest::Response) -> Reply {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply { status, body, text, headers }
+}
+
+impl Server {
+    pub async fn start(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, Settings::default()).await
+    }
+
+    pub async fn start_with(backend: Backend, settings: Settings) -> Option<Self> {
+        let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("api");
+        let database_url = tenantry_store::testing::fresh_database(backend, &dir).await?;
+        let clock = Arc::new(ManualClock::new());
+        let store =
+            tenantry_store::connect(&database_url, clock.clone()).await.unwrap_or_else(|e| panic!("connect: {e}"));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr: SocketAddr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let app = App::new(store, clock.clone(), settings, addr).await.unwrap_or_else(|e| panic!("{e}"));
+        tenantry_server::bootstrap::bootstrap(&app, Some(ADMIN_EMAIL), Some(PASSWORD))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(tenantry_server::serve(listener, app, std::future::pending()));
+        let http = reqwest::Client::builder().build().unwrap_or_else(|e| panic!("{e}"));
+        Some(Self { base: format!("http://{addr}"), clock, http })
+    }
+
+    pub fn clock_now(&self) -> time::OffsetDateTime {
+        tenantry_domain::Clock::now(self.clock.as_ref())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A request with no sign-in.
+    pub async fn anon(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.unwrap_or_else(|e| panic!("{e}"))).await
+    }
+
+    /// Raw bytes with a chosen content type.
+    pub async fn raw(&self, session: &Session, method: &str, path: &str, content_type: &str, body: &str) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let request = self
+            .http
+            .request(method, self.url(path))
+            .header("cookie", &session.cookie)
+            .header("x-csrf-token", &session.csrf)
+            .header("content-type", content_type)
+            .body(body.to_owned());
+        read(request.send().await.unwrap_or_else(|e| panic!("{e}"))).await
+    }
+
+    pub async fn try_login(&self, email: &str, password: &str) -> (Reply, Option<Session>) {
+        let reply = self.anon("POST", "/api/v1/auth/login", Some(json!({"email": email, "password": password}))).await;
+        let session = (reply.status == 200).then(|| Session::from_reply(self, &reply));
+        (reply, session)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Session {
+        match self.try_login(email, password).await {
+            (_, Some(session)) => session,
+            (reply, None) => panic!("login {email} failed: {}", reply.text),
+        }
+    }
+
+    pub async fn root(&self) -> Session {
+        self.login(ADMIN_EMAIL, PASSWORD).await
+    }
+
+    /// Creates an account of `kind` under the caller's own account (or `parent`), with an active
+    /// primary user `email`; returns (account id, that user's session).
+    pub async fn account(
+        &self,
+        by: &Session,
+        kind: &str,
+        name: &str,
+        email: &str,
+        parent: Option<&str>,
+    ) -> (String, Session) {
+        let mut body =
+            json!({"kind": kind, "name": name, "admin": {"email": email, "name": "Admin", "password": PASSWORD}});
+        if let Some(parent) = parent {
+            body["parent_id"] = json!(parent);
+        }
+        let reply = by.post("/api/v1/accounts", body).await.expect(201);
+        (reply.id("/account/id"), self.login(email, PASSWORD).await)
+    }
+
+    /// Adds a user with `role` and a password to `account`; returns (user id, session).
+    pub async fn user(&self, by: &Session, account: &str, role: &str, email: &str) -> (String, Session) {
+        let body = json!({"email": email, "name": "User", "role": role, "password": PASSWORD});
+        let reply = by.post(&format!("/api/v1/accounts/{account}/users"), body).await.expect(201);
+        (reply.id("/user/id"), self.login(email, PASSWORD).await)
+    }
+
+    /// platform → partner → MSP → two customers, plus another MSP with a customer.
+    pub async fn tree(&self) -> Tree {
+        let root = self.root().await;
+        let (partner_id, partner) = self.account(&root, "partner", "Partner One", "admin@partner.test", None).await;
+        let (msp_id, msp) = self.account(&partner, "msp", "Acme MSP", "admin@acme.test", None).await;
+        let (customer_id, customer) = self.account(&msp, "customer", "Globex", "boss@globex.test", None).await;
+        let (sibling_id, _) = self.account(&msp, "customer", "Initech", "boss@initech.test", None).await;
+        let (rival_id, rival) = self.account(&partner, "msp", "Rival MSP", "admin@rival.test", None).await;
+        let (rival_customer_id, _) = self.account(&rival, "customer", "Umbrella", "boss@umbrella.test", None).await;
+        Tree {
+            root,
+            partner_id,
+            partner,
+            msp_id,
+            msp,
+            customer_id,
+            customer,
+            sibling_id,
+            rival_id,
+            rival,
+            rival_customer_id,
+        }
+    }
+
+    /// The value of a `/metrics` counter.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let text = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .text()
+            .await
+            .unwrap_or_default();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("no metric {name}"))
+    }
+}
+
+pub struct Tree {
+    pub root: Session,
+    pub partner_id: String,
+    pub partner: Session,
+    pub msp_id: String,
+    pub msp: Session,
+    pub customer_id: String,
+    pub customer: Session,
+    pub sibling_id: String,
+    pub rival_id: String,
+    pub rival: Session,
+    pub rival_customer_id: String,
+}
+
+/// A signed-in client: its cookie and CSRF token.
+#[derive(Clone)]
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Session {
+    fn from_reply(server: &Server, reply: &Reply) -> Self {
+        let set_cookie = reply.headers.get("set-cookie").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        Self {
+            cookie: set_cookie.split(';').next().unwrap_or_default().to_owned(),
+            csrf: reply.body["csrf_token"].as_str().unwrap_or_default().to_owned(),
+            base: server.base.clone(),
+            http: server.http.clone(),
+        }
+    }
+
+    /// Takes a rotated cookie from a reply (step-up).
+    pub fn rotate(&mut self, reply: &Reply) {
+        if let Some(c) = reply.headers.get("set-cookie").and_then(|v| v.to_str().ok()) {
+            self.cookie = c.split(';').next().unwrap_or_default().to_owned();
+        }
+    }
+
+    pub async fn send(&self, method: &str, path: &str, body: Option<Value>, csrf: bool) -> Reply {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).header("cookie", &self.cookie);
+        if csrf {
+            request = request.header("x-csrf-token", &self.csrf);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        read(request.send().await.unwrap_or_else(|e| panic!("{e}"))).await
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, None, false).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.send("POST", path, Some(body), true).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Reply {
+        self.send("PATCH", path, Some(body), true).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Reply {
+        self.send("DELETE", path, None, true).await
+    }
+}
