@@ -8,6 +8,7 @@ use std::str::FromStr;
 use time::OffsetDateTime;
 
 /// What an account is; fixed at creation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
@@ -69,6 +70,7 @@ impl FromStr for AccountKind {
 }
 
 /// Whether an account's users may sign in.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountStatus {
@@ -100,6 +102,7 @@ impl FromStr for AccountStatus {
 }
 
 /// A commercial plan.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Plan {
@@ -147,6 +150,7 @@ impl FromStr for Plan {
 }
 
 /// A unique, lowercase, URL-safe account handle; names the branded login page.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Slug(String);
@@ -196,6 +200,7 @@ impl Slug {
 }
 
 /// An account as the API shows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Account {
     pub id: AccountId,

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// How an attempted action ended.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -41,6 +42,7 @@ impl Outcome {
 }
 
 /// Who acted. Unknown users (a failed sign-in with an unknown email) have no ids.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct AuditActor {
     pub user_id: Option<UserId>,
@@ -50,6 +52,7 @@ pub struct AuditActor {
 }
 
 /// What was acted on.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuditTarget {
     #[serde(rename = "type")]
@@ -58,6 +61,7 @@ pub struct AuditTarget {
 }
 
 /// One event as read from one trail.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditEvent {
@@ -95,6 +99,7 @@ impl AuditEvent {
 }
 
 /// The verdict on one trail.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Verification {
     pub valid: bool,

@@ -11,6 +11,7 @@ use serde::Serialize;
 /// A closed set of permissions. Beyond DESIGN's list, `account.sso_mandatory`, `staff.read`,
 /// `access.list`, `access.end`, `branding.read`, `subscription.manage` and `api_token.create`
 /// name rows or cells of the matrix that differ from their neighbours.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Permission {
     #[serde(rename = "account.read")]

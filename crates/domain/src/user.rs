@@ -10,6 +10,7 @@ use std::str::FromStr;
 use time::OffsetDateTime;
 
 /// A user's role; which ones an account may hold depends on its kind.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -84,6 +85,7 @@ impl FromStr for Role {
 }
 
 /// A user's life-cycle state as stored; `expired` is derived from `expires_at` when read.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UserStatus {
@@ -118,6 +120,7 @@ impl FromStr for UserStatus {
 }
 
 /// An email address as typed, with its case-insensitive key for uniqueness.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct Email(String);
@@ -167,6 +170,7 @@ impl fmt::Display for Email {
 }
 
 /// A user as the API shows it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct User {
     pub id: UserId,

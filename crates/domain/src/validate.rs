@@ -13,6 +13,7 @@ pub const PASSWORD_MIN: usize = 12;
 pub const PASSWORD_MAX: usize = 1_024;
 
 /// One field that failed validation.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     pub field: String,

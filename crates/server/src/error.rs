@@ -112,16 +112,19 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// The body of every error: RFC 9457 problem details with a stable `code`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem {
     #[serde(rename = "type")]
     kind: String,
-    title: &'a str,
+    title: String,
     status: u16,
     detail: String,
-    code: &'a str,
+    /// Stable, machine-readable: `not_found`, `validation_failed`, …
+    code: String,
+    /// With `validation_failed`: each bad field and why.
     #[serde(skip_serializing_if = "Option::is_none")]
-    errors: Option<&'a [FieldError]>,
+    errors: Option<Vec<FieldError>>,
 }
 
 impl IntoResponse for ApiError {
@@ -132,12 +135,12 @@ impl IntoResponse for ApiError {
         }
         let problem = Problem {
             kind: format!("urn:tenantry:problem:{}", self.code()),
-            title: status.canonical_reason().unwrap_or("Error"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail: self.to_string(),
-            code: self.code(),
+            code: self.code().to_owned(),
             errors: match &self {
-                ApiError::Validation(errors) => Some(errors),
+                ApiError::Validation(errors) => Some(errors.clone()),
                 _ => None,
             },
         };

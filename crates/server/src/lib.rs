@@ -5,6 +5,7 @@ pub mod app;
 pub mod body;
 pub mod bootstrap;
 pub mod error;
+pub mod openapi;
 pub mod principal;
 pub mod routes;
 pub mod secrets;
@@ -17,37 +18,64 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use routes::{accounts, audit, auth, ops, users};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Largest request body the JSON API reads.
 pub const MAX_BODY: usize = 1024 * 1024;
 
+/// The JSON API's routes under `/api/v1`, each registered together with its OpenAPI entry.
+fn api_routes() -> OpenApiRouter<App> {
+    OpenApiRouter::new()
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::reauth))
+        .routes(routes!(auth::activate))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(auth::me))
+        .routes(routes!(accounts::list, accounts::create))
+        .routes(routes!(accounts::get, accounts::patch, accounts::delete))
+        .routes(routes!(accounts::restore))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::patch, users::delete))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::export))
+        .routes(routes!(audit::verify))
+}
+
+/// The API's routes and the OpenAPI document generated from them.
+fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).nest("/api/v1", api_routes()).split_for_parts()
+}
+
+/// The OpenAPI document, as served at `/api/v1/openapi.json`.
+pub fn openapi_json() -> String {
+    api().1.to_pretty_json().unwrap_or_default()
+}
+
 /// Every route of the service.
 pub fn router(app: App) -> Router {
-    let api = Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/reauth", post(auth::reauth))
-        .route("/auth/activate", post(auth::activate))
-        .route("/auth/password", post(auth::change_password))
-        .route("/me", get(auth::me))
-        .route("/accounts", get(accounts::list).post(accounts::create))
-        .route("/accounts/{id}", get(accounts::get).patch(accounts::patch).delete(accounts::delete))
-        .route("/accounts/{id}/restore", post(accounts::restore))
-        .route("/accounts/{id}/users", get(users::list).post(users::create))
-        .route("/accounts/{id}/users/{user_id}", get(users::get).patch(users::patch).delete(users::delete))
-        .route("/accounts/{id}/audit", get(audit::list))
-        .route("/accounts/{id}/audit/export", get(audit::export))
-        .route("/accounts/{id}/audit/verify", get(audit::verify));
+    let (api, _) = api();
+    let document = Arc::new(openapi_json());
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
-        .nest("/api/v1", api)
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let document = document.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], document.as_str().to_owned()) }
+            }),
+        )
+        .merge(api)
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(app.clone(), edge))

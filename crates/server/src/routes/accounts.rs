@@ -11,15 +11,15 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tenantry_domain::authz::{Denial, Permission, below_scope};
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{Account, AccountId, AccountKind, AccountStatus, Email, Plan, Slug, User};
 use tenantry_store::{AccountFilter, AccountPatch, ActivationSecret, NewAccount, NewUser};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateAccountRequest {
+pub struct CreateAccountRequest {
     kind: String,
     name: String,
     slug: Option<String>,
@@ -30,22 +30,23 @@ struct CreateAccountRequest {
     admin: AdminRequest,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct AdminRequest {
+pub struct AdminRequest {
     email: String,
     name: String,
     password: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchAccountRequest {
+pub struct PatchAccountRequest {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
     slug: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     contact_email: Patch<String>,
     #[serde(default)]
     sso_mandatory: Option<bool>,
@@ -53,10 +54,18 @@ struct PatchAccountRequest {
     status: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Confirmation {
+pub struct Confirmation {
     password: Option<String>,
+}
+
+/// A created account with its primary user, and the user's activation link when invited.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedAccount {
+    account: Account,
+    initial_user: User,
+    activation_url: Option<String>,
 }
 
 /// A new user's password hash, or the activation secret and its link when there is no password.
@@ -93,6 +102,8 @@ pub fn optional_email(v: &mut Validator, field: &str, raw: Option<&str>) -> Opti
     raw.and_then(|e| v.check(field, Email::parse(e)).map(|e| e.as_str().to_owned()))
 }
 
+#[utoipa::path(operation_id = "list_accounts", get, path = "/accounts", tag = "accounts", security(("session" = [])), params(("kind" = Option<AccountKind>, Query), ("parent_id" = Option<String>, Query), ("q" = Option<String>, Query, description = "Name or slug contains"), ("limit" = Option<u32>, Query, description = "Page size, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")), responses((status = 200, body = ListBody<Account>), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
+
 pub async fn list(
     State(app): State<App>,
     auth: Auth,
@@ -113,12 +124,14 @@ pub async fn list(
     Ok(Json(page.into()))
 }
 
+#[utoipa::path(operation_id = "create_account", post, path = "/accounts", tag = "accounts", security(("session" = [], "csrf" = [])), request_body = CreateAccountRequest, responses((status = 201, body = CreatedAccount), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
+
 pub async fn create(
     State(app): State<App>,
     auth: Auth,
     headers: HeaderMap,
     bytes: Bytes,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+) -> ApiResult<(StatusCode, Json<CreatedAccount>)> {
     let request: CreateAccountRequest = body::json(&headers, &bytes)?;
     let parent_raw = request.parent_id.clone().unwrap_or_else(|| auth.principal.account_id.to_string());
     let (grant, parent) = auth.grant(&app, Permission::AccountCreate, &parent_raw, "account.created").await?;
@@ -163,14 +176,18 @@ pub async fn create(
     let (account, user): (Account, User) = app.store.create_account(&grant, new, admin, &auth.ctx()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "account": account, "initial_user": user, "activation_url": creds.activation_url })),
+        Json(CreatedAccount { account, initial_user: user, activation_url: creds.activation_url }),
     ))
 }
+
+#[utoipa::path(operation_id = "get_account", get, path = "/accounts/{id}", tag = "accounts", security(("session" = [])), params(("id" = String, Path, description = "Account id")), responses((status = 200, body = Account), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
 
 pub async fn get(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Account>> {
     let (_, account) = auth.grant(&app, Permission::AccountRead, &id, "account.read").await?;
     Ok(Json(account))
 }
+
+#[utoipa::path(operation_id = "update_account", patch, path = "/accounts/{id}", tag = "accounts", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), request_body = PatchAccountRequest, responses((status = 200, body = Account), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
 
 pub async fn patch(
     State(app): State<App>,
@@ -222,6 +239,8 @@ pub async fn patch(
     Ok(Json(app.store.update_account(&grant, patch, &auth.ctx()).await?))
 }
 
+#[utoipa::path(operation_id = "delete_account", delete, path = "/accounts/{id}", tag = "accounts", description = "Schedules deletion. Needs a recent step-up or `password` in the body.", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), request_body(content = Option<Confirmation>, description = "Optional inline step-up"), responses((status = 204, description = "Deletion scheduled"), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
+
 pub async fn delete(
     State(app): State<App>,
     auth: Auth,
@@ -238,6 +257,8 @@ pub async fn delete(
     app.store.schedule_deletion(&grant, deadline, &auth.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[utoipa::path(operation_id = "restore_account", post, path = "/accounts/{id}/restore", tag = "accounts", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), responses((status = 200, body = Account), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
 
 pub async fn restore(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Account>> {
     let (grant, _) = auth.grant(&app, Permission::AccountDelete, &id, "account.restored").await?;

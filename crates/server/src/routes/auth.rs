@@ -10,17 +10,42 @@ use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
-use tenantry_domain::authz::own_permissions;
+use tenantry_domain::authz::{Permission, own_permissions};
 use tenantry_domain::clock::rfc3339_micros;
 use tenantry_domain::validate::{self, MAX_EMAIL};
-use tenantry_domain::{AuditActor, AuditTarget, Outcome, Role, SessionId, UserStatus};
+use tenantry_domain::{Account, AuditActor, AuditTarget, Outcome, Role, SessionId, User, UserStatus};
 use tenantry_store::{AuditDraft, Ctx, Linking, NewSession};
 
-#[derive(Deserialize)]
+/// A sign-in's answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LoginReply {
+    user: User,
+    account: Account,
+    csrf_token: String,
+    /// When the sign-in ends at the latest (RFC 3339).
+    expires_at: String,
+}
+
+/// Who is signed in, and what they may do on their own account.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MeReply {
+    user: User,
+    account: Account,
+    csrf_token: String,
+    permissions: Vec<Permission>,
+}
+
+/// The sign-in's CSRF token, unchanged by a step-up.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CsrfReply {
+    csrf_token: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LoginRequest {
+pub struct LoginRequest {
     email: String,
     password: String,
     #[serde(default)]
@@ -28,22 +53,22 @@ struct LoginRequest {
     totp_code: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordOnly {
+pub struct PasswordOnly {
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ActivateRequest {
+pub struct ActivateRequest {
     token: String,
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct ChangePasswordRequest {
+pub struct ChangePasswordRequest {
     current_password: String,
     new_password: String,
 }
@@ -79,6 +104,8 @@ async fn check_rate(app: &App, scopes: &[String]) -> ApiResult<()> {
 fn check_password_shape(field: &str, password: &str) -> ApiResult<()> {
     validate::password(password).map_err(|m| ApiError::invalid(field, m))
 }
+
+#[utoipa::path(operation_id = "login", post, path = "/auth/login", tag = "auth", request_body = LoginRequest, responses((status = 200, description = "Signed in; sets the session cookie", body = LoginReply), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
 
 pub async fn login(
     State(app): State<App>,
@@ -165,28 +192,23 @@ pub async fn login(
     app.store.create_session(session, &ctx).await?;
     let mut user = candidate.user;
     user.last_login_at = Some(now);
-    let body = serde_json::json!({
-        "user": user,
-        "account": candidate.account,
-        "csrf_token": csrf_token,
-        "expires_at": rfc3339_micros(expires_at),
-    });
+    let body = LoginReply { user, account: candidate.account, csrf_token, expires_at: rfc3339_micros(expires_at) };
     Ok(([(header::SET_COOKIE, session_cookie(&app, Some(&token))?)], Json(body)).into_response())
 }
+
+#[utoipa::path(operation_id = "logout", post, path = "/auth/logout", tag = "auth", security(("session" = [], "csrf" = [])), responses((status = 204, description = "Signed out, with its access sessions"), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
 
 pub async fn logout(State(app): State<App>, auth: Auth) -> ApiResult<Response> {
     app.store.end_session(auth.session.id, Some("auth.logout"), &auth.ctx()).await?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, session_cookie(&app, None)?)]).into_response())
 }
 
-pub async fn me(auth: Auth) -> ApiResult<Json<serde_json::Value>> {
+#[utoipa::path(operation_id = "me", get, path = "/me", tag = "auth", security(("session" = [])), responses((status = 200, body = MeReply), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
+
+pub async fn me(auth: Auth) -> ApiResult<Json<MeReply>> {
     let permissions = own_permissions(auth.principal.role, auth.principal.account_kind);
-    Ok(Json(serde_json::json!({
-        "user": auth.session.user,
-        "account": auth.session.account,
-        "csrf_token": auth.session.csrf_token,
-        "permissions": permissions,
-    })))
+    let Auth { session, .. } = auth;
+    Ok(Json(MeReply { user: session.user, account: session.account, csrf_token: session.csrf_token, permissions }))
 }
 
 /// Checks the caller's own password; a wrong one counts as a failed sign-in and is recorded.
@@ -211,14 +233,18 @@ pub async fn confirm_own_password(app: &App, auth: &Auth, password: &str) -> Api
     Err(ApiError::InvalidCredentials)
 }
 
+#[utoipa::path(operation_id = "reauth", post, path = "/auth/reauth", tag = "auth", security(("session" = [], "csrf" = [])), request_body = PasswordOnly, responses((status = 200, description = "Stepped up; rotates the session cookie", body = CsrfReply), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
+
 pub async fn reauth(State(app): State<App>, auth: Auth, headers: HeaderMap, bytes: Bytes) -> ApiResult<Response> {
     let request: PasswordOnly = body::json(&headers, &bytes)?;
     confirm_own_password(&app, &auth, &request.password).await?;
     let token = random_token()?;
     app.store.rotate_session(auth.session.id, &token_hash(&token), &auth.ctx()).await?;
-    let body = serde_json::json!({ "csrf_token": auth.session.csrf_token });
+    let body = CsrfReply { csrf_token: auth.session.csrf_token.clone() };
     Ok(([(header::SET_COOKIE, session_cookie(&app, Some(&token))?)], Json(body)).into_response())
 }
+
+#[utoipa::path(operation_id = "activate", post, path = "/auth/activate", tag = "auth", request_body = ActivateRequest, responses((status = 204, description = "Password set; the user is active"), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
 
 pub async fn activate(State(app): State<App>, headers: HeaderMap, bytes: Bytes) -> ApiResult<StatusCode> {
     let request: ActivateRequest = body::json(&headers, &bytes)?;
@@ -229,6 +255,8 @@ pub async fn activate(State(app): State<App>, headers: HeaderMap, bytes: Bytes) 
         None => Err(ApiError::invalid("token", "unknown, already used or expired")),
     }
 }
+
+#[utoipa::path(operation_id = "change_password", post, path = "/auth/password", tag = "auth", security(("session" = [], "csrf" = [])), request_body = ChangePasswordRequest, responses((status = 204, description = "Changed; other sign-ins ended"), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
 
 pub async fn change_password(
     State(app): State<App>,

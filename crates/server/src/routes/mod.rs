@@ -43,7 +43,7 @@ pub fn id_cursor<T: std::str::FromStr>(c: &str) -> bool {
 }
 
 /// The contract's list shape: `{"items": [...], "next_cursor": …|null}`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ListBody<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

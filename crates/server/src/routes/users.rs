@@ -11,7 +11,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tenantry_domain::authz::Permission;
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{AccountKind, Email, Role, User, UserId, UserStatus};
@@ -19,9 +19,9 @@ use tenantry_store::{NewUser, UserPatch};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateUserRequest {
+pub struct CreateUserRequest {
     email: String,
     name: String,
     role: String,
@@ -29,9 +29,9 @@ struct CreateUserRequest {
     expires_at: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchUserRequest {
+pub struct PatchUserRequest {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
@@ -41,9 +41,17 @@ struct PatchUserRequest {
     #[serde(default)]
     status: Option<String>,
     #[serde(default)]
+    #[schema(value_type = Option<String>)]
     expires_at: Patch<String>,
     #[serde(default)]
     password: Option<String>,
+}
+
+/// A created user, and its activation link when invited.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedUser {
+    user: User,
+    activation_url: Option<String>,
 }
 
 fn role_for(kind: AccountKind, raw: &str) -> Result<Role, String> {
@@ -59,6 +67,8 @@ fn user_id(raw: &str) -> ApiResult<UserId> {
     raw.parse().map_err(|_| ApiError::NotFound)
 }
 
+#[utoipa::path(operation_id = "list_users", get, path = "/accounts/{id}/users", tag = "users", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("limit" = Option<u32>, Query, description = "Page size, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")), responses((status = 200, body = ListBody<User>), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
+
 pub async fn list(
     State(app): State<App>,
     auth: Auth,
@@ -70,13 +80,15 @@ pub async fn list(
     Ok(Json(app.store.list_users(&grant, &page).await?.into()))
 }
 
+#[utoipa::path(operation_id = "create_user", post, path = "/accounts/{id}/users", tag = "users", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), request_body = CreateUserRequest, responses((status = 201, body = CreatedUser), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
+
 pub async fn create(
     State(app): State<App>,
     auth: Auth,
     Path(id): Path<String>,
     headers: HeaderMap,
     bytes: Bytes,
-) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+) -> ApiResult<(StatusCode, Json<CreatedUser>)> {
     let (grant, account) = auth.grant(&app, Permission::UserManage, &id, "user.created").await?;
     let request: CreateUserRequest = body::json(&headers, &bytes)?;
     let mut v = Validator::new();
@@ -95,13 +107,17 @@ pub async fn create(
     let new =
         NewUser { email, name, role, password_hash: creds.password_hash, expires_at, activation: creds.activation };
     let user = app.store.create_user(&grant, new, &auth.ctx()).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "user": user, "activation_url": creds.activation_url }))))
+    Ok((StatusCode::CREATED, Json(CreatedUser { user, activation_url: creds.activation_url })))
 }
+
+#[utoipa::path(operation_id = "get_user", get, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), responses((status = 200, body = User), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
 
 pub async fn get(State(app): State<App>, auth: Auth, Path((id, uid)): Path<(String, String)>) -> ApiResult<Json<User>> {
     let (grant, _) = auth.grant(&app, Permission::UserRead, &id, "user.read").await?;
     Ok(Json(app.store.get_user(&grant, user_id(&uid)?).await?))
 }
+
+#[utoipa::path(operation_id = "update_user", patch, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), request_body = PatchUserRequest, responses((status = 200, body = User), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
 
 pub async fn patch(
     State(app): State<App>,
@@ -143,6 +159,8 @@ pub async fn patch(
     let patch = UserPatch { name, email, role, status, expires_at, password_hash };
     Ok(Json(app.store.update_user(&grant, uid, patch, &auth.ctx()).await?))
 }
+
+#[utoipa::path(operation_id = "delete_user", delete, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), responses((status = 204, description = "Deleted"), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
 
 pub async fn delete(
     State(app): State<App>,

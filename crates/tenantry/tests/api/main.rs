@@ -6,6 +6,7 @@ mod accounts;
 mod audit;
 mod auth;
 mod input;
+mod openapi;
 mod startup;
 mod support;
 mod users;
