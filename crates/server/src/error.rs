@@ -36,6 +36,8 @@ pub enum ApiError {
     DelegatedTokenForbidden,
     #[error("not found")]
     NotFound,
+    #[error("this method is not allowed on this path")]
+    MethodNotAllowed,
     #[error("{0}")]
     Conflict(String),
     #[error("this email is already in use")]
@@ -74,6 +76,7 @@ impl ApiError {
             | AccessSessionRequired
             | DelegatedTokenForbidden => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Conflict(_) | EmailTaken | HasChildren => StatusCode::CONFLICT,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -100,6 +103,7 @@ impl ApiError {
             AccessSessionRequired => "access_session_required",
             DelegatedTokenForbidden => "delegated_token_forbidden",
             NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
             Conflict(_) => "conflict",
             EmailTaken => "email_taken",
             HasChildren => "has_children",
@@ -125,6 +129,14 @@ pub struct Problem {
     /// With `validation_failed`: each bad field and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<Vec<FieldError>>,
+}
+
+/// Every operation's error answer, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+pub enum Failure {
+    /// An error: `application/problem+json` with a stable `code`.
+    #[response(status = "default", content_type = "application/problem+json")]
+    Problem(Problem),
 }
 
 impl IntoResponse for ApiError {

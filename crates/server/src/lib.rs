@@ -19,11 +19,13 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use futures_util::FutureExt;
 use routes::{accounts, audit, auth, ops, users};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tracing::Instrument;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -95,7 +97,14 @@ pub async fn serve(
 /// Around every request: security headers, metrics, and a problem+json body for the framework's
 /// own refusals (unknown method, oversized body, unreadable path or query).
 async fn edge(State(app): State<App>, request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
+    let request_id = uuid::Uuid::now_v7().to_string();
+    let span =
+        tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
+    let run = std::panic::AssertUnwindSafe(next.run(request).instrument(span.clone()));
+    let mut response = match run.catch_unwind().await {
+        Ok(response) => response,
+        Err(_) => span.in_scope(|| ApiError::Internal("a handler panicked".into()).into_response()),
+    };
     let status = response.status();
     let is_problem = response
         .headers()
@@ -105,11 +114,7 @@ async fn edge(State(app): State<App>, request: Request, next: Next) -> Response 
         response = match status {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.into_response(),
             StatusCode::NOT_FOUND => ApiError::NotFound.into_response(),
-            StatusCode::METHOD_NOT_ALLOWED => {
-                let mut r = ApiError::Malformed("method not allowed on this path".into()).into_response();
-                *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-                r
-            }
+            StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed.into_response(),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => {
                 ApiError::UnsupportedMediaType("unsupported content type".into()).into_response()
             }
@@ -119,6 +124,9 @@ async fn edge(State(app): State<App>, request: Request, next: Next) -> Response 
     }
     app.metrics.count(response.status().as_u16());
     let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-request-id", value);
+    }
     for (name, value) in [
         ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
         ("x-content-type-options", "nosniff"),

@@ -12,6 +12,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
         description = "Multi-tenant accounts with a partner console for MSPs. Errors are \
             application/problem+json with a stable `code`; lists are `{items, next_cursor}`."
     ),
+    components(schemas(crate::error::Problem)),
     modifiers(&Security),
     tags(
         (name = "auth", description = "Sign-in, step-up, activation, password"),

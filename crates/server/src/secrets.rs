@@ -46,14 +46,16 @@ impl Passwords {
         Ok(Self { dummy_hash: Arc::new(Self::hash_blocking(&dummy)?), verifications: Arc::default() })
     }
 
-    fn hash_blocking(password: &str) -> Result<String, ApiError> {
+    /// Hashes on the calling thread: only for the blocking pool and for benchmarks.
+    pub fn hash_blocking(password: &str) -> Result<String, ApiError> {
         argon2()?
             .hash_password(password.as_bytes())
             .map(|h| h.to_string())
             .map_err(|e| ApiError::Internal(format!("hashing failed: {e}")))
     }
 
-    fn verify_blocking(password: &str, hash: &str) -> bool {
+    /// Verifies on the calling thread: only for the blocking pool and for benchmarks.
+    pub fn verify_blocking(password: &str, hash: &str) -> bool {
         let Ok(parsed) = PasswordHash::new(hash) else {
             return false;
         };

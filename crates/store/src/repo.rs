@@ -462,28 +462,8 @@ impl Repo {
         Ok(account)
     }
 
-    async fn audit_rows(&self, trail: AccountId, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>> {
-        let rows = sqlx::query(concat!(
-            "SELECT ", event_cols!(), " FROM audit_links l JOIN audit_events e ON e.id = l.event_id ",
-            "WHERE l.trail_account_id = $1 AND l.seq > $2 ORDER BY l.seq LIMIT $3"
-        ))
-        .bind(trail.to_string())
-        .bind(after_seq)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(event_from_row).collect()
-    }
-}
-
-#[async_trait::async_trait]
-impl crate::Repository for Repo {
-    async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn ensure_platform(&self, name: &str) -> Result<(Account, bool)> {
+    /// Creates the platform account unless one exists.
+    async fn create_platform(&self, name: &str) -> Result<(Account, bool)> {
         let mut tx = self.begin_write().await?;
         let existing = sqlx::query(concat!("SELECT ", account_cols!(), " FROM accounts WHERE kind = 'platform'"))
             .fetch_optional(&mut *tx)
@@ -507,6 +487,38 @@ impl crate::Repository for Repo {
         Self::append(&mut tx, now, &change(id, "account.created", target("account", id), details), &Ctx::default()).await?;
         tx.commit().await?;
         Ok((account, true))
+    }
+
+    async fn audit_rows(&self, trail: AccountId, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ", event_cols!(), " FROM audit_links l JOIN audit_events e ON e.id = l.event_id ",
+            "WHERE l.trail_account_id = $1 AND l.seq > $2 ORDER BY l.seq LIMIT $3"
+        ))
+        .bind(trail.to_string())
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::Repository for Repo {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ensure_platform(&self, name: &str) -> Result<(Account, bool)> {
+        match self.create_platform(name).await {
+            Ok(created) => Ok(created),
+            // Another process created it first: use theirs.
+            Err(e) => match self.platform().await {
+                Ok(existing) => Ok((existing, false)),
+                Err(_) => Err(e),
+            },
+        }
     }
 
     async fn platform(&self) -> Result<Account> {

@@ -102,8 +102,7 @@ pub fn optional_email(v: &mut Validator, field: &str, raw: Option<&str>) -> Opti
     raw.and_then(|e| v.check(field, Email::parse(e)).map(|e| e.as_str().to_owned()))
 }
 
-#[utoipa::path(operation_id = "list_accounts", get, path = "/accounts", tag = "accounts", security(("session" = [])), params(("kind" = Option<AccountKind>, Query), ("parent_id" = Option<String>, Query), ("q" = Option<String>, Query, description = "Name or slug contains"), ("limit" = Option<u32>, Query, description = "Page size, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")), responses((status = 200, body = ListBody<Account>), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "list_accounts", get, path = "/accounts", tag = "accounts", security(("session" = [])), params(("kind" = Option<AccountKind>, Query), ("parent_id" = Option<String>, Query), ("q" = Option<String>, Query, description = "Name or slug contains"), ("limit" = Option<u32>, Query, description = "Page size, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")), responses((status = 200, body = ListBody<Account>), crate::error::Failure))]
 pub async fn list(
     State(app): State<App>,
     auth: Auth,
@@ -124,8 +123,7 @@ pub async fn list(
     Ok(Json(page.into()))
 }
 
-#[utoipa::path(operation_id = "create_account", post, path = "/accounts", tag = "accounts", security(("session" = [], "csrf" = [])), request_body = CreateAccountRequest, responses((status = 201, body = CreatedAccount), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "create_account", post, path = "/accounts", tag = "accounts", security(("session" = [], "csrf" = [])), request_body = CreateAccountRequest, responses((status = 201, body = CreatedAccount), crate::error::Failure))]
 pub async fn create(
     State(app): State<App>,
     auth: Auth,
@@ -180,15 +178,13 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(operation_id = "get_account", get, path = "/accounts/{id}", tag = "accounts", security(("session" = [])), params(("id" = String, Path, description = "Account id")), responses((status = 200, body = Account), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "get_account", get, path = "/accounts/{id}", tag = "accounts", security(("session" = [])), params(("id" = String, Path, description = "Account id")), responses((status = 200, body = Account), crate::error::Failure))]
 pub async fn get(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Account>> {
     let (_, account) = auth.grant(&app, Permission::AccountRead, &id, "account.read").await?;
     Ok(Json(account))
 }
 
-#[utoipa::path(operation_id = "update_account", patch, path = "/accounts/{id}", tag = "accounts", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), request_body = PatchAccountRequest, responses((status = 200, body = Account), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "update_account", patch, path = "/accounts/{id}", tag = "accounts", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), request_body = PatchAccountRequest, responses((status = 200, body = Account), crate::error::Failure))]
 pub async fn patch(
     State(app): State<App>,
     auth: Auth,
@@ -239,8 +235,7 @@ pub async fn patch(
     Ok(Json(app.store.update_account(&grant, patch, &auth.ctx()).await?))
 }
 
-#[utoipa::path(operation_id = "delete_account", delete, path = "/accounts/{id}", tag = "accounts", description = "Schedules deletion. Needs a recent step-up or `password` in the body.", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), request_body(content = Option<Confirmation>, description = "Optional inline step-up"), responses((status = 204, description = "Deletion scheduled"), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "delete_account", delete, path = "/accounts/{id}", tag = "accounts", description = "Schedules deletion. Needs a recent step-up or `password` in the body.", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), request_body(content = Option<Confirmation>, description = "Optional inline step-up"), responses((status = 204, description = "Deletion scheduled"), crate::error::Failure))]
 pub async fn delete(
     State(app): State<App>,
     auth: Auth,
@@ -258,8 +253,7 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(operation_id = "restore_account", post, path = "/accounts/{id}/restore", tag = "accounts", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), responses((status = 200, body = Account), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "restore_account", post, path = "/accounts/{id}/restore", tag = "accounts", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), responses((status = 200, body = Account), crate::error::Failure))]
 pub async fn restore(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Account>> {
     let (grant, _) = auth.grant(&app, Permission::AccountDelete, &id, "account.restored").await?;
     Ok(Json(app.store.restore_account(&grant, &auth.ctx()).await?))

@@ -47,8 +47,7 @@ fn time_param(raw: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| "must be an RFC 3339 time".to_owned())
 }
 
-#[utoipa::path(operation_id = "list_audit_events", get, path = "/accounts/{id}/audit", tag = "audit", description = "The account's trail, newest first.", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("action" = Option<String>, Query), ("actor_user_id" = Option<String>, Query), ("since" = Option<String>, Query, description = "RFC 3339, inclusive"), ("until" = Option<String>, Query, description = "RFC 3339, exclusive"), ("limit" = Option<u32>, Query, description = "Page size, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")), responses((status = 200, body = ListBody<AuditEvent>), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "list_audit_events", get, path = "/accounts/{id}/audit", tag = "audit", description = "The account's trail, newest first.", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("action" = Option<String>, Query), ("actor_user_id" = Option<String>, Query), ("since" = Option<String>, Query, description = "RFC 3339, inclusive"), ("until" = Option<String>, Query, description = "RFC 3339, exclusive"), ("limit" = Option<u32>, Query, description = "Page size, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")), responses((status = 200, body = ListBody<AuditEvent>), crate::error::Failure))]
 pub async fn list(
     State(app): State<App>,
     auth: Auth,
@@ -139,8 +138,7 @@ fn export_stream(app: App, grant: Grant, format: Format) -> impl futures_util::S
     futures_util::StreamExt::chain(head, body)
 }
 
-#[utoipa::path(operation_id = "export_audit_trail", get, path = "/accounts/{id}/audit/export", tag = "audit", description = "The whole trail in `seq` order, streamed.", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("format" = Option<String>, Query, description = "`jsonl` (default) or `csv`")), responses((status = 200, description = "JSON Lines or CSV", content_type = "application/jsonl"), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "export_audit_trail", get, path = "/accounts/{id}/audit/export", tag = "audit", description = "The whole trail in `seq` order, streamed.", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("format" = Option<String>, Query, description = "`jsonl` (default) or `csv`")), responses((status = 200, description = "JSON Lines or CSV", content_type = "application/jsonl"), crate::error::Failure))]
 pub async fn export(
     State(app): State<App>,
     auth: Auth,
@@ -163,8 +161,7 @@ pub async fn export(
         .into_response())
 }
 
-#[utoipa::path(operation_id = "verify_audit_trail", get, path = "/accounts/{id}/audit/verify", tag = "audit", security(("session" = [])), params(("id" = String, Path, description = "Account id")), responses((status = 200, body = Verification), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "verify_audit_trail", get, path = "/accounts/{id}/audit/verify", tag = "audit", security(("session" = [])), params(("id" = String, Path, description = "Account id")), responses((status = 200, body = Verification), crate::error::Failure))]
 pub async fn verify(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Verification>> {
     let (grant, _) = auth.grant(&app, Permission::AuditRead, &id, "audit.verified").await?;
     Ok(Json(app.store.verify_trail(&grant).await?))

@@ -105,8 +105,7 @@ fn check_password_shape(field: &str, password: &str) -> ApiResult<()> {
     validate::password(password).map_err(|m| ApiError::invalid(field, m))
 }
 
-#[utoipa::path(operation_id = "login", post, path = "/auth/login", tag = "auth", request_body = LoginRequest, responses((status = 200, description = "Signed in; sets the session cookie", body = LoginReply), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "login", post, path = "/auth/login", tag = "auth", request_body = LoginRequest, responses((status = 200, description = "Signed in; sets the session cookie", body = LoginReply), crate::error::Failure))]
 pub async fn login(
     State(app): State<App>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -196,15 +195,13 @@ pub async fn login(
     Ok(([(header::SET_COOKIE, session_cookie(&app, Some(&token))?)], Json(body)).into_response())
 }
 
-#[utoipa::path(operation_id = "logout", post, path = "/auth/logout", tag = "auth", security(("session" = [], "csrf" = [])), responses((status = 204, description = "Signed out, with its access sessions"), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "logout", post, path = "/auth/logout", tag = "auth", security(("session" = [], "csrf" = [])), responses((status = 204, description = "Signed out, with its access sessions"), crate::error::Failure))]
 pub async fn logout(State(app): State<App>, auth: Auth) -> ApiResult<Response> {
     app.store.end_session(auth.session.id, Some("auth.logout"), &auth.ctx()).await?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, session_cookie(&app, None)?)]).into_response())
 }
 
-#[utoipa::path(operation_id = "me", get, path = "/me", tag = "auth", security(("session" = [])), responses((status = 200, body = MeReply), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "me", get, path = "/me", tag = "auth", security(("session" = [])), responses((status = 200, body = MeReply), crate::error::Failure))]
 pub async fn me(auth: Auth) -> ApiResult<Json<MeReply>> {
     let permissions = own_permissions(auth.principal.role, auth.principal.account_kind);
     let Auth { session, .. } = auth;
@@ -233,8 +230,7 @@ pub async fn confirm_own_password(app: &App, auth: &Auth, password: &str) -> Api
     Err(ApiError::InvalidCredentials)
 }
 
-#[utoipa::path(operation_id = "reauth", post, path = "/auth/reauth", tag = "auth", security(("session" = [], "csrf" = [])), request_body = PasswordOnly, responses((status = 200, description = "Stepped up; rotates the session cookie", body = CsrfReply), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "reauth", post, path = "/auth/reauth", tag = "auth", security(("session" = [], "csrf" = [])), request_body = PasswordOnly, responses((status = 200, description = "Stepped up; rotates the session cookie", body = CsrfReply), crate::error::Failure))]
 pub async fn reauth(State(app): State<App>, auth: Auth, headers: HeaderMap, bytes: Bytes) -> ApiResult<Response> {
     let request: PasswordOnly = body::json(&headers, &bytes)?;
     confirm_own_password(&app, &auth, &request.password).await?;
@@ -244,8 +240,7 @@ pub async fn reauth(State(app): State<App>, auth: Auth, headers: HeaderMap, byte
     Ok(([(header::SET_COOKIE, session_cookie(&app, Some(&token))?)], Json(body)).into_response())
 }
 
-#[utoipa::path(operation_id = "activate", post, path = "/auth/activate", tag = "auth", request_body = ActivateRequest, responses((status = 204, description = "Password set; the user is active"), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "activate", post, path = "/auth/activate", tag = "auth", request_body = ActivateRequest, responses((status = 204, description = "Password set; the user is active"), crate::error::Failure))]
 pub async fn activate(State(app): State<App>, headers: HeaderMap, bytes: Bytes) -> ApiResult<StatusCode> {
     let request: ActivateRequest = body::json(&headers, &bytes)?;
     check_password_shape("password", &request.password)?;
@@ -256,8 +251,7 @@ pub async fn activate(State(app): State<App>, headers: HeaderMap, bytes: Bytes) 
     }
 }
 
-#[utoipa::path(operation_id = "change_password", post, path = "/auth/password", tag = "auth", security(("session" = [], "csrf" = [])), request_body = ChangePasswordRequest, responses((status = 204, description = "Changed; other sign-ins ended"), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "change_password", post, path = "/auth/password", tag = "auth", security(("session" = [], "csrf" = [])), request_body = ChangePasswordRequest, responses((status = 204, description = "Changed; other sign-ins ended"), crate::error::Failure))]
 pub async fn change_password(
     State(app): State<App>,
     auth: Auth,

@@ -67,8 +67,7 @@ fn user_id(raw: &str) -> ApiResult<UserId> {
     raw.parse().map_err(|_| ApiError::NotFound)
 }
 
-#[utoipa::path(operation_id = "list_users", get, path = "/accounts/{id}/users", tag = "users", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("limit" = Option<u32>, Query, description = "Page size, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")), responses((status = 200, body = ListBody<User>), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "list_users", get, path = "/accounts/{id}/users", tag = "users", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("limit" = Option<u32>, Query, description = "Page size, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")), responses((status = 200, body = ListBody<User>), crate::error::Failure))]
 pub async fn list(
     State(app): State<App>,
     auth: Auth,
@@ -80,8 +79,7 @@ pub async fn list(
     Ok(Json(app.store.list_users(&grant, &page).await?.into()))
 }
 
-#[utoipa::path(operation_id = "create_user", post, path = "/accounts/{id}/users", tag = "users", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), request_body = CreateUserRequest, responses((status = 201, body = CreatedUser), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "create_user", post, path = "/accounts/{id}/users", tag = "users", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), request_body = CreateUserRequest, responses((status = 201, body = CreatedUser), crate::error::Failure))]
 pub async fn create(
     State(app): State<App>,
     auth: Auth,
@@ -110,15 +108,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(CreatedUser { user, activation_url: creds.activation_url })))
 }
 
-#[utoipa::path(operation_id = "get_user", get, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), responses((status = 200, body = User), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "get_user", get, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), responses((status = 200, body = User), crate::error::Failure))]
 pub async fn get(State(app): State<App>, auth: Auth, Path((id, uid)): Path<(String, String)>) -> ApiResult<Json<User>> {
     let (grant, _) = auth.grant(&app, Permission::UserRead, &id, "user.read").await?;
     Ok(Json(app.store.get_user(&grant, user_id(&uid)?).await?))
 }
 
-#[utoipa::path(operation_id = "update_user", patch, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), request_body = PatchUserRequest, responses((status = 200, body = User), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "update_user", patch, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), request_body = PatchUserRequest, responses((status = 200, body = User), crate::error::Failure))]
 pub async fn patch(
     State(app): State<App>,
     auth: Auth,
@@ -160,8 +156,7 @@ pub async fn patch(
     Ok(Json(app.store.update_user(&grant, uid, patch, &auth.ctx()).await?))
 }
 
-#[utoipa::path(operation_id = "delete_user", delete, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), responses((status = 204, description = "Deleted"), (status = "default", description = "An error: application/problem+json with a stable `code`", body = crate::error::Problem, content_type = "application/problem+json")))]
-
+#[utoipa::path(operation_id = "delete_user", delete, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), responses((status = 204, description = "Deleted"), crate::error::Failure))]
 pub async fn delete(
     State(app): State<App>,
     auth: Auth,
