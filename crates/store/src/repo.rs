@@ -35,6 +35,27 @@ macro_rules! user_cols {
     };
 }
 
+/// Account columns of `accounts a`, renamed `a_*`, and user columns of `users u`, renamed `u_*`.
+macro_rules! joined_account_user_cols {
+    () => {
+        "a.id AS a_id, a.kind AS a_kind, a.name AS a_name, a.slug AS a_slug, a.parent_id AS a_parent_id, \
+         a.status AS a_status, a.plan AS a_plan, a.sso_mandatory AS a_sso_mandatory, \
+         a.contact_email AS a_contact_email, a.region AS a_region, a.created_at AS a_created_at, \
+         a.deletion_deadline AS a_deletion_deadline, \
+         u.id AS u_id, u.account_id AS u_account_id, u.email AS u_email, u.name AS u_name, u.role AS u_role, \
+         u.status AS u_status, u.mfa_enabled AS u_mfa_enabled, u.expires_at AS u_expires_at, \
+         u.created_at AS u_created_at, u.last_login_at AS u_last_login_at"
+    };
+}
+
+/// Whether account `a` or one of its ancestors is suspended or pending deletion.
+macro_rules! blocked_expr {
+    () => {
+        "EXISTS (SELECT 1 FROM account_closure bc JOIN accounts bx ON bx.id = bc.ancestor \
+         WHERE bc.descendant = a.id AND bx.status <> 'active')"
+    };
+}
+
 macro_rules! event_cols {
     () => {
         "l.trail_account_id, l.seq, l.prev_hash, l.hash, e.id, e.at, e.account_id, e.action, e.outcome, \
@@ -68,34 +89,46 @@ fn opt_time(row: &DbRow, col: &str) -> Result<Option<OffsetDateTime>> {
 }
 
 fn account_from_row(row: &DbRow) -> Result<Account> {
+    account_from_row_as(row, "")
+}
+
+/// Reads an account from columns named with `prefix` (for joins).
+fn account_from_row_as(row: &DbRow, prefix: &str) -> Result<Account> {
+    let c = |name: &str| format!("{prefix}{name}");
     Ok(Account {
-        id: parse_col(row, "id")?,
-        kind: parse_col(row, "kind")?,
-        name: row.try_get("name")?,
-        slug: Slug::from_stored(row.try_get("slug")?),
-        parent_id: parse_opt_col(row, "parent_id")?,
-        status: parse_col(row, "status")?,
-        plan: parse_col(row, "plan")?,
-        sso_mandatory: row.try_get("sso_mandatory")?,
-        contact_email: row.try_get("contact_email")?,
-        region: row.try_get("region")?,
-        created_at: from_micros(row.try_get("created_at")?),
-        deletion_deadline: opt_time(row, "deletion_deadline")?,
+        id: parse_col(row, &c("id"))?,
+        kind: parse_col(row, &c("kind"))?,
+        name: row.try_get(c("name").as_str())?,
+        slug: Slug::from_stored(row.try_get(c("slug").as_str())?),
+        parent_id: parse_opt_col(row, &c("parent_id"))?,
+        status: parse_col(row, &c("status"))?,
+        plan: parse_col(row, &c("plan"))?,
+        sso_mandatory: row.try_get(c("sso_mandatory").as_str())?,
+        contact_email: row.try_get(c("contact_email").as_str())?,
+        region: row.try_get(c("region").as_str())?,
+        created_at: from_micros(row.try_get(c("created_at").as_str())?),
+        deletion_deadline: opt_time(row, &c("deletion_deadline"))?,
     })
 }
 
 fn user_from_row(row: &DbRow) -> Result<User> {
+    user_from_row_as(row, "")
+}
+
+/// Reads a user from columns named with `prefix` (for joins).
+fn user_from_row_as(row: &DbRow, prefix: &str) -> Result<User> {
+    let c = |name: &str| format!("{prefix}{name}");
     Ok(User {
-        id: parse_col(row, "id")?,
-        account_id: parse_col(row, "account_id")?,
-        email: Email::from_stored(row.try_get("email")?),
-        name: row.try_get("name")?,
-        role: parse_col(row, "role")?,
-        status: parse_col(row, "status")?,
-        mfa_enabled: row.try_get("mfa_enabled")?,
-        expires_at: opt_time(row, "expires_at")?,
-        created_at: from_micros(row.try_get("created_at")?),
-        last_login_at: opt_time(row, "last_login_at")?,
+        id: parse_col(row, &c("id"))?,
+        account_id: parse_col(row, &c("account_id"))?,
+        email: Email::from_stored(row.try_get(c("email").as_str())?),
+        name: row.try_get(c("name").as_str())?,
+        role: parse_col(row, &c("role"))?,
+        status: parse_col(row, &c("status"))?,
+        mfa_enabled: row.try_get(c("mfa_enabled").as_str())?,
+        expires_at: opt_time(row, &c("expires_at"))?,
+        created_at: from_micros(row.try_get(c("created_at").as_str())?),
+        last_login_at: opt_time(row, &c("last_login_at"))?,
     })
 }
 
@@ -301,33 +334,6 @@ impl Repo {
         user_from_row(&row)
     }
 
-    async fn blocked(&self, account: AccountId) -> Result<bool> {
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM account_closure c JOIN accounts x ON x.id = c.ancestor \
-             WHERE c.descendant = $1 AND x.status <> 'active'",
-        )
-        .bind(account.to_string())
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(n > 0)
-    }
-
-    async fn account_by_id(&self, id: AccountId) -> Result<Option<Account>> {
-        let row = sqlx::query(concat!("SELECT ", account_cols!(), " FROM accounts WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(account_from_row).transpose()
-    }
-
-    async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
-        let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(user_from_row).transpose()
-    }
-
     /// Inserts an account and its closure rows.
     async fn insert_account(tx: &mut Tx, now: OffsetDateTime, id: AccountId, parent: Option<AccountId>, new: &NewAccount, slug: &Slug) -> Result<Account> {
         sqlx::query(
@@ -530,22 +536,24 @@ impl crate::Repository for Repo {
     }
 
     async fn account_view(&self, id: AccountId, viewer: AccountId, viewer_user: UserId) -> Result<Option<AccountView>> {
-        let Some(account) = self.account_by_id(id).await? else {
-            return Ok(None);
-        };
-        let depth: Option<i64> =
-            sqlx::query_scalar("SELECT depth FROM account_closure WHERE ancestor = $1 AND descendant = $2")
-                .bind(viewer.to_string())
-                .bind(id.to_string())
-                .fetch_optional(&self.pool)
-                .await?;
-        let assigned: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM staff_assignments WHERE user_id = $1 AND account_id = $2")
-                .bind(viewer_user.to_string())
-                .bind(id.to_string())
-                .fetch_one(&self.pool)
-                .await?;
-        Ok(Some(AccountView { account, depth_below_viewer: depth, assigned_to_viewer: assigned > 0 }))
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            account_cols!(),
+            ", (SELECT depth FROM account_closure WHERE ancestor = $2 AND descendant = a.id) AS depth_below_viewer, ",
+            "EXISTS (SELECT 1 FROM staff_assignments WHERE user_id = $3 AND account_id = a.id) AS assigned ",
+            "FROM accounts a WHERE a.id = $1"
+        ))
+        .bind(id.to_string())
+        .bind(viewer.to_string())
+        .bind(viewer_user.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(AccountView {
+            account: account_from_row(&row)?,
+            depth_below_viewer: row.try_get("depth_below_viewer")?,
+            assigned_to_viewer: row.try_get("assigned")?,
+        }))
     }
 
     async fn create_account(&self, parent: &Grant, new: NewAccount, admin: NewUser, ctx: &Ctx) -> Result<(Account, User)> {
@@ -798,16 +806,23 @@ impl crate::Repository for Repo {
     }
 
     async fn login_candidate(&self, email: &str) -> Result<Option<LoginCandidate>> {
-        let row = sqlx::query(concat!("SELECT ", user_cols!(), ", password_hash FROM users WHERE email_key = $1"))
-            .bind(email.trim().to_lowercase())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            joined_account_user_cols!(),
+            ", u.password_hash, ",
+            blocked_expr!(),
+            " AS blocked FROM users u JOIN accounts a ON a.id = u.account_id WHERE u.email_key = $1"
+        ))
+        .bind(email.trim().to_lowercase())
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
-        let user = user_from_row(&row)?;
-        let password_hash: Option<String> = row.try_get("password_hash")?;
-        let account = self.account_by_id(user.account_id).await?.ok_or(DomainError::NotFound)?;
-        let blocked = self.blocked(account.id).await?;
-        Ok(Some(LoginCandidate { user, password_hash, account, blocked }))
+        Ok(Some(LoginCandidate {
+            user: user_from_row_as(&row, "u_")?,
+            password_hash: row.try_get("password_hash")?,
+            account: account_from_row_as(&row, "a_")?,
+            blocked: row.try_get("blocked")?,
+        }))
     }
 
     async fn recent_failures(&self, scopes: &[String], since: OffsetDateTime) -> Result<i64> {
@@ -873,27 +888,29 @@ impl crate::Repository for Repo {
     }
 
     async fn session_by_token(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
-        let row = sqlx::query(
-            "SELECT id, user_id, csrf_token, created_at, last_seen_at, reauth_at, expires_at FROM sessions \
-             WHERE token_hash = $1 AND ended_at IS NULL",
-        )
+        let row = sqlx::query(concat!(
+            "SELECT s.id AS s_id, s.csrf_token, s.created_at AS s_created_at, s.last_seen_at, s.reauth_at, ",
+            "s.expires_at AS s_expires_at, ",
+            joined_account_user_cols!(),
+            ", ",
+            blocked_expr!(),
+            " AS blocked FROM sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = u.account_id ",
+            "WHERE s.token_hash = $1 AND s.ended_at IS NULL"
+        ))
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let Some(user) = self.user_by_id(parse_col(&row, "user_id")?).await? else { return Ok(None) };
-        let Some(account) = self.account_by_id(user.account_id).await? else { return Ok(None) };
-        let blocked = self.blocked(account.id).await?;
         Ok(Some(SessionRecord {
-            id: parse_col(&row, "id")?,
-            user,
-            account,
-            blocked,
+            id: parse_col(&row, "s_id")?,
+            user: user_from_row_as(&row, "u_")?,
+            account: account_from_row_as(&row, "a_")?,
+            blocked: row.try_get("blocked")?,
             csrf_token: row.try_get("csrf_token")?,
-            created_at: from_micros(row.try_get("created_at")?),
+            created_at: from_micros(row.try_get("s_created_at")?),
             last_seen_at: from_micros(row.try_get("last_seen_at")?),
             reauth_at: from_micros(row.try_get("reauth_at")?),
-            expires_at: from_micros(row.try_get("expires_at")?),
+            expires_at: from_micros(row.try_get("s_expires_at")?),
         }))
     }
 
