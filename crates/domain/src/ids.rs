@@ -55,3 +55,15 @@ define_id!(
     /// An audit event, shared by every trail it is linked into.
     EventId
 );
+define_id!(
+    /// A partner-side user's entry into a customer account.
+    AccessSessionId
+);
+define_id!(
+    /// An account-scoped bearer token.
+    ApiTokenId
+);
+define_id!(
+    /// A customer's certificate collection.
+    CollectionId
+);

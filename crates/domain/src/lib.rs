@@ -7,6 +7,7 @@ pub mod authz;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod resources;
 pub mod user;
 pub mod validate;
 
@@ -15,6 +16,7 @@ pub use audit::{AuditActor, AuditEvent, AuditTarget, Outcome};
 pub use authz::{Denial, Grant, Permission, Principal, Relation, authorize};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::DomainError;
-pub use ids::{AccountId, EventId, SessionId, UserId};
+pub use ids::{AccessSessionId, AccountId, ApiTokenId, CollectionId, EventId, SessionId, UserId};
+pub use resources::Collection;
 pub use user::{Email, Role, User, UserStatus};
 pub use validate::{FieldError, Validator};

@@ -20,7 +20,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::FutureExt;
-use routes::{accounts, audit, auth, ops, users};
+use routes::{access, accounts, audit, auth, collections, ops, staff, tokens, users};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -50,6 +50,15 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
         .routes(routes!(audit::verify))
+        .routes(routes!(staff::list))
+        .routes(routes!(staff::assign, staff::unassign))
+        .routes(routes!(access::open, access::list))
+        .routes(routes!(access::mine))
+        .routes(routes!(access::end))
+        .routes(routes!(tokens::list, tokens::create))
+        .routes(routes!(tokens::get, tokens::revoke))
+        .routes(routes!(collections::list, collections::create))
+        .routes(routes!(collections::get, collections::update, collections::delete))
 }
 
 /// The API's routes and the OpenAPI document generated from them.

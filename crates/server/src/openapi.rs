@@ -18,7 +18,11 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
         (name = "auth", description = "Sign-in, step-up, activation, password"),
         (name = "accounts", description = "The account tree: platform, partners, MSPs, customers"),
         (name = "users", description = "Users and their roles"),
-        (name = "audit", description = "Hash-chained audit trails: read, export, verify")
+        (name = "audit", description = "Hash-chained audit trails: read, export, verify"),
+        (name = "staff", description = "MSP technicians' assignments to customers"),
+        (name = "access", description = "Entering a customer account with one's own identity"),
+        (name = "api-tokens", description = "Account-scoped bearer tokens"),
+        (name = "collections", description = "A customer's certificate collections")
     )
 )]
 pub struct ApiDoc;

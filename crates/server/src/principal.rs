@@ -1,5 +1,6 @@
-//! Who is calling: the `Auth` extractor resolves the session cookie into a [`Principal`], enforces
-//! idle and absolute timeouts and CSRF, and `Auth::grant` is the only way a handler gets a
+//! Who is calling: the `Auth` extractor resolves the session cookie (or a bearer API token) into a
+//! [`Principal`], enforces idle and absolute timeouts and CSRF, attaches an open access session named
+//! by `X-Access-Session`, and `Auth::grant` is the only way a handler gets a
 //! [`Grant`] for an account — recording every denial in the audit trail.
 
 use crate::app::App;
@@ -9,19 +10,28 @@ use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use std::net::SocketAddr;
-use tenantry_domain::authz::{Credential, Denial, Grant, Permission, Principal, Relation, Target, authorize};
-use tenantry_domain::{Account, AccountId, AuditActor, AuditTarget, Outcome, UserStatus};
+use tenantry_domain::authz::{
+    AccessContext, Credential, Denial, Grant, Permission, Principal, Relation, Target, authorize,
+};
+use tenantry_domain::{AccessSessionId, Account, AccountId, AuditActor, AuditTarget, Outcome, UserStatus};
 use tenantry_store::{AuditDraft, Ctx, Linking, SessionRecord};
 
 /// The name of the sign-in cookie.
 pub const SESSION_COOKIE: &str = "tenantry_session";
 /// The header that must repeat the sign-in's CSRF token on unsafe cookie-authenticated requests.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The header that names the caller's open access session into a customer.
+pub const ACCESS_SESSION_HEADER: &str = "x-access-session";
 
 /// A signed-in caller.
 pub struct Auth {
     pub principal: Principal,
-    pub session: SessionRecord,
+    /// The signed-in user (for an API token, its creator).
+    pub user: tenantry_domain::User,
+    /// The caller's own account.
+    pub account: Account,
+    /// The sign-in, for cookie-authenticated requests; `None` for API tokens.
+    pub session: Option<SessionRecord>,
     pub ip: Option<String>,
 }
 
@@ -46,6 +56,9 @@ impl FromRequestParts<App> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        if let Some(token) = bearer(&parts.headers) {
+            return Self::from_token(app, token, client_ip(parts)).await;
+        }
         let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(ApiError::Unauthenticated)?;
         let session = app.store.session_by_token(&token_hash(token)).await?.ok_or(ApiError::Unauthenticated)?;
         let now = app.now();
@@ -59,17 +72,14 @@ impl FromRequestParts<App> for Auth {
                 return Err(ApiError::CsrfFailed);
             }
         }
-        match session.user.status_at(now) {
-            UserStatus::Active => {}
-            UserStatus::Expired => return Err(ApiError::UserExpired),
-            UserStatus::Disabled | UserStatus::Invited => return Err(ApiError::UserDisabled),
-        }
-        if session.blocked {
-            return Err(ApiError::AccountSuspended);
-        }
+        check_standing(&session.user, session.blocked, now)?;
         if now - session.last_seen_at >= time::Duration::minutes(1) {
             app.store.touch_session(session.id).await?;
         }
+        let access = match parts.headers.get(ACCESS_SESSION_HEADER).and_then(|v| v.to_str().ok()) {
+            Some(raw) => open_access_session(app, raw, &session, now).await?,
+            None => None,
+        };
         let principal = Principal {
             user_id: session.user.id,
             email: session.user.email.to_string(),
@@ -78,13 +88,76 @@ impl FromRequestParts<App> for Auth {
             account_name: session.account.name.clone(),
             role: session.user.role,
             credential: Credential::Session,
-            access: None,
+            access,
         };
-        Ok(Self { principal, session, ip: client_ip(parts) })
+        let (user, account) = (session.user.clone(), session.account.clone());
+        Ok(Self { principal, user, account, session: Some(session), ip: client_ip(parts) })
     }
 }
 
+/// The secret of an `Authorization: Bearer …` header.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+/// Refuses users who may not act: disabled, expired, or in a suspended account (or below one).
+fn check_standing(user: &tenantry_domain::User, blocked: bool, now: time::OffsetDateTime) -> ApiResult<()> {
+    match user.status_at(now) {
+        UserStatus::Active => {}
+        UserStatus::Expired => return Err(ApiError::UserExpired),
+        UserStatus::Disabled | UserStatus::Invited => return Err(ApiError::UserDisabled),
+    }
+    if blocked {
+        return Err(ApiError::AccountSuspended);
+    }
+    Ok(())
+}
+
+/// The access session named by `X-Access-Session`, if it is this sign-in's own and still open;
+/// otherwise none, and customer data answers `access_session_required`.
+async fn open_access_session(
+    app: &App,
+    raw: &str,
+    session: &SessionRecord,
+    now: time::OffsetDateTime,
+) -> ApiResult<Option<AccessContext>> {
+    let Ok(id) = raw.parse::<AccessSessionId>() else { return Ok(None) };
+    let Some(record) = app.store.access_session(id).await? else { return Ok(None) };
+    let own = record.actor_user_id == session.user.id && record.signin_session_id == session.id;
+    Ok((own && record.is_open(now))
+        .then(|| AccessContext { access_session_id: record.id.to_string(), customer_id: record.account_id }))
+}
+
 impl Auth {
+    /// Resolves a bearer API token: it acts with its creator's role at creation, in its account.
+    async fn from_token(app: &App, token: &str, ip: Option<String>) -> ApiResult<Self> {
+        let found = app.store.token_principal(&token_hash(token)).await?.ok_or(ApiError::Unauthenticated)?;
+        let now = app.now();
+        check_standing(&found.creator, found.blocked, now)?;
+        if found.token.last_used_at.is_none_or(|at| now - at >= time::Duration::minutes(1)) {
+            app.store.touch_api_token(found.token.id).await?;
+        }
+        let principal = Principal {
+            user_id: found.creator.id,
+            email: found.creator.email.to_string(),
+            account_id: found.account.id,
+            account_kind: found.account.kind,
+            account_name: found.account.name.clone(),
+            role: found.token.role,
+            credential: Credential::ApiToken,
+            access: None,
+        };
+        Ok(Self { principal, user: found.creator, account: found.account, session: None, ip })
+    }
+
+    /// The sign-in behind a cookie-authenticated request; API tokens have none, and cannot do what
+    /// needs one (step-up, sign-out, password change).
+    pub fn signin(&self) -> ApiResult<&SessionRecord> {
+        self.session.as_ref().ok_or(ApiError::ReauthRequired)
+    }
+
     /// The audit context of this caller's actions.
     pub fn ctx(&self) -> Ctx {
         Ctx {
@@ -171,7 +244,7 @@ impl Auth {
         if let Some(password) = inline_password {
             return crate::routes::auth::confirm_own_password(app, self, password).await;
         }
-        if app.now() - self.session.reauth_at <= app.settings.reauth_window {
+        if app.now() - self.signin()?.reauth_at <= app.settings.reauth_window {
             Ok(())
         } else {
             Err(ApiError::ReauthRequired)

@@ -10,7 +10,10 @@ use tenantry_domain::Clock;
 const BEGIN_WRITE: &str = "BEGIN";
 
 fn migrations() -> Vec<sqlx::migrate::Migration> {
-    vec![crate::repo_migration(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql"))]
+    vec![
+        crate::repo_migration(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
+        crate::repo_migration(2, "delegation", include_str!("../migrations/postgres/0002_delegation.sql")),
+    ]
 }
 
 impl Repo {

@@ -9,8 +9,9 @@ use tenantry_domain::audit::{ChainVerifier, GENESIS, Verification};
 use tenantry_domain::authz::{BelowScope, Grant, Permission};
 use tenantry_domain::clock::{from_micros, to_micros};
 use tenantry_domain::{
-    Account, AccountId, AccountKind, AccountStatus, AuditActor, AuditEvent, AuditTarget, DomainError, Email,
-    EventId, Outcome, Plan, SessionId, Slug, User, UserId, UserStatus,
+    AccessSessionId, Account, AccountId, AccountKind, AccountStatus, ApiTokenId, AuditActor, AuditEvent, AuditTarget,
+    Collection, CollectionId, DomainError, Email, EventId, Outcome, Plan, Role, SessionId, Slug, User, UserId,
+    UserStatus,
 };
 use time::OffsetDateTime;
 
@@ -155,6 +156,58 @@ fn event_from_row(row: &DbRow) -> Result<AuditEvent> {
         details: serde_json::from_str(&details).map_err(|e| corrupt("details", e))?,
         prev_hash: row.try_get("prev_hash")?,
         hash: row.try_get("hash")?,
+    })
+}
+
+macro_rules! access_session_cols {
+    () => {
+        "id, account_id, actor_user_id, actor_email, actor_account_id, signin_session_id, reason, started_at, \
+         expires_at, ended_at"
+    };
+}
+
+macro_rules! api_token_cols {
+    () => {
+        "t.id, t.account_id, t.name, t.role, t.created_by, t.created_at, t.expires_at, t.last_used_at, t.revoked_at"
+    };
+}
+
+fn access_session_from_row(row: &DbRow) -> Result<AccessSessionRecord> {
+    Ok(AccessSessionRecord {
+        id: parse_col(row, "id")?,
+        account_id: parse_col(row, "account_id")?,
+        actor_user_id: parse_col(row, "actor_user_id")?,
+        actor_email: row.try_get("actor_email")?,
+        actor_account_id: parse_col(row, "actor_account_id")?,
+        signin_session_id: parse_col(row, "signin_session_id")?,
+        reason: row.try_get("reason")?,
+        started_at: from_micros(row.try_get("started_at")?),
+        expires_at: from_micros(row.try_get("expires_at")?),
+        ended_at: opt_time(row, "ended_at")?,
+    })
+}
+
+fn api_token_from_row(row: &DbRow) -> Result<ApiTokenRecord> {
+    Ok(ApiTokenRecord {
+        id: parse_col(row, "id")?,
+        account_id: parse_col(row, "account_id")?,
+        name: row.try_get("name")?,
+        role: parse_col(row, "role")?,
+        created_by: parse_col(row, "created_by")?,
+        created_at: from_micros(row.try_get("created_at")?),
+        expires_at: from_micros(row.try_get("expires_at")?),
+        last_used_at: opt_time(row, "last_used_at")?,
+        revoked_at: opt_time(row, "revoked_at")?,
+    })
+}
+
+fn collection_from_row(row: &DbRow) -> Result<Collection> {
+    Ok(Collection {
+        id: parse_col(row, "id")?,
+        account_id: parse_col(row, "account_id")?,
+        name: row.try_get("name")?,
+        created_at: from_micros(row.try_get("created_at")?),
+        updated_at: from_micros(row.try_get("updated_at")?),
     })
 }
 
@@ -423,14 +476,47 @@ impl Repo {
         Self::user_in(tx, account, id).await
     }
 
+    /// Ends a user's sign-ins (but `keep`) and the access sessions they opened.
     async fn end_user_sessions(tx: &mut Tx, now: OffsetDateTime, user: UserId, keep: Option<SessionId>) -> Result<()> {
-        sqlx::query("UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL AND id <> $3")
-            .bind(user.to_string())
-            .bind(to_micros(now))
-            .bind(keep.map(|k| k.to_string()).unwrap_or_default())
-            .execute(&mut **tx)
-            .await?;
+        let keep = keep.map(|k| k.to_string()).unwrap_or_default();
+        for sql in [
+            "UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL AND id <> $3",
+            "UPDATE access_sessions SET ended_at = $2 WHERE actor_user_id = $1 AND ended_at IS NULL \
+             AND signin_session_id <> $3",
+        ] {
+            sqlx::query(sql).bind(user.to_string()).bind(to_micros(now)).bind(&keep).execute(&mut **tx).await?;
+        }
         Ok(())
+    }
+
+    /// The MSP's `msp_staff` user `user`, or `NotFound` / a validation error.
+    async fn staff_member(tx: &mut Tx, msp: AccountId, user: UserId) -> Result<User> {
+        let user = Self::user_in(tx, msp, user).await?;
+        if user.role != Role::MspStaff {
+            return Err(DomainError::invalid("user_id", "only msp_staff users are assigned to customers").into());
+        }
+        Ok(user)
+    }
+
+    /// A customer directly under the MSP, or `NotFound`.
+    async fn customer_of(tx: &mut Tx, msp: AccountId, customer: AccountId) -> Result<Account> {
+        let account = Self::account_in(tx, customer).await?;
+        if account.parent_id != Some(msp) || account.kind != AccountKind::Customer {
+            return Err(DomainError::NotFound.into());
+        }
+        Ok(account)
+    }
+
+    async fn collection_in(tx: &mut Tx, account: AccountId, id: CollectionId) -> Result<Collection> {
+        let row = sqlx::query(
+            "SELECT id, account_id, name, created_at, updated_at FROM collections WHERE account_id = $1 AND id = $2",
+        )
+        .bind(account.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+        collection_from_row(&row)
     }
 
     async fn set_account_status(&self, grant: &Grant, permission: Permission, action: &str, status: AccountStatus, deadline: Option<OffsetDateTime>, ctx: &Ctx) -> Result<Account> {
@@ -785,6 +871,12 @@ impl crate::Repository for Repo {
         ] {
             sqlx::query(sql).bind(id.to_string()).execute(&mut *tx).await?;
         }
+        for sql in [
+            "UPDATE api_tokens SET revoked_at = $2 WHERE created_by = $1 AND revoked_at IS NULL",
+            "UPDATE access_sessions SET ended_at = $2 WHERE actor_user_id = $1 AND ended_at IS NULL",
+        ] {
+            sqlx::query(sql).bind(id.to_string()).bind(to_micros(now)).execute(&mut *tx).await?;
+        }
         let details = serde_json::json!({ "email": user.email.as_str(), "role": user.role.as_str() });
         Self::append(&mut tx, now, &change(account, "user.deleted", target("user", id), details), ctx).await?;
         tx.commit().await?;
@@ -945,11 +1037,12 @@ impl crate::Repository for Repo {
     async fn end_session(&self, id: SessionId, action: Option<&str>, ctx: &Ctx) -> Result<()> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL")
-            .bind(id.to_string())
-            .bind(to_micros(now))
-            .execute(&mut *tx)
-            .await?;
+        for sql in [
+            "UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL",
+            "UPDATE access_sessions SET ended_at = $2 WHERE signin_session_id = $1 AND ended_at IS NULL",
+        ] {
+            sqlx::query(sql).bind(id.to_string()).bind(to_micros(now)).execute(&mut *tx).await?;
+        }
         if let (Some(action), Some(account), Some(user)) = (action, ctx.actor.account_id, ctx.actor.user_id) {
             let details = serde_json::json!({ "session_id": id.to_string() });
             Self::append(&mut tx, now, &change(account, action, target("user", user), details), ctx).await?;
@@ -1008,6 +1101,403 @@ impl crate::Repository for Repo {
         Self::append(&mut tx, now, &change(user.account_id, "user.activated", target("user", user.id), details), &ctx).await?;
         tx.commit().await?;
         Ok(Some(user))
+    }
+
+    async fn list_assignments(&self, grant: &Grant, user: UserId, page: &PageRequest) -> Result<Page<Assignment>> {
+        let msp = grant.scope(Permission::StaffRead)?;
+        let mut tx = self.begin_write().await?;
+        Self::staff_member(&mut tx, msp, user).await?;
+        tx.commit().await?;
+        let rows = sqlx::query(
+            "SELECT s.account_id, a.name AS account_name, s.granted_by, s.granted_at FROM staff_assignments s \
+             JOIN accounts a ON a.id = s.account_id WHERE s.user_id = $1 AND a.parent_id = $2 \
+             AND ($3 IS NULL OR s.account_id > $3) ORDER BY s.account_id LIMIT $4",
+        )
+        .bind(user.to_string())
+        .bind(msp.to_string())
+        .bind(&page.after)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(Assignment {
+                    account_id: parse_col(r, "account_id")?,
+                    account_name: r.try_get("account_name")?,
+                    granted_by: parse_opt_col(r, "granted_by")?,
+                    granted_at: from_micros(r.try_get("granted_at")?),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page.limit, |a| a.account_id.to_string()))
+    }
+
+    async fn assign(&self, grant: &Grant, user: UserId, customer: AccountId, ctx: &Ctx) -> Result<()> {
+        let msp = grant.scope(Permission::StaffAssign)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let staff = Self::staff_member(&mut tx, msp, user).await?;
+        Self::customer_of(&mut tx, msp, customer).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO staff_assignments (user_id, account_id, granted_by, granted_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (user_id, account_id) DO NOTHING",
+        )
+        .bind(user.to_string())
+        .bind(customer.to_string())
+        .bind(ctx.actor.user_id.map(|u| u.to_string()))
+        .bind(to_micros(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted > 0 {
+            let details = serde_json::json!({ "user_id": user.to_string(), "email": staff.email.as_str() });
+            Self::append(&mut tx, now, &change(customer, "staff.assigned", target("user", user), details), ctx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn unassign(&self, grant: &Grant, user: UserId, customer: AccountId, ctx: &Ctx) -> Result<()> {
+        let msp = grant.scope(Permission::StaffAssign)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let staff = Self::staff_member(&mut tx, msp, user).await?;
+        Self::customer_of(&mut tx, msp, customer).await?;
+        let removed = sqlx::query("DELETE FROM staff_assignments WHERE user_id = $1 AND account_id = $2")
+            .bind(user.to_string())
+            .bind(customer.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if removed == 0 {
+            return Err(DomainError::NotFound.into());
+        }
+        let ended = sqlx::query(
+            "UPDATE access_sessions SET ended_at = $3 WHERE actor_user_id = $1 AND account_id = $2 AND ended_at IS NULL",
+        )
+        .bind(user.to_string())
+        .bind(customer.to_string())
+        .bind(to_micros(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let details = serde_json::json!({
+            "user_id": user.to_string(),
+            "email": staff.email.as_str(),
+            "access_sessions_ended": ended,
+        });
+        Self::append(&mut tx, now, &change(customer, "staff.unassigned", target("user", user), details), ctx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn open_access_session(&self, grant: &Grant, new: NewAccessSession, ctx: &Ctx) -> Result<AccessSessionRecord> {
+        let customer = grant.scope(Permission::AccessEnter)?;
+        let (Some(actor_user), Some(actor_email), Some(actor_account)) =
+            (ctx.actor.user_id, ctx.actor.email.clone(), ctx.actor.account_id)
+        else {
+            return Err(DomainError::Internal("an access session needs an actor".into()).into());
+        };
+        let now = self.now();
+        let id = AccessSessionId::new();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO access_sessions (id, account_id, actor_user_id, actor_email, actor_account_id, \
+             signin_session_id, reason, started_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(id.to_string())
+        .bind(customer.to_string())
+        .bind(actor_user.to_string())
+        .bind(&actor_email)
+        .bind(actor_account.to_string())
+        .bind(new.signin_session_id.to_string())
+        .bind(&new.reason)
+        .bind(to_micros(now))
+        .bind(to_micros(new.expires_at))
+        .execute(&mut *tx)
+        .await?;
+        let details = serde_json::json!({
+            "reason": new.reason,
+            "expires_at": tenantry_domain::clock::rfc3339_micros(new.expires_at),
+        });
+        let ctx = Ctx { access_session_id: Some(id.to_string()), ..ctx.clone() };
+        let draft = change(customer, "access_session.started", target("access_session", id), details);
+        Self::append(&mut tx, now, &draft, &ctx).await?;
+        tx.commit().await?;
+        Ok(AccessSessionRecord {
+            id,
+            account_id: customer,
+            actor_user_id: actor_user,
+            actor_email,
+            actor_account_id: actor_account,
+            signin_session_id: new.signin_session_id,
+            reason: new.reason,
+            started_at: now,
+            expires_at: new.expires_at,
+            ended_at: None,
+        })
+    }
+
+    async fn access_session(&self, id: AccessSessionId) -> Result<Option<AccessSessionRecord>> {
+        let row = sqlx::query(concat!("SELECT ", access_session_cols!(), " FROM access_sessions WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(access_session_from_row).transpose()
+    }
+
+    async fn open_access_sessions_of(&self, user: UserId) -> Result<Vec<AccessSessionRecord>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            access_session_cols!(),
+            " FROM access_sessions WHERE actor_user_id = $1 AND ended_at IS NULL AND expires_at > $2 ORDER BY id"
+        ))
+        .bind(user.to_string())
+        .bind(to_micros(self.now()))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(access_session_from_row).collect()
+    }
+
+    async fn list_access_sessions(&self, grant: &Grant, actor: Option<UserId>, page: &PageRequest) -> Result<Page<AccessSessionRecord>> {
+        let customer = grant.scope(Permission::AccessList)?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            access_session_cols!(),
+            " FROM access_sessions WHERE account_id = $1 AND ($2 IS NULL OR actor_user_id = $2) ",
+            "AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(customer.to_string())
+        .bind(actor.map(|a| a.to_string()))
+        .bind(&page.after)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(access_session_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page.limit, |s| s.id.to_string()))
+    }
+
+    async fn end_access_session(&self, grant: &Grant, id: AccessSessionId, ctx: &Ctx) -> Result<()> {
+        let customer = grant.scope(Permission::AccessEnd)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let ended = sqlx::query(
+            "UPDATE access_sessions SET ended_at = $3 WHERE id = $1 AND account_id = $2 AND ended_at IS NULL",
+        )
+        .bind(id.to_string())
+        .bind(customer.to_string())
+        .bind(to_micros(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if ended > 0 {
+            let ctx = Ctx { access_session_id: Some(id.to_string()), ..ctx.clone() };
+            let draft = change(customer, "access_session.ended", target("access_session", id), serde_json::json!({}));
+            Self::append(&mut tx, now, &draft, &ctx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn create_api_token(&self, grant: &Grant, new: NewApiToken, ctx: &Ctx) -> Result<ApiTokenRecord> {
+        let account = grant.scope(Permission::ApiTokenCreate)?;
+        let creator = ctx.actor.user_id.ok_or_else(|| DomainError::Internal("a token needs a creator".into()))?;
+        let now = self.now();
+        let id = ApiTokenId::new();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO api_tokens (id, account_id, name, token_hash, role, created_by, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id.to_string())
+        .bind(account.to_string())
+        .bind(&new.name)
+        .bind(&new.token_hash)
+        .bind(new.role.as_str())
+        .bind(creator.to_string())
+        .bind(to_micros(now))
+        .bind(to_micros(new.expires_at))
+        .execute(&mut *tx)
+        .await?;
+        let details = serde_json::json!({ "name": new.name, "role": new.role.as_str() });
+        Self::append(&mut tx, now, &change(account, "api_token.created", target("api_token", id), details), ctx).await?;
+        tx.commit().await?;
+        Ok(ApiTokenRecord {
+            id,
+            account_id: account,
+            name: new.name,
+            role: new.role,
+            created_by: creator,
+            created_at: now,
+            expires_at: new.expires_at,
+            last_used_at: None,
+            revoked_at: None,
+        })
+    }
+
+    async fn list_api_tokens(&self, grant: &Grant, page: &PageRequest) -> Result<Page<ApiTokenRecord>> {
+        let account = grant.scope(Permission::ApiTokenManage)?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            api_token_cols!(),
+            " FROM api_tokens t WHERE t.account_id = $1 AND ($2 IS NULL OR t.id > $2) ORDER BY t.id LIMIT $3"
+        ))
+        .bind(account.to_string())
+        .bind(&page.after)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(api_token_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page.limit, |t| t.id.to_string()))
+    }
+
+    async fn get_api_token(&self, grant: &Grant, id: ApiTokenId) -> Result<ApiTokenRecord> {
+        let account = grant.scope(Permission::ApiTokenManage)?;
+        let row = sqlx::query(concat!("SELECT ", api_token_cols!(), " FROM api_tokens t WHERE t.account_id = $1 AND t.id = $2"))
+            .bind(account.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        api_token_from_row(&row)
+    }
+
+    async fn revoke_api_token(&self, grant: &Grant, id: ApiTokenId, ctx: &Ctx) -> Result<()> {
+        let account = grant.scope(Permission::ApiTokenManage)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE account_id = $1 AND id = $2")
+            .bind(account.to_string())
+            .bind(id.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+        if exists == 0 {
+            return Err(DomainError::NotFound.into());
+        }
+        let revoked = sqlx::query("UPDATE api_tokens SET revoked_at = $3 WHERE account_id = $1 AND id = $2 AND revoked_at IS NULL")
+            .bind(account.to_string())
+            .bind(id.to_string())
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if revoked > 0 {
+            let draft = change(account, "api_token.revoked", target("api_token", id), serde_json::json!({}));
+            Self::append(&mut tx, now, &draft, ctx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn token_principal(&self, token_hash: &str) -> Result<Option<TokenPrincipal>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            api_token_cols!(),
+            ", ",
+            joined_account_user_cols!(),
+            ", ",
+            blocked_expr!(),
+            " AS blocked FROM api_tokens t JOIN users u ON u.id = t.created_by JOIN accounts a ON a.id = t.account_id ",
+            "WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2"
+        ))
+        .bind(token_hash)
+        .bind(to_micros(self.now()))
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(TokenPrincipal {
+            token: api_token_from_row(&row)?,
+            creator: user_from_row_as(&row, "u_")?,
+            account: account_from_row_as(&row, "a_")?,
+            blocked: row.try_get("blocked")?,
+        }))
+    }
+
+    async fn touch_api_token(&self, id: ApiTokenId) -> Result<()> {
+        sqlx::query("UPDATE api_tokens SET last_used_at = $2 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(to_micros(self.now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_collections(&self, grant: &Grant, page: &PageRequest) -> Result<Page<Collection>> {
+        let account = grant.scope(Permission::ResourceRead)?;
+        let rows = sqlx::query(
+            "SELECT id, account_id, name, created_at, updated_at FROM collections WHERE account_id = $1 \
+             AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+        )
+        .bind(account.to_string())
+        .bind(&page.after)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(collection_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page.limit, |c| c.id.to_string()))
+    }
+
+    async fn get_collection(&self, grant: &Grant, id: CollectionId) -> Result<Collection> {
+        let account = grant.scope(Permission::ResourceRead)?;
+        let mut tx = self.pool.begin().await?;
+        let collection = Self::collection_in(&mut tx, account, id).await?;
+        tx.commit().await?;
+        Ok(collection)
+    }
+
+    async fn create_collection(&self, grant: &Grant, name: String, ctx: &Ctx) -> Result<Collection> {
+        let account = grant.scope(Permission::ResourceWrite)?;
+        let now = self.now();
+        let id = CollectionId::new();
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO collections (id, account_id, name, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)")
+            .bind(id.to_string())
+            .bind(account.to_string())
+            .bind(&name)
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?;
+        let details = serde_json::json!({ "name": name });
+        Self::append(&mut tx, now, &change(account, "collection.created", target("collection", id), details), ctx).await?;
+        let collection = Self::collection_in(&mut tx, account, id).await?;
+        tx.commit().await?;
+        Ok(collection)
+    }
+
+    async fn rename_collection(&self, grant: &Grant, id: CollectionId, name: String, ctx: &Ctx) -> Result<Collection> {
+        let account = grant.scope(Permission::ResourceWrite)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        Self::collection_in(&mut tx, account, id).await?;
+        sqlx::query("UPDATE collections SET name = $3, updated_at = $4 WHERE account_id = $1 AND id = $2")
+            .bind(account.to_string())
+            .bind(id.to_string())
+            .bind(&name)
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?;
+        let details = serde_json::json!({ "name": name });
+        Self::append(&mut tx, now, &change(account, "collection.updated", target("collection", id), details), ctx).await?;
+        let collection = Self::collection_in(&mut tx, account, id).await?;
+        tx.commit().await?;
+        Ok(collection)
+    }
+
+    async fn delete_collection(&self, grant: &Grant, id: CollectionId, ctx: &Ctx) -> Result<()> {
+        let account = grant.scope(Permission::ResourceWrite)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let collection = Self::collection_in(&mut tx, account, id).await?;
+        sqlx::query("DELETE FROM collections WHERE account_id = $1 AND id = $2")
+            .bind(account.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let details = serde_json::json!({ "name": collection.name });
+        Self::append(&mut tx, now, &change(account, "collection.deleted", target("collection", id), details), ctx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn record(&self, draft: AuditDraft, ctx: &Ctx) -> Result<EventId> {

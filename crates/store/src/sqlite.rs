@@ -13,7 +13,10 @@ use tenantry_domain::Clock;
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 fn migrations() -> Vec<sqlx::migrate::Migration> {
-    vec![crate::repo_migration(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql"))]
+    vec![
+        crate::repo_migration(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
+        crate::repo_migration(2, "delegation", include_str!("../migrations/sqlite/0002_delegation.sql")),
+    ]
 }
 
 impl Repo {

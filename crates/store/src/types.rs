@@ -3,8 +3,8 @@
 use crate::Result;
 use tenantry_domain::authz::{BelowScope, Grant};
 use tenantry_domain::{
-    Account, AccountId, AccountKind, AccountStatus, AuditActor, AuditEvent, AuditTarget, Email, EventId, Outcome, Plan,
-    Role, SessionId, Slug, User, UserId, audit::Verification,
+    AccessSessionId, Account, AccountId, AccountKind, AccountStatus, ApiTokenId, AuditActor, AuditEvent, AuditTarget,
+    Collection, CollectionId, Email, EventId, Outcome, Plan, Role, SessionId, Slug, User, UserId, audit::Verification,
 };
 use time::OffsetDateTime;
 
@@ -165,6 +165,77 @@ pub struct SessionRecord {
     pub expires_at: OffsetDateTime,
 }
 
+/// An MSP staff member's assignment to a customer.
+#[derive(Clone, Debug)]
+pub struct Assignment {
+    pub account_id: AccountId,
+    pub account_name: String,
+    pub granted_by: Option<UserId>,
+    pub granted_at: OffsetDateTime,
+}
+
+/// A partner-side user's entry into a customer, tied to the sign-in that opened it.
+#[derive(Clone, Debug)]
+pub struct AccessSessionRecord {
+    pub id: AccessSessionId,
+    pub account_id: AccountId,
+    pub actor_user_id: UserId,
+    pub actor_email: String,
+    pub actor_account_id: AccountId,
+    pub signin_session_id: SessionId,
+    pub reason: Option<String>,
+    pub started_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub ended_at: Option<OffsetDateTime>,
+}
+
+impl AccessSessionRecord {
+    /// Open: not ended and not past its expiry.
+    pub fn is_open(&self, now: OffsetDateTime) -> bool {
+        self.ended_at.is_none() && now < self.expires_at
+    }
+}
+
+/// Opening an access session.
+#[derive(Clone, Debug)]
+pub struct NewAccessSession {
+    pub signin_session_id: SessionId,
+    pub reason: Option<String>,
+    pub expires_at: OffsetDateTime,
+}
+
+/// An API token as listed (never its secret).
+#[derive(Clone, Debug)]
+pub struct ApiTokenRecord {
+    pub id: ApiTokenId,
+    pub account_id: AccountId,
+    pub name: String,
+    pub role: Role,
+    pub created_by: UserId,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub last_used_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// A new API token: its hash, and the creator's role it will act with.
+#[derive(Clone, Debug)]
+pub struct NewApiToken {
+    pub name: String,
+    pub token_hash: String,
+    pub role: Role,
+    pub expires_at: OffsetDateTime,
+}
+
+/// What a bearer token resolves to: the token, its creator and account.
+#[derive(Clone, Debug)]
+pub struct TokenPrincipal {
+    pub token: ApiTokenRecord,
+    pub creator: User,
+    pub account: Account,
+    pub blocked: bool,
+}
+
 /// The one repository API; implemented for SQLite and PostgreSQL.
 #[async_trait::async_trait]
 pub trait Repository: Send + Sync + 'static {
@@ -226,6 +297,47 @@ pub trait Repository: Send + Sync + 'static {
     async fn change_own_password(&self, user: UserId, keep: SessionId, password_hash: &str, ctx: &Ctx) -> Result<()>;
     /// Sets an invited user's first password; `None` when the token is unknown, used or expired.
     async fn activate(&self, token_hash: &str, password_hash: &str) -> Result<Option<User>>;
+
+    // --- staff assignments (grant: `staff.read` / `staff.assign` on the MSP) ---
+    async fn list_assignments(&self, grant: &Grant, user: UserId, page: &PageRequest) -> Result<Page<Assignment>>;
+    /// Assigns an `msp_staff` user of the MSP to one of its customers (idempotent).
+    async fn assign(&self, grant: &Grant, user: UserId, customer: AccountId, ctx: &Ctx) -> Result<()>;
+    /// Removes an assignment and ends that user's open access sessions into the customer.
+    async fn unassign(&self, grant: &Grant, user: UserId, customer: AccountId, ctx: &Ctx) -> Result<()>;
+
+    // --- access sessions ---
+    /// Opens one (grant: `access.enter` on the customer); records `access_session.started`.
+    async fn open_access_session(&self, grant: &Grant, new: NewAccessSession, ctx: &Ctx)
+    -> Result<AccessSessionRecord>;
+    /// One access session, unscoped (to resolve `X-Access-Session` and to authorize ending it).
+    async fn access_session(&self, id: AccessSessionId) -> Result<Option<AccessSessionRecord>>;
+    /// The open access sessions a user holds.
+    async fn open_access_sessions_of(&self, user: UserId) -> Result<Vec<AccessSessionRecord>>;
+    /// Every session into the granted customer (grant: `access.list`), optionally one actor's only.
+    async fn list_access_sessions(
+        &self,
+        grant: &Grant,
+        actor: Option<UserId>,
+        page: &PageRequest,
+    ) -> Result<Page<AccessSessionRecord>>;
+    /// Ends one (grant: `access.end` on its customer); records `access_session.ended`.
+    async fn end_access_session(&self, grant: &Grant, id: AccessSessionId, ctx: &Ctx) -> Result<()>;
+
+    // --- API tokens ---
+    async fn create_api_token(&self, grant: &Grant, new: NewApiToken, ctx: &Ctx) -> Result<ApiTokenRecord>;
+    async fn list_api_tokens(&self, grant: &Grant, page: &PageRequest) -> Result<Page<ApiTokenRecord>>;
+    async fn get_api_token(&self, grant: &Grant, id: ApiTokenId) -> Result<ApiTokenRecord>;
+    async fn revoke_api_token(&self, grant: &Grant, id: ApiTokenId, ctx: &Ctx) -> Result<()>;
+    /// A live (unrevoked, unexpired) token by hash, with its active creator and account.
+    async fn token_principal(&self, token_hash: &str) -> Result<Option<TokenPrincipal>>;
+    async fn touch_api_token(&self, id: ApiTokenId) -> Result<()>;
+
+    // --- collections (grant: `resource.read` / `resource.write` on the customer) ---
+    async fn list_collections(&self, grant: &Grant, page: &PageRequest) -> Result<Page<Collection>>;
+    async fn get_collection(&self, grant: &Grant, id: CollectionId) -> Result<Collection>;
+    async fn create_collection(&self, grant: &Grant, name: String, ctx: &Ctx) -> Result<Collection>;
+    async fn rename_collection(&self, grant: &Grant, id: CollectionId, name: String, ctx: &Ctx) -> Result<Collection>;
+    async fn delete_collection(&self, grant: &Grant, id: CollectionId, ctx: &Ctx) -> Result<()>;
 
     // --- audit ---
     /// Records an event that accompanies no other change (a denial, a failed step-up).

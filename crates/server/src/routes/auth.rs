@@ -197,15 +197,15 @@ pub async fn login(
 
 #[utoipa::path(operation_id = "logout", post, path = "/auth/logout", tag = "auth", security(("session" = [], "csrf" = [])), responses((status = 204, description = "Signed out, with its access sessions"), crate::error::Failure))]
 pub async fn logout(State(app): State<App>, auth: Auth) -> ApiResult<Response> {
-    app.store.end_session(auth.session.id, Some("auth.logout"), &auth.ctx()).await?;
+    app.store.end_session(auth.signin()?.id, Some("auth.logout"), &auth.ctx()).await?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, session_cookie(&app, None)?)]).into_response())
 }
 
 #[utoipa::path(operation_id = "me", get, path = "/me", tag = "auth", security(("session" = [])), responses((status = 200, body = MeReply), crate::error::Failure))]
 pub async fn me(auth: Auth) -> ApiResult<Json<MeReply>> {
     let permissions = own_permissions(auth.principal.role, auth.principal.account_kind);
-    let Auth { session, .. } = auth;
-    Ok(Json(MeReply { user: session.user, account: session.account, csrf_token: session.csrf_token, permissions }))
+    let csrf_token = auth.session.as_ref().map(|s| s.csrf_token.clone()).unwrap_or_default();
+    Ok(Json(MeReply { user: auth.user, account: auth.account, csrf_token, permissions }))
 }
 
 /// Checks the caller's own password; a wrong one counts as a failed sign-in and is recorded.
@@ -232,11 +232,12 @@ pub async fn confirm_own_password(app: &App, auth: &Auth, password: &str) -> Api
 
 #[utoipa::path(operation_id = "reauth", post, path = "/auth/reauth", tag = "auth", security(("session" = [], "csrf" = [])), request_body = PasswordOnly, responses((status = 200, description = "Stepped up; rotates the session cookie", body = CsrfReply), crate::error::Failure))]
 pub async fn reauth(State(app): State<App>, auth: Auth, headers: HeaderMap, bytes: Bytes) -> ApiResult<Response> {
+    let signin = auth.signin()?;
     let request: PasswordOnly = body::json(&headers, &bytes)?;
     confirm_own_password(&app, &auth, &request.password).await?;
     let token = random_token()?;
-    app.store.rotate_session(auth.session.id, &token_hash(&token), &auth.ctx()).await?;
-    let body = CsrfReply { csrf_token: auth.session.csrf_token.clone() };
+    app.store.rotate_session(signin.id, &token_hash(&token), &auth.ctx()).await?;
+    let body = CsrfReply { csrf_token: signin.csrf_token.clone() };
     Ok(([(header::SET_COOKIE, session_cookie(&app, Some(&token))?)], Json(body)).into_response())
 }
 
@@ -258,10 +259,11 @@ pub async fn change_password(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<StatusCode> {
+    let signin = auth.signin()?.id;
     let request: ChangePasswordRequest = body::json(&headers, &bytes)?;
     confirm_own_password(&app, &auth, &request.current_password).await?;
     check_password_shape("new_password", &request.new_password)?;
     let hash = app.passwords.hash(&request.new_password).await?;
-    app.store.change_own_password(auth.principal.user_id, auth.session.id, &hash, &auth.ctx()).await?;
+    app.store.change_own_password(auth.principal.user_id, signin, &hash, &auth.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

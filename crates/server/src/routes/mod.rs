@@ -1,9 +1,13 @@
 //! The JSON API's routes, one module per noun, and the list conventions they share.
 
+pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod collections;
 pub mod ops;
+pub mod staff;
+pub mod tokens;
 pub mod users;
 
 use crate::error::{ApiError, ApiResult};

@@ -5,6 +5,7 @@
 mod accounts;
 mod audit;
 mod auth;
+mod delegation;
 mod input;
 mod openapi;
 mod startup;

@@ -48,6 +48,22 @@ async fn every_contract_path_of_this_release_is_documented_with_its_methods() {
         ("/api/v1/accounts/{id}/audit", "get"),
         ("/api/v1/accounts/{id}/audit/export", "get"),
         ("/api/v1/accounts/{id}/audit/verify", "get"),
+        ("/api/v1/accounts/{id}/users/{user_id}/assignments", "get"),
+        ("/api/v1/accounts/{id}/users/{user_id}/assignments/{customer_id}", "put"),
+        ("/api/v1/accounts/{id}/users/{user_id}/assignments/{customer_id}", "delete"),
+        ("/api/v1/accounts/{id}/access-sessions", "post"),
+        ("/api/v1/accounts/{id}/access-sessions", "get"),
+        ("/api/v1/access-sessions", "get"),
+        ("/api/v1/access-sessions/{session_id}", "delete"),
+        ("/api/v1/accounts/{id}/api-tokens", "get"),
+        ("/api/v1/accounts/{id}/api-tokens", "post"),
+        ("/api/v1/accounts/{id}/api-tokens/{token_id}", "get"),
+        ("/api/v1/accounts/{id}/api-tokens/{token_id}", "delete"),
+        ("/api/v1/accounts/{id}/collections", "get"),
+        ("/api/v1/accounts/{id}/collections", "post"),
+        ("/api/v1/accounts/{id}/collections/{collection_id}", "get"),
+        ("/api/v1/accounts/{id}/collections/{collection_id}", "patch"),
+        ("/api/v1/accounts/{id}/collections/{collection_id}", "delete"),
     ];
     for (path, method) in expected {
         assert!(document["paths"][path][method].is_object(), "{method} {path} is not documented");

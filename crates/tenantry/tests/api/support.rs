@@ -222,6 +222,8 @@ pub struct Tree {
 pub struct Session {
     pub cookie: String,
     pub csrf: String,
+    /// Extra headers sent with every request (an access session, a bearer token).
+    pub headers: Vec<(String, String)>,
     base: String,
     http: reqwest::Client,
 }
@@ -232,6 +234,7 @@ impl Session {
         Self {
             cookie: set_cookie.split(';').next().unwrap_or_default().to_owned(),
             csrf: reply.body["csrf_token"].as_str().unwrap_or_default().to_owned(),
+            headers: Vec::new(),
             base: server.base.clone(),
             http: server.http.clone(),
         }
@@ -244,10 +247,35 @@ impl Session {
         }
     }
 
+    /// The same sign-in, working inside access session `id`.
+    pub fn inside(&self, id: &str) -> Session {
+        let mut inside = self.clone();
+        inside.headers.retain(|(k, _)| k != "x-access-session");
+        inside.headers.push(("x-access-session".into(), id.to_owned()));
+        inside
+    }
+
+    /// A client that authenticates with a bearer API token only.
+    pub fn bearer(&self, token: &str) -> Session {
+        Session {
+            cookie: String::new(),
+            csrf: String::new(),
+            headers: vec![("authorization".into(), format!("Bearer {token}"))],
+            base: self.base.clone(),
+            http: self.http.clone(),
+        }
+    }
+
     pub async fn send(&self, method: &str, path: &str, body: Option<Value>, csrf: bool) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).header("cookie", &self.cookie);
-        if csrf {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if !self.cookie.is_empty() {
+            request = request.header("cookie", &self.cookie);
+        }
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        if csrf && !self.csrf.is_empty() {
             request = request.header("x-csrf-token", &self.csrf);
         }
         if let Some(body) = body {
@@ -270,5 +298,17 @@ impl Session {
 
     pub async fn delete(&self, path: &str) -> Reply {
         self.send("DELETE", path, None, true).await
+    }
+
+    pub async fn put(&self, path: &str) -> Reply {
+        self.send("PUT", path, None, true).await
+    }
+
+    /// Opens an access session into `customer` (the sign-in counts as the step-up); returns its id.
+    pub async fn enter(&self, customer: &str, reason: &str) -> String {
+        let reply = self
+            .post(&format!("/api/v1/accounts/{customer}/access-sessions"), serde_json::json!({"reason": reason}))
+            .await;
+        reply.expect(201).id("/id")
     }
 }

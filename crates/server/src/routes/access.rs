@@ -1,0 +1,149 @@
+//! Access sessions: a partner-side user entering a customer with their own identity. Opening one
+//! needs a step-up with the actor's own password; each has its own console tab; the customer sees
+//! every one of them.
+
+use super::{ListBody, Params, id_cursor, page_request};
+use crate::app::App;
+use crate::body;
+use crate::error::{ApiError, ApiResult};
+use crate::principal::Auth;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use tenantry_domain::authz::{Denial, Permission};
+use tenantry_domain::clock::serde_micros;
+use tenantry_domain::validate::{self, Validator};
+use tenantry_domain::{AccessSessionId, AccountId, Role, UserId};
+use tenantry_store::{AccessSessionRecord, NewAccessSession};
+use time::OffsetDateTime;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenRequest {
+    /// Why the customer is entered; shown to the customer.
+    reason: Option<String>,
+    /// The actor's own password, as an inline step-up.
+    password: Option<String>,
+}
+
+/// Who entered.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ActorBody {
+    user_id: UserId,
+    email: String,
+    account_id: AccountId,
+}
+
+/// An access session as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AccessSessionBody {
+    id: AccessSessionId,
+    /// The customer entered.
+    account_id: AccountId,
+    actor: ActorBody,
+    reason: Option<String>,
+    #[serde(with = "serde_micros")]
+    started_at: OffsetDateTime,
+    #[serde(with = "serde_micros")]
+    expires_at: OffsetDateTime,
+    /// When it was ended (or, for one that ran out, when it expired).
+    #[serde(with = "serde_micros::option")]
+    ended_at: Option<OffsetDateTime>,
+    /// `open`, `ended` or `expired`.
+    status: &'static str,
+    /// The console tab that works inside this session.
+    console_url: String,
+}
+
+impl AccessSessionBody {
+    fn new(app: &App, r: AccessSessionRecord) -> Self {
+        let now = app.now();
+        let (status, ended_at) = match r.ended_at {
+            Some(at) => ("ended", Some(at)),
+            None if now >= r.expires_at => ("expired", Some(r.expires_at)),
+            None => ("open", None),
+        };
+        Self {
+            console_url: format!("{}/console/access/{}", app.public_url, r.id),
+            id: r.id,
+            account_id: r.account_id,
+            actor: ActorBody { user_id: r.actor_user_id, email: r.actor_email, account_id: r.actor_account_id },
+            reason: r.reason,
+            started_at: r.started_at,
+            expires_at: r.expires_at,
+            ended_at,
+            status,
+        }
+    }
+}
+
+#[utoipa::path(operation_id = "open_access_session", post, path = "/accounts/{id}/access-sessions", tag = "access", description = "Enter a customer. Needs a recent step-up or the actor's own `password` inline.", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Customer account id")), request_body(content = Option<OpenRequest>), responses((status = 201, body = AccessSessionBody), crate::error::Failure))]
+pub async fn open(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<(StatusCode, Json<AccessSessionBody>)> {
+    let (grant, _) = auth.grant(&app, Permission::AccessEnter, &id, "access_session.started").await?;
+    let request = body::optional_json::<OpenRequest>(&headers, &bytes);
+    let inline = request.as_ref().ok().and_then(|r| r.as_ref()).and_then(|r| r.password.as_deref());
+    auth.require_reauth(&app, inline).await?;
+    let reason = request?.and_then(|r| r.reason);
+    let mut v = Validator::new();
+    let reason = reason.and_then(|r| v.check("reason", validate::text(&r)));
+    v.finish()?;
+    let new = NewAccessSession {
+        signin_session_id: auth.signin()?.id,
+        reason: reason.filter(|r| !r.trim().is_empty()),
+        expires_at: app.now() + app.settings.access_session_ttl,
+    };
+    let record = app.store.open_access_session(&grant, new, &auth.ctx()).await?;
+    Ok((StatusCode::CREATED, Json(AccessSessionBody::new(&app, record))))
+}
+
+#[utoipa::path(operation_id = "list_my_access_sessions", get, path = "/access-sessions", tag = "access", description = "The caller's open access sessions (this sign-in's).", security(("session" = [])), responses((status = 200, body = ListBody<AccessSessionBody>), crate::error::Failure))]
+pub async fn mine(State(app): State<App>, auth: Auth) -> ApiResult<Json<ListBody<AccessSessionBody>>> {
+    let Some(signin) = auth.session.as_ref() else {
+        return Ok(Json(ListBody { items: Vec::new(), next_cursor: None }));
+    };
+    let open = app.store.open_access_sessions_of(auth.principal.user_id).await?;
+    let items = open
+        .into_iter()
+        .filter(|s| s.signin_session_id == signin.id)
+        .map(|s| AccessSessionBody::new(&app, s))
+        .collect();
+    Ok(Json(ListBody { items, next_cursor: None }))
+}
+
+#[utoipa::path(operation_id = "list_access_sessions", get, path = "/accounts/{id}/access-sessions", tag = "access", description = "Every access session into the customer, open and ended, newest first.", security(("session" = [])), params(("id" = String, Path, description = "Customer account id"), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)), responses((status = 200, body = ListBody<AccessSessionBody>), crate::error::Failure))]
+pub async fn list(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+) -> ApiResult<Json<ListBody<AccessSessionBody>>> {
+    let (grant, _) = auth.grant(&app, Permission::AccessList, &id, "access_session.listed").await?;
+    let page = page_request(&params, id_cursor::<AccessSessionId>)?;
+    let inside = auth.principal.access.as_ref().is_some_and(|a| a.customer_id == grant.account_id());
+    let only_own = (auth.principal.role == Role::MspStaff && !inside).then_some(auth.principal.user_id);
+    let page = app.store.list_access_sessions(&grant, only_own, &page).await?;
+    let items = page.items.into_iter().map(|s| AccessSessionBody::new(&app, s)).collect();
+    Ok(Json(ListBody { items, next_cursor: page.next }))
+}
+
+#[utoipa::path(operation_id = "end_access_session", delete, path = "/access-sessions/{session_id}", tag = "access", description = "By the actor, the MSP's msp_admin, the customer's master_admin, or platform_admin.", security(("session" = [], "csrf" = [])), params(("session_id" = String, Path)), responses((status = 204, description = "Ended"), crate::error::Failure))]
+pub async fn end(State(app): State<App>, auth: Auth, Path(session_id): Path<String>) -> ApiResult<StatusCode> {
+    let id: AccessSessionId = session_id.parse().map_err(|_| ApiError::NotFound)?;
+    let record = app.store.access_session(id).await?.ok_or(ApiError::NotFound)?;
+    let customer = record.account_id.to_string();
+    let (grant, account) = auth.grant(&app, Permission::AccessEnd, &customer, "access_session.ended").await?;
+    let inside = auth.principal.access.as_ref().is_some_and(|a| a.customer_id == record.account_id);
+    if auth.principal.role == Role::MspStaff && !inside && record.actor_user_id != auth.principal.user_id {
+        return Err(auth.deny(&app, Denial::Forbidden, Some(account.id), &customer, "access_session.ended").await);
+    }
+    app.store.end_access_session(&grant, id, &auth.ctx()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

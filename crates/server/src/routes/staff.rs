@@ -1,0 +1,78 @@
+//! `/api/v1/accounts/{msp_id}/users/{user_id}/assignments`: which customers an MSP technician
+//! (`msp_staff`) may see and enter. Revoking one ends the technician's open sessions there.
+
+use super::{ListBody, Params, id_cursor, page_request};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::principal::Auth;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use tenantry_domain::authz::{Denial, Permission};
+use tenantry_domain::clock::serde_micros;
+use tenantry_domain::{AccountId, Role, UserId};
+use time::OffsetDateTime;
+
+/// One customer a technician is assigned to.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AssignmentBody {
+    account_id: AccountId,
+    account_name: String,
+    granted_by: Option<UserId>,
+    #[serde(with = "serde_micros")]
+    granted_at: OffsetDateTime,
+}
+
+fn parse<T: std::str::FromStr>(raw: &str) -> ApiResult<T> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+#[utoipa::path(operation_id = "list_assignments", get, path = "/accounts/{id}/users/{user_id}/assignments", tag = "staff", security(("session" = [])), params(("id" = String, Path, description = "MSP account id"), ("user_id" = String, Path), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)), responses((status = 200, body = ListBody<AssignmentBody>), crate::error::Failure))]
+pub async fn list(
+    State(app): State<App>,
+    auth: Auth,
+    Path((id, uid)): Path<(String, String)>,
+    Query(params): Query<Params>,
+) -> ApiResult<Json<ListBody<AssignmentBody>>> {
+    let (grant, account) = auth.grant(&app, Permission::StaffRead, &id, "staff.listed").await?;
+    let uid: UserId = parse(&uid)?;
+    if auth.principal.role == Role::MspStaff && uid != auth.principal.user_id {
+        return Err(auth.deny(&app, Denial::Forbidden, Some(account.id), &id, "staff.listed").await);
+    }
+    let page = page_request(&params, id_cursor::<AccountId>)?;
+    let page = app.store.list_assignments(&grant, uid, &page).await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|a| AssignmentBody {
+            account_id: a.account_id,
+            account_name: a.account_name,
+            granted_by: a.granted_by,
+            granted_at: a.granted_at,
+        })
+        .collect();
+    Ok(Json(ListBody { items, next_cursor: page.next }))
+}
+
+#[utoipa::path(operation_id = "assign_staff", put, path = "/accounts/{id}/users/{user_id}/assignments/{customer_id}", tag = "staff", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "MSP account id"), ("user_id" = String, Path), ("customer_id" = String, Path)), responses((status = 204, description = "Assigned"), crate::error::Failure))]
+pub async fn assign(
+    State(app): State<App>,
+    auth: Auth,
+    Path((id, uid, customer)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let (grant, _) = auth.grant(&app, Permission::StaffAssign, &id, "staff.assigned").await?;
+    app.store.assign(&grant, parse(&uid)?, parse(&customer)?, &auth.ctx()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(operation_id = "unassign_staff", delete, path = "/accounts/{id}/users/{user_id}/assignments/{customer_id}", tag = "staff", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "MSP account id"), ("user_id" = String, Path), ("customer_id" = String, Path)), responses((status = 204, description = "Unassigned; the technician's sessions there ended"), crate::error::Failure))]
+pub async fn unassign(
+    State(app): State<App>,
+    auth: Auth,
+    Path((id, uid, customer)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let (grant, _) = auth.grant(&app, Permission::StaffAssign, &id, "staff.unassigned").await?;
+    app.store.unassign(&grant, parse(&uid)?, parse(&customer)?, &auth.ctx()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
