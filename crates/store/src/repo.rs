@@ -1548,6 +1548,24 @@ impl crate::Repository for Repo {
             after = last.seq;
             chunk.iter().for_each(|e| verifier.push(e));
         }
-        Ok(verifier.finish())
+        let mut report = verifier.finish();
+        // The trail's head must be where the chain ends: a removed tail shows here.
+        let head = sqlx::query("SELECT seq, head_hash FROM audit_trails WHERE account_id = $1")
+            .bind(trail.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(head) = head {
+            let (seq, hash): (i64, String) = (head.try_get("seq")?, head.try_get("head_hash")?);
+            let events = i64::try_from(report.events).unwrap_or(i64::MAX);
+            if report.valid && (seq != events || hash != report.head) {
+                report.valid = false;
+                report.first_bad_seq = Some(match seq.cmp(&events) {
+                    std::cmp::Ordering::Greater => events + 1,
+                    std::cmp::Ordering::Less => seq + 1,
+                    std::cmp::Ordering::Equal => events.max(1),
+                });
+            }
+        }
+        Ok(report)
     }
 }

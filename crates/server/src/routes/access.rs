@@ -5,7 +5,7 @@
 use super::{ListBody, Params, id_cursor, page_request};
 use crate::app::App;
 use crate::body;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::principal::Auth;
 use axum::Json;
 use axum::body::Bytes;
@@ -136,8 +136,14 @@ pub async fn list(
 
 #[utoipa::path(operation_id = "end_access_session", delete, path = "/access-sessions/{session_id}", tag = "access", description = "By the actor, the MSP's msp_admin, the customer's master_admin, or platform_admin.", security(("session" = [], "csrf" = [])), params(("session_id" = String, Path)), responses((status = 204, description = "Ended"), crate::error::Failure))]
 pub async fn end(State(app): State<App>, auth: Auth, Path(session_id): Path<String>) -> ApiResult<StatusCode> {
-    let id: AccessSessionId = session_id.parse().map_err(|_| ApiError::NotFound)?;
-    let record = app.store.access_session(id).await?.ok_or(ApiError::NotFound)?;
+    let record = match session_id.parse::<AccessSessionId>() {
+        Ok(id) => app.store.access_session(id).await?,
+        Err(_) => None,
+    };
+    let Some(record) = record else {
+        return Err(auth.deny(&app, Denial::NotFound, None, &session_id, "access_session.ended").await);
+    };
+    let id = record.id;
     let customer = record.account_id.to_string();
     let (grant, account) = auth.grant(&app, Permission::AccessEnd, &customer, "access_session.ended").await?;
     let inside = auth.principal.access.as_ref().is_some_and(|a| a.customer_id == record.account_id);

@@ -10,6 +10,8 @@ crate::conformance!(
     an_msp_change_to_a_customer_lands_once_in_both_trails,
     a_not_visible_denial_lands_only_in_the_actors_trail,
     every_trail_verifies_and_tampering_breaks_it_at_the_edited_seq,
+    an_edited_link_hash_or_prev_hash_breaks_the_chain_at_that_seq,
+    reordered_removed_or_truncated_links_break_the_chain_where_they_were,
     concurrent_appends_keep_every_chain_gapless_and_valid,
 );
 
@@ -113,4 +115,75 @@ async fn concurrent_appends_keep_every_chain_gapless_and_valid(fx: Fixture) {
     let msp_events = events(&fx, &audit_grant(&t.msp)).await;
     assert_eq!(msp_events.iter().filter(|e| e.action == "test.concurrent").count(), 16);
     assert_eq!(t.customer.account.kind, AccountKind::Customer);
+}
+
+/// `actor`'s own trail, filled to at least six events; returns the grant and its links by seq.
+async fn long_trail(fx: &Fixture, actor: &Actor) -> (Grant, Vec<tenantry_domain::AuditEvent>) {
+    for n in 0..6 {
+        let draft = AuditDraft {
+            account_id: actor.account.id,
+            action: "test.filler".into(),
+            outcome: Outcome::Success,
+            target: AuditTarget { kind: "test".into(), id: Some(n.to_string()) },
+            details: serde_json::json!({ "n": n }),
+            linking: Linking::UpToActor,
+        };
+        fx.store.record(draft, &actor.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let grant = audit_grant(actor);
+    let mut trail = events(fx, &grant).await;
+    trail.reverse();
+    assert!(trail.len() >= 6 && fx.store.verify_trail(&grant).await.is_ok_and(|r| r.valid));
+    (grant, trail)
+}
+
+async fn first_bad(fx: &Fixture, grant: &Grant) -> Option<i64> {
+    let report = fx.store.verify_trail(grant).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.valid, report.first_bad_seq.is_none());
+    report.first_bad_seq
+}
+
+async fn an_edited_link_hash_or_prev_hash_breaks_the_chain_at_that_seq(fx: Fixture) {
+    let t = fx.tree().await;
+    let (grant, _) = long_trail(&fx, &t.msp).await;
+    let trail = t.msp.account.id;
+    fx.raw(&format!(
+        "UPDATE audit_links SET hash = '{}' WHERE trail_account_id = '{trail}' AND seq = 4",
+        "a".repeat(64)
+    ))
+    .await;
+    assert_eq!(first_bad(&fx, &grant).await, Some(4));
+
+    let (grant, _) = long_trail(&fx, &t.customer).await;
+    let trail = t.customer.account.id;
+    fx.raw(&format!(
+        "UPDATE audit_links SET prev_hash = '{}' WHERE trail_account_id = '{trail}' AND seq = 3",
+        "b".repeat(64)
+    ))
+    .await;
+    assert_eq!(first_bad(&fx, &grant).await, Some(3));
+}
+
+async fn reordered_removed_or_truncated_links_break_the_chain_where_they_were(fx: Fixture) {
+    let t = fx.tree().await;
+    let (grant, _) = long_trail(&fx, &t.msp).await;
+    let trail = t.msp.account.id;
+    let swap = format!(
+        "UPDATE audit_links SET seq = -1 WHERE trail_account_id = '{trail}' AND seq = 3; \
+         UPDATE audit_links SET seq = 3 WHERE trail_account_id = '{trail}' AND seq = 4; \
+         UPDATE audit_links SET seq = 4 WHERE trail_account_id = '{trail}' AND seq = -1;"
+    );
+    fx.raw(&swap).await;
+    assert_eq!(first_bad(&fx, &grant).await, Some(3), "swapped order");
+
+    let (grant, _) = long_trail(&fx, &t.customer).await;
+    let trail = t.customer.account.id;
+    fx.raw(&format!("DELETE FROM audit_links WHERE trail_account_id = '{trail}' AND seq = 2")).await;
+    assert_eq!(first_bad(&fx, &grant).await, Some(2), "a link removed from the middle");
+
+    let (grant, links) = long_trail(&fx, &t.other).await;
+    let trail = t.other.account.id;
+    let last = links.last().map(|e| e.seq).unwrap_or_default();
+    fx.raw(&format!("DELETE FROM audit_links WHERE trail_account_id = '{trail}' AND seq = {last}")).await;
+    assert_eq!(first_bad(&fx, &grant).await, Some(last), "the newest link removed");
 }

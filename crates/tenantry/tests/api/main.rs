@@ -7,6 +7,7 @@ mod audit;
 mod auth;
 mod delegation;
 mod input;
+mod isolation;
 mod openapi;
 mod startup;
 mod support;
