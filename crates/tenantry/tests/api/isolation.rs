@@ -169,38 +169,53 @@ async fn every_route_answers_outsiders_404_changes_nothing_and_records_the_probe
     // Outsiders: a sibling customer, another MSP (also inside its own customer), that MSP's
     // customer, and an unassigned technician of the same MSP.
     let sibling = s.login("boss@initech.test", PASSWORD).await;
+    let (_, sibling_viewer) = s.user(&sibling, &t.sibling_id, "viewer", "viewer@initech.test").await;
+    let (_, sibling_sso) = s.user(&sibling, &t.sibling_id, "sso_admin", "sso@initech.test").await;
     let rival_customer = s.login("boss@umbrella.test", PASSWORD).await;
     let rival = s.login("admin@rival.test", PASSWORD).await;
     let rival_inside = rival.inside(&rival.enter(&t.rival_customer_id, "its own customer").await);
+    let (_, rival_readonly) = s.user(&rival, &t.rival_id, "msp_readonly", "ro@rival.test").await;
+    let (rival_staff_id, rival_staff) = s.user(&rival, &t.rival_id, "msp_staff", "tech@rival.test").await;
+    let grant = format!("/api/v1/accounts/{}/users/{rival_staff_id}/assignments/{}", t.rival_id, t.rival_customer_id);
+    rival.put(&grant).await.expect(204);
+    let rival_staff_inside = rival_staff.inside(&rival_staff.enter(&t.rival_customer_id, "assigned there").await);
+    let (other_partner_id, other_partner) = s.account(&t.root, "partner", "Partner Two", "admin@p2.test", None).await;
+    let (_, other_partner_readonly) = s.user(&other_partner, &other_partner_id, "partner_readonly", "ro@p2.test").await;
 
     // The MSP, probed by its own customer (the parent is invisible to it) and by outsiders.
     const MSP_VIEWS: &[&str] = &["", "/users", "/api-tokens"];
     const CUSTOMER_VIEWS: &[&str] = &["", "/users", "/collections", "/api-tokens", "/access-sessions"];
     let msp_before = snapshot(&t.msp, &t.msp_id, MSP_VIEWS).await;
-    let callers: [(&str, &Session, &str); 4] = [
-        ("customer probing its MSP", &boss, &t.customer_id),
-        ("sibling customer", &sibling, &t.sibling_id),
-        ("other MSP", &rival, &t.rival_id),
-        ("other MSP's customer", &rival_customer, &t.rival_customer_id),
+    // (label, caller, the caller's own account, who reads its trail)
+    let callers: [(&str, &Session, &str, &Session); 6] = [
+        ("customer probing its MSP", &boss, &t.customer_id, &boss),
+        ("sibling customer", &sibling, &t.sibling_id, &sibling),
+        ("other MSP", &rival, &t.rival_id, &rival),
+        ("other MSP's read-only user", &rival_readonly, &t.rival_id, &rival),
+        ("other MSP's customer", &rival_customer, &t.rival_customer_id, &rival_customer),
+        ("another partner", &other_partner, &other_partner_id, &other_partner),
     ];
-    for (label, caller, own_account) in callers {
-        let before = denials(caller, own_account, &me(caller).await).await;
+    for (label, caller, own_account, reader) in callers {
+        let before = denials(reader, own_account, &me(caller).await).await;
         let probes = probe_all(label, caller, &msp, false).await;
-        assert_eq!(
-            denials(caller, own_account, &me(caller).await).await,
-            before + probes,
-            "{label}: every probe recorded"
-        );
+        let after = denials(reader, own_account, &me(caller).await).await;
+        assert_eq!(after, before + probes, "{label}: every probe recorded");
     }
     assert!(snapshot(&t.msp, &t.msp_id, MSP_VIEWS).await == msp_before, "the MSP changed");
 
     // The customer, probed by outsiders, with and without access sessions of their own.
     let customer_before = snapshot(&boss, &t.customer_id, CUSTOMER_VIEWS).await;
     // (label, caller, the caller's own account, who reads its trail, whether it is in the same MSP)
-    let callers: [(&str, &Session, &str, &Session, bool); 4] = [
+    let callers: [(&str, &Session, &str, &Session, bool); 10] = [
         ("sibling customer", &sibling, &t.sibling_id, &sibling, false),
+        ("sibling customer's viewer", &sibling_viewer, &t.sibling_id, &sibling, false),
+        ("sibling customer's sso_admin", &sibling_sso, &t.sibling_id, &sibling, false),
         ("other MSP", &rival, &t.rival_id, &rival, false),
         ("other MSP inside its own customer", &rival_inside, &t.rival_id, &rival, false),
+        ("other MSP's read-only user", &rival_readonly, &t.rival_id, &rival, false),
+        ("other MSP's technician inside its customer", &rival_staff_inside, &t.rival_id, &rival, false),
+        ("another partner", &other_partner, &other_partner_id, &other_partner, false),
+        ("another partner's read-only user", &other_partner_readonly, &other_partner_id, &other_partner, false),
         ("unassigned technician", &staff, &t.msp_id, &t.msp, true),
     ];
     for (label, caller, own_account, reader, same_msp) in callers {
