@@ -169,6 +169,7 @@ impl Auth {
             },
             ip: self.ip.clone(),
             access_session_id: self.principal.access.as_ref().map(|a| a.access_session_id.clone()),
+            access_customer: self.principal.access.as_ref().map(|a| a.customer_id),
         }
     }
 

@@ -271,6 +271,10 @@ impl Repo {
     async fn append(tx: &mut Tx, now: OffsetDateTime, draft: &AuditDraft, ctx: &Ctx) -> Result<EventId> {
         let id = EventId::new();
         let details = serde_json::to_string(&draft.details).map_err(|e| corrupt("details", e))?;
+        let access_session_id = match ctx.access_customer {
+            Some(customer) if customer != draft.account_id => None,
+            _ => ctx.access_session_id.clone(),
+        };
         sqlx::query(
             "INSERT INTO audit_events (id, at, account_id, action, outcome, actor_user_id, actor_email, \
              actor_account_id, actor_account_name, access_session_id, target_type, target_id, ip, details) \
@@ -285,7 +289,7 @@ impl Repo {
         .bind(&ctx.actor.email)
         .bind(ctx.actor.account_id.map(|a| a.to_string()))
         .bind(&ctx.actor.account_name)
-        .bind(&ctx.access_session_id)
+        .bind(&access_session_id)
         .bind(&draft.target.kind)
         .bind(&draft.target.id)
         .bind(&ctx.ip)
@@ -320,7 +324,7 @@ impl Repo {
                 action: draft.action.clone(),
                 outcome: draft.outcome,
                 actor: ctx.actor.clone(),
-                access_session_id: ctx.access_session_id.clone(),
+                access_session_id: access_session_id.clone(),
                 target: draft.target.clone(),
                 ip: ctx.ip.clone(),
                 details: draft.details.clone(),

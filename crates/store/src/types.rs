@@ -14,6 +14,8 @@ pub struct Ctx {
     pub actor: AuditActor,
     pub ip: Option<String>,
     pub access_session_id: Option<String>,
+    /// The customer that access session entered: the session is named only on events about it.
+    pub access_customer: Option<AccountId>,
 }
 
 /// Which trails an event is linked into.

@@ -135,7 +135,7 @@ pub async fn login(
             None => AuditActor { email: Some(request.email.clone()), ..AuditActor::default() },
         },
         ip: Some(ip.clone()),
-        access_session_id: None,
+        ..Ctx::default()
     };
     let Some(candidate) = candidate.filter(|_| verified) else {
         let account_id = match &ctx.actor.account_id {

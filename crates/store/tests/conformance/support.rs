@@ -43,7 +43,7 @@ impl Actor {
                 account_name: Some(self.account.name.clone()),
             },
             ip: Some("192.0.2.1".into()),
-            access_session_id: None,
+            ..Ctx::default()
         }
     }
 

@@ -12,6 +12,8 @@ crate::api_tests!(
     revoking_an_assignment_ends_the_technicians_sessions_on_their_next_request,
     an_access_session_expires_after_its_lifetime,
     mandatory_sso_stops_the_customers_password_users_but_not_the_msp,
+    a_suspended_customer_can_still_be_entered_to_fix_it,
+    an_event_names_the_access_session_only_when_it_is_about_that_customer,
     an_action_inside_a_session_is_one_event_in_the_customer_and_msp_trails,
     the_customer_sees_who_entered_when_why_and_whether_it_is_still_open,
     sessions_are_ended_by_the_actor_the_msp_admin_the_customer_admin_and_sign_out,
@@ -70,6 +72,11 @@ async fn entering_needs_the_actors_own_password_once_the_step_up_window_has_pass
     s.clock.advance(time::Duration::minutes(6));
     t.msp.post(&sessions, json!({"reason": "late"})).await.problem(403, "reauth_required");
     t.msp.post(&sessions, json!({"password": "not my password"})).await.problem(401, "invalid_credentials");
+    let boss = t.customer.get("/api/v1/me").await.id("/user/id");
+    let boss_user = format!("/api/v1/accounts/{}/users/{boss}", t.customer_id);
+    t.customer.patch(&boss_user, json!({"password": "the customer's own passphrase"})).await.expect(200);
+    let customers_password = json!({"password": "the customer's own passphrase"});
+    t.msp.post(&sessions, customers_password).await.problem(401, "invalid_credentials");
     let opened =
         t.msp.post(&sessions, json!({"reason": "with my own password", "password": PASSWORD})).await.expect(201);
     assert_eq!(opened.body["actor"]["email"], "admin@acme.test");
@@ -80,7 +87,8 @@ async fn entering_needs_the_actors_own_password_once_the_step_up_window_has_pass
         .post(&format!("/api/v1/accounts/{}/access-sessions", t.msp_id), json!({"password": PASSWORD}))
         .await
         .problem(403, "forbidden");
-    t.customer.post(&sessions, json!({})).await.problem(403, "forbidden");
+    let boss = s.login("boss@globex.test", "the customer's own passphrase").await;
+    boss.post(&sessions, json!({})).await.problem(403, "forbidden");
     t.partner.post(&sessions, json!({})).await.problem(403, "forbidden");
     t.root.post(&sessions, json!({"password": PASSWORD})).await.expect(201);
 }
@@ -152,6 +160,31 @@ async fn an_access_session_expires_after_its_lifetime(s: Server) {
     let boss = s.login("boss@globex.test", PASSWORD).await;
     let listed = boss.get(&format!("/api/v1/accounts/{}/access-sessions", t.customer_id)).await.expect(200);
     assert_eq!(items(&listed)[0]["status"], "expired");
+}
+
+async fn a_suspended_customer_can_still_be_entered_to_fix_it(s: Server) {
+    let t = s.tree().await;
+    let customer = format!("/api/v1/accounts/{}", t.customer_id);
+    t.msp.patch(&customer, json!({"status": "suspended"})).await.expect(200);
+    s.try_login("boss@globex.test", PASSWORD).await.0.problem(403, "account_suspended");
+    let inside = t.msp.inside(&t.msp.enter(&t.customer_id, "suspended, fixing").await);
+    inside.post(&format!("{customer}/collections"), json!({"name": "Kept"})).await.expect(201);
+    t.msp.patch(&customer, json!({"status": "active"})).await.expect(200);
+    s.login("boss@globex.test", PASSWORD).await;
+}
+
+async fn an_event_names_the_access_session_only_when_it_is_about_that_customer(s: Server) {
+    let t = s.tree().await;
+    let inside = t.msp.inside(&t.msp.enter(&t.customer_id, "one thing").await);
+    inside
+        .post(
+            &format!("/api/v1/accounts/{}/users", t.msp_id),
+            json!({"email": "m@acme.test", "name": "M", "role": "msp_staff"}),
+        )
+        .await
+        .expect(201);
+    let trail = t.msp.get(&format!("/api/v1/accounts/{}/audit?action=user.created", t.msp_id)).await.expect(200);
+    assert!(items(&trail)[0]["access_session_id"].is_null(), "an MSP-side action is not part of the session");
 }
 
 async fn mandatory_sso_stops_the_customers_password_users_but_not_the_msp(s: Server) {
