@@ -95,6 +95,19 @@ impl Permission {
         Self::SsoManage,
     ];
 
+    /// Customer data: what partner-side users reach only inside an access session (collections,
+    /// certificates, agents, targets, the customer's API tokens, sending support requests).
+    pub fn is_customer_data(self) -> bool {
+        matches!(
+            self,
+            Self::ResourceRead
+                | Self::ResourceWrite
+                | Self::SupportCreate
+                | Self::ApiTokenManage
+                | Self::ApiTokenCreate
+        )
+    }
+
     /// The dotted name, as served by `GET /me` and written in audit details.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -211,6 +224,15 @@ impl Grant {
         self.basis
     }
 
+    /// The account this grant scopes, if it grants any of `permissions` (a weaker one that the
+    /// matrix implies); else a programming error.
+    pub fn scope_any(&self, permissions: &[Permission]) -> Result<AccountId, crate::DomainError> {
+        match permissions.iter().find(|p| **p == self.permission) {
+            Some(p) => self.scope(*p),
+            None => self.scope(permissions.first().copied().unwrap_or(Permission::AccountRead)),
+        }
+    }
+
     /// The account this grant scopes, if it grants `permission`; else a programming error.
     pub fn scope(&self, permission: Permission) -> Result<AccountId, crate::DomainError> {
         if self.permission == permission {
@@ -238,12 +260,18 @@ pub enum Denial {
 
 /// Decides whether `principal` may exercise `permission` on `target`.
 pub fn authorize(principal: &Principal, permission: Permission, target: &Target) -> Result<Grant, Denial> {
-    if let Some(access) = &principal.access
-        && access.customer_id == target.id
-    {
-        return authorize_in_access_session(permission, target);
+    let by_role = authorize_by_role(principal.role, permission, target);
+    match &principal.access {
+        // An access session adds master_admin's rights on its customer to the actor's own.
+        Some(access) if access.customer_id == target.id && by_role.is_err() => {
+            authorize_in_access_session(permission, target)
+        }
+        _ => by_role,
     }
-    let role = principal.role;
+}
+
+/// What the caller's own role allows on `target`.
+fn authorize_by_role(role: Role, permission: Permission, target: &Target) -> Result<Grant, Denial> {
     if !visible(role, target.relation) {
         return Err(Denial::NotFound);
     }
@@ -256,16 +284,14 @@ pub fn authorize(principal: &Principal, permission: Permission, target: &Target)
         return Ok(Grant { account_id: target.id, permission, basis });
     }
     let may_enter = allows(role, Permission::AccessEnter, target.relation, target.kind);
-    if may_enter
-        && matches!(permission, Permission::ResourceRead | Permission::ResourceWrite | Permission::SupportCreate)
-    {
+    if may_enter && permission.is_customer_data() {
         return Err(Denial::AccessSessionRequired);
     }
     Err(Denial::Forbidden)
 }
 
 /// Inside an access session the actor holds `master_admin` of the entered customer, except for
-/// creating API tokens, and may not open further sessions from inside one.
+/// creating API tokens.
 fn authorize_in_access_session(permission: Permission, target: &Target) -> Result<Grant, Denial> {
     if permission == Permission::ApiTokenCreate {
         return Err(Denial::DelegatedTokenForbidden);

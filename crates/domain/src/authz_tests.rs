@@ -221,14 +221,20 @@ fn model(
     in_session: bool,
 ) -> Result<Basis, Denial> {
     let row = MATRIX.iter().find(|r| r.permission == permission).unwrap_or_else(|| panic!("{permission:?} missing"));
-    if in_session {
-        // Inside an access session into this customer: master_admin's own rights, no token creation.
-        if permission == Permission::ApiTokenCreate {
-            return Err(Denial::DelegatedTokenForbidden);
-        }
-        let fits = !row.customers_only || kind == Customer;
-        return if row.own.contains(&MasterAdmin) && fits { Ok(Basis::AccessSession) } else { Err(Denial::Forbidden) };
+    let by_role = model_by_role(row, role, place, kind);
+    if !in_session || by_role.is_ok() {
+        return by_role;
     }
+    // Inside an access session into this customer the actor also holds master_admin's rights there,
+    // except creating API tokens.
+    if permission == Permission::ApiTokenCreate {
+        return Err(Denial::DelegatedTokenForbidden);
+    }
+    let fits = !row.customers_only || kind == Customer;
+    if row.own.contains(&MasterAdmin) && fits { Ok(Basis::AccessSession) } else { Err(Denial::Forbidden) }
+}
+
+fn model_by_role(row: &Row, role: Role, place: Place, kind: AccountKind) -> Result<Basis, Denial> {
     let visible = match place {
         Place::Own => true,
         Place::Descendant { assigned } => SEES_BELOW.contains(&role) && (role != MspStaff || assigned),
@@ -245,12 +251,20 @@ fn model(
     if cell.contains(&role) && (!row.customers_only || kind == Customer) {
         return Ok(basis);
     }
-    let via_session =
-        matches!(permission, Permission::ResourceRead | Permission::ResourceWrite | Permission::SupportCreate);
+    // "Customer data (collections, certificates, agents, targets, API tokens, sending support
+    // requests) needs it": the partner-side roles that may enter get access_session_required.
+    let customer_data = matches!(
+        row.permission,
+        Permission::ResourceRead
+            | Permission::ResourceWrite
+            | Permission::SupportCreate
+            | Permission::ApiTokenManage
+            | Permission::ApiTokenCreate
+    );
     let may_enter = matches!(place, Place::Descendant { .. })
         && kind == Customer
         && [PlatformAdmin, MspAdmin, MspStaff].contains(&role);
-    if via_session && may_enter { Err(Denial::AccessSessionRequired) } else { Err(Denial::Forbidden) }
+    if customer_data && may_enter { Err(Denial::AccessSessionRequired) } else { Err(Denial::Forbidden) }
 }
 
 fn principal(role: Role, access: Option<AccountId>) -> Principal {

@@ -189,6 +189,12 @@ pub struct User {
 }
 
 impl User {
+    /// The user as shown at `now`, with `status` as of then.
+    pub fn as_of(mut self, now: OffsetDateTime) -> Self {
+        self.status = self.status_at(now);
+        self
+    }
+
     /// The status as of `now`: an active user past `expires_at` is `expired`.
     pub fn status_at(&self, now: OffsetDateTime) -> UserStatus {
         match (self.status, self.expires_at) {

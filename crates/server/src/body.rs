@@ -72,3 +72,9 @@ impl<T> Patch<T> {
         }
     }
 }
+
+/// Reads a request body of at most [`crate::MAX_BODY`] bytes. Handlers call it after their
+/// authorization checks, so that an oversized body to a route the caller cannot use is still 404.
+pub async fn read(body: axum::body::Body) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, crate::MAX_BODY).await.map_err(|_| ApiError::PayloadTooLarge)
+}

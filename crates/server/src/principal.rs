@@ -63,7 +63,8 @@ impl FromRequestParts<App> for Auth {
         let session = app.store.session_by_token(&token_hash(token)).await?.ok_or(ApiError::Unauthenticated)?;
         let now = app.now();
         if now >= session.expires_at || now - session.last_seen_at >= app.settings.session_idle {
-            app.store.end_session(session.id, None, &Ctx::default()).await?;
+            let ctx = Ctx { actor: actor(&session.user, &session.account), ip: client_ip(parts), ..Ctx::default() };
+            app.store.end_session(session.id, None, &ctx).await?;
             return Err(ApiError::Unauthenticated);
         }
         if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
@@ -92,6 +93,16 @@ impl FromRequestParts<App> for Auth {
         };
         let (user, account) = (session.user.clone(), session.account.clone());
         Ok(Self { principal, user, account, session: Some(session), ip: client_ip(parts) })
+    }
+}
+
+/// How a user appears as the actor of audit events.
+fn actor(user: &tenantry_domain::User, account: &Account) -> AuditActor {
+    AuditActor {
+        user_id: Some(user.id),
+        email: Some(user.email.to_string()),
+        account_id: Some(account.id),
+        account_name: Some(account.name.clone()),
     }
 }
 
@@ -161,12 +172,7 @@ impl Auth {
     /// The audit context of this caller's actions.
     pub fn ctx(&self) -> Ctx {
         Ctx {
-            actor: AuditActor {
-                user_id: Some(self.principal.user_id),
-                email: Some(self.principal.email.clone()),
-                account_id: Some(self.principal.account_id),
-                account_name: Some(self.principal.account_name.clone()),
-            },
+            actor: actor(&self.user, &self.account),
             ip: self.ip.clone(),
             access_session_id: self.principal.access.as_ref().map(|a| a.access_session_id.clone()),
             access_customer: self.principal.access.as_ref().map(|a| a.customer_id),
@@ -182,23 +188,32 @@ impl Auth {
         raw_id: &str,
         action: &str,
     ) -> ApiResult<(Grant, Account)> {
-        let Ok(id) = raw_id.parse::<AccountId>() else {
-            return Err(self.deny(app, Denial::NotFound, None, raw_id, action).await);
-        };
+        match self.try_grant(app, permission, raw_id).await? {
+            Ok(granted) => Ok(granted),
+            Err((denial, account)) => Err(self.deny(app, denial, account, raw_id, action).await),
+        }
+    }
+
+    /// `grant` without recording a refusal: the caller decides how to record it.
+    pub async fn try_grant(
+        &self,
+        app: &App,
+        permission: Permission,
+        raw_id: &str,
+    ) -> ApiResult<Result<(Grant, Account), (Denial, Option<AccountId>)>> {
+        let Ok(id) = raw_id.parse::<AccountId>() else { return Ok(Err((Denial::NotFound, None))) };
         let view = app.store.account_view(id, self.principal.account_id, self.principal.user_id).await?;
-        let Some(view) = view else {
-            return Err(self.deny(app, Denial::NotFound, Some(id), raw_id, action).await);
-        };
+        let Some(view) = view else { return Ok(Err((Denial::NotFound, Some(id)))) };
         let relation = match view.depth_below_viewer {
             Some(0) => Relation::Own,
             Some(_) => Relation::Below { assigned: view.assigned_to_viewer },
             None => Relation::Unrelated,
         };
         let target = Target { id, kind: view.account.kind, relation };
-        match authorize(&self.principal, permission, &target) {
+        Ok(match authorize(&self.principal, permission, &target) {
             Ok(grant) => Ok((grant, view.account)),
-            Err(denial) => Err(self.deny(app, denial, Some(id), raw_id, action).await),
-        }
+            Err(denial) => Err((denial, Some(id))),
+        })
     }
 
     /// A further permission on an account already granted (e.g. a PATCH touching several rows of
@@ -216,19 +231,33 @@ impl Auth {
         raw_id: &str,
         action: &str,
     ) -> ApiError {
-        let (error, linking) = match denial {
-            Denial::NotFound => (ApiError::NotFound, Linking::ActorOnly),
-            Denial::Forbidden => (ApiError::Forbidden("your role does not allow this here".into()), Linking::UpToActor),
-            Denial::AccessSessionRequired => (ApiError::AccessSessionRequired, Linking::UpToActor),
-            Denial::DelegatedTokenForbidden => (ApiError::DelegatedTokenForbidden, Linking::UpToActor),
+        let error = match denial {
+            Denial::NotFound => ApiError::NotFound,
+            Denial::Forbidden => ApiError::Forbidden("your role does not allow this here".into()),
+            Denial::AccessSessionRequired => ApiError::AccessSessionRequired,
+            Denial::DelegatedTokenForbidden => ApiError::DelegatedTokenForbidden,
         };
+        let account = if denial == Denial::NotFound { None } else { account };
+        self.refuse(app, error, account, raw_id, action).await
+    }
+
+    /// Records `error` as a denied attempt at `action` and returns it: in the acted-on `account`'s
+    /// trail and the caller's, or with no account (a 404) in the caller's own trail only.
+    pub async fn refuse(
+        &self,
+        app: &App,
+        error: ApiError,
+        account: Option<AccountId>,
+        raw_id: &str,
+        action: &str,
+    ) -> ApiError {
         let draft = AuditDraft {
             account_id: account.unwrap_or(self.principal.account_id),
             action: action.to_owned(),
             outcome: Outcome::Denied,
             target: AuditTarget { kind: "account".into(), id: Some(raw_id.to_owned()) },
             details: serde_json::json!({ "code": error.code() }),
-            linking,
+            linking: if account.is_some() { Linking::UpToActor } else { Linking::ActorOnly },
         };
         if let Err(e) = app.store.record(draft, &self.ctx()).await {
             tracing::error!(error = %e, "could not record a denial");
@@ -236,19 +265,25 @@ impl Auth {
         error
     }
 
-    /// Step-up check for **[reauth]** actions: a recent step-up (or sign-in), or the caller's own
-    /// `password` sent inline with the request.
-    pub async fn require_reauth(&self, app: &App, inline_password: Option<&str>) -> ApiResult<()> {
-        if self.principal.credential != Credential::Session {
-            return Err(ApiError::ReauthRequired);
-        }
-        if let Some(password) = inline_password {
-            return crate::routes::auth::confirm_own_password(app, self, password).await;
-        }
-        if app.now() - self.signin()?.reauth_at <= app.settings.reauth_window {
-            Ok(())
-        } else {
-            Err(ApiError::ReauthRequired)
+    /// Step-up check for **[reauth]** actions on `account`: a recent step-up (or sign-in), or the
+    /// caller's own `password` sent inline with the request. A refusal is recorded as `action`.
+    pub async fn require_reauth(
+        &self,
+        app: &App,
+        inline_password: Option<&str>,
+        account: &Account,
+        action: &str,
+    ) -> ApiResult<()> {
+        let recent = self.session.as_ref().is_some_and(|s| app.now() - s.reauth_at <= app.settings.reauth_window);
+        match (self.principal.credential, inline_password) {
+            (Credential::Session, Some(password)) => {
+                crate::routes::auth::confirm_own_password(app, self, password).await
+            }
+            (Credential::Session, None) if recent => Ok(()),
+            _ => {
+                let raw = account.id.to_string();
+                Err(self.refuse(app, ApiError::ReauthRequired, Some(account.id), &raw, action).await)
+            }
         }
     }
 }

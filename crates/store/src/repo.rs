@@ -258,6 +258,18 @@ fn target(kind: &str, id: impl ToString) -> AuditTarget {
     AuditTarget { kind: kind.to_owned(), id: Some(id.to_string()) }
 }
 
+/// Which open access sessions an implicit end applies to.
+enum Ending {
+    /// Those of one sign-in (sign-out, sign-in expiry).
+    SignIn(SessionId),
+    /// Those a user opened, except from the sign-in whose id is given (may be empty).
+    ActorExcept(UserId, String),
+    /// Those a user opened into one customer (unassignment).
+    ActorInto(UserId, AccountId),
+    /// Those opened by an account's password users (mandatory SSO switched on).
+    UsersOf(AccountId),
+}
+
 impl Repo {
     fn now(&self) -> OffsetDateTime {
         self.clock.now()
@@ -372,6 +384,14 @@ impl Repo {
         })
     }
 
+    /// Locks an account's row until the transaction ends (a no-op write: a row lock on
+    /// PostgreSQL, and SQLite's write transactions are serial anyway), so that creating a child and
+    /// scheduling the parent's deletion cannot interleave.
+    async fn lock_account(tx: &mut Tx, id: AccountId) -> Result<()> {
+        sqlx::query("UPDATE accounts SET status = status WHERE id = $1").bind(id.to_string()).execute(&mut **tx).await?;
+        Ok(())
+    }
+
     async fn account_in(tx: &mut Tx, id: AccountId) -> Result<Account> {
         let row = sqlx::query(concat!("SELECT ", account_cols!(), " FROM accounts WHERE id = $1"))
             .bind(id.to_string())
@@ -481,16 +501,78 @@ impl Repo {
     }
 
     /// Ends a user's sign-ins (but `keep`) and the access sessions they opened.
-    async fn end_user_sessions(tx: &mut Tx, now: OffsetDateTime, user: UserId, keep: Option<SessionId>) -> Result<()> {
+    async fn end_user_sessions(
+        tx: &mut Tx,
+        now: OffsetDateTime,
+        user: UserId,
+        keep: Option<SessionId>,
+        reason: &str,
+        ctx: &Ctx,
+    ) -> Result<()> {
         let keep = keep.map(|k| k.to_string()).unwrap_or_default();
-        for sql in [
-            "UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL AND id <> $3",
-            "UPDATE access_sessions SET ended_at = $2 WHERE actor_user_id = $1 AND ended_at IS NULL \
-             AND signin_session_id <> $3",
-        ] {
-            sqlx::query(sql).bind(user.to_string()).bind(to_micros(now)).bind(&keep).execute(&mut **tx).await?;
-        }
+        sqlx::query("UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL AND id <> $3")
+            .bind(user.to_string())
+            .bind(to_micros(now))
+            .bind(&keep)
+            .execute(&mut **tx)
+            .await?;
+        Self::end_access_sessions(tx, now, Ending::ActorExcept(user, keep), reason, ctx).await?;
         Ok(())
+    }
+
+    /// Ends the open access sessions `ending` names, each with its `access_session.ended` event in
+    /// the customer's trail and the actor's, inside the caller's transaction; returns how many.
+    async fn end_access_sessions(tx: &mut Tx, now: OffsetDateTime, ending: Ending, reason: &str, ctx: &Ctx) -> Result<u64> {
+        let rows = match &ending {
+            Ending::SignIn(signin) => {
+                sqlx::query("SELECT id, account_id FROM access_sessions WHERE signin_session_id = $1 AND ended_at IS NULL")
+                    .bind(signin.to_string())
+                    .fetch_all(&mut **tx)
+                    .await?
+            }
+            Ending::ActorExcept(user, keep) => {
+                sqlx::query(
+                    "SELECT id, account_id FROM access_sessions WHERE actor_user_id = $1 AND signin_session_id <> $2 \
+                     AND ended_at IS NULL",
+                )
+                .bind(user.to_string())
+                .bind(keep)
+                .fetch_all(&mut **tx)
+                .await?
+            }
+            Ending::ActorInto(user, customer) => {
+                sqlx::query(
+                    "SELECT id, account_id FROM access_sessions WHERE actor_user_id = $1 AND account_id = $2 \
+                     AND ended_at IS NULL",
+                )
+                .bind(user.to_string())
+                .bind(customer.to_string())
+                .fetch_all(&mut **tx)
+                .await?
+            }
+            Ending::UsersOf(account) => {
+                sqlx::query(
+                    "SELECT id, account_id FROM access_sessions WHERE ended_at IS NULL AND actor_user_id IN \
+                     (SELECT id FROM users WHERE account_id = $1 AND role <> 'sso_admin')",
+                )
+                .bind(account.to_string())
+                .fetch_all(&mut **tx)
+                .await?
+            }
+        };
+        for row in &rows {
+            let id: AccessSessionId = parse_col(row, "id")?;
+            let customer: AccountId = parse_col(row, "account_id")?;
+            sqlx::query("UPDATE access_sessions SET ended_at = $2 WHERE id = $1")
+                .bind(id.to_string())
+                .bind(to_micros(now))
+                .execute(&mut **tx)
+                .await?;
+            let ctx = Ctx { access_session_id: Some(id.to_string()), access_customer: None, ..ctx.clone() };
+            let draft = change(customer, "access_session.ended", target("access_session", id), serde_json::json!({ "reason": reason }));
+            Self::append(tx, now, &draft, &ctx).await?;
+        }
+        Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
     }
 
     /// The MSP's `msp_staff` user `user`, or `NotFound` / a validation error.
@@ -527,6 +609,7 @@ impl Repo {
         let id = grant.scope(permission)?;
         let now = self.now();
         let mut tx = self.begin_write().await?;
+        Self::lock_account(&mut tx, id).await?;
         let before = Self::account_in(&mut tx, id).await?;
         match status {
             AccountStatus::PendingDeletion => {
@@ -585,13 +668,14 @@ impl Repo {
         Ok((account, true))
     }
 
-    async fn audit_rows(&self, trail: AccountId, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>> {
+    async fn audit_rows(&self, trail: AccountId, after_seq: i64, until_seq: i64, limit: u32) -> Result<Vec<AuditEvent>> {
         let rows = sqlx::query(concat!(
             "SELECT ", event_cols!(), " FROM audit_links l JOIN audit_events e ON e.id = l.event_id ",
-            "WHERE l.trail_account_id = $1 AND l.seq > $2 ORDER BY l.seq LIMIT $3"
+            "WHERE l.trail_account_id = $1 AND l.seq > $2 AND l.seq <= $3 ORDER BY l.seq LIMIT $4"
         ))
         .bind(trail.to_string())
         .bind(after_seq)
+        .bind(until_seq)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
@@ -650,6 +734,7 @@ impl crate::Repository for Repo {
         let parent_id = parent.scope(Permission::AccountCreate)?;
         let now = self.now();
         let mut tx = self.begin_write().await?;
+        Self::lock_account(&mut tx, parent_id).await?;
         let parent = Self::account_in(&mut tx, parent_id).await?;
         if parent.status == AccountStatus::PendingDeletion {
             return Err(DomainError::Conflict("the parent account is pending deletion".into()).into());
@@ -755,6 +840,7 @@ impl crate::Repository for Repo {
             .bind(to_micros(now))
             .execute(&mut *tx)
             .await?;
+            Self::end_access_sessions(&mut tx, now, Ending::UsersOf(id), "sso_mandatory", ctx).await?;
         }
         let details = serde_json::json!({ "changes": changes });
         Self::append(&mut tx, now, &change(id, "account.updated", target("account", id), details), ctx).await?;
@@ -787,7 +873,7 @@ impl crate::Repository for Repo {
     }
 
     async fn get_user(&self, grant: &Grant, id: UserId) -> Result<User> {
-        let account = grant.scope(Permission::UserRead)?;
+        let account = grant.scope_any(&[Permission::UserRead, Permission::UserManage])?;
         let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE account_id = $1 AND id = $2"))
             .bind(account.to_string())
             .bind(id.to_string())
@@ -853,7 +939,7 @@ impl crate::Repository for Repo {
             || patch.password_hash.is_some()
             || patch.role.is_some_and(|r| r != before.role);
         if ends_sign_ins {
-            Self::end_user_sessions(&mut tx, now, id, None).await?;
+            Self::end_user_sessions(&mut tx, now, id, None, "user_updated", ctx).await?;
         }
         let details = serde_json::json!({ "changed": changed, "status": status.as_str() });
         Self::append(&mut tx, now, &change(account, "user.updated", target("user", id), details), ctx).await?;
@@ -875,12 +961,12 @@ impl crate::Repository for Repo {
         ] {
             sqlx::query(sql).bind(id.to_string()).execute(&mut *tx).await?;
         }
-        for sql in [
-            "UPDATE api_tokens SET revoked_at = $2 WHERE created_by = $1 AND revoked_at IS NULL",
-            "UPDATE access_sessions SET ended_at = $2 WHERE actor_user_id = $1 AND ended_at IS NULL",
-        ] {
-            sqlx::query(sql).bind(id.to_string()).bind(to_micros(now)).execute(&mut *tx).await?;
-        }
+        sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE created_by = $1 AND revoked_at IS NULL")
+            .bind(id.to_string())
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?;
+        Self::end_access_sessions(&mut tx, now, Ending::ActorExcept(id, String::new()), "user_deleted", ctx).await?;
         let details = serde_json::json!({ "email": user.email.as_str(), "role": user.role.as_str() });
         Self::append(&mut tx, now, &change(account, "user.deleted", target("user", id), details), ctx).await?;
         tx.commit().await?;
@@ -1041,12 +1127,13 @@ impl crate::Repository for Repo {
     async fn end_session(&self, id: SessionId, action: Option<&str>, ctx: &Ctx) -> Result<()> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
-        for sql in [
-            "UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL",
-            "UPDATE access_sessions SET ended_at = $2 WHERE signin_session_id = $1 AND ended_at IS NULL",
-        ] {
-            sqlx::query(sql).bind(id.to_string()).bind(to_micros(now)).execute(&mut *tx).await?;
-        }
+        sqlx::query("UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL")
+            .bind(id.to_string())
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?;
+        let reason = if action.is_some() { "sign_out" } else { "sign_in_expired" };
+        Self::end_access_sessions(&mut tx, now, Ending::SignIn(id), reason, ctx).await?;
         if let (Some(action), Some(account), Some(user)) = (action, ctx.actor.account_id, ctx.actor.user_id) {
             let details = serde_json::json!({ "session_id": id.to_string() });
             Self::append(&mut tx, now, &change(account, action, target("user", user), details), ctx).await?;
@@ -1064,7 +1151,7 @@ impl crate::Repository for Repo {
             .fetch_one(&mut *tx)
             .await?;
         let account: AccountId = account.parse().map_err(|e| corrupt("account_id", e))?;
-        Self::end_user_sessions(&mut tx, now, user, Some(keep)).await?;
+        Self::end_user_sessions(&mut tx, now, user, Some(keep), "password_changed", ctx).await?;
         let details = serde_json::json!({ "changed": ["password"] });
         Self::append(&mut tx, now, &change(account, "auth.password_changed", target("user", user), details), ctx).await?;
         tx.commit().await?;
@@ -1177,15 +1264,7 @@ impl crate::Repository for Repo {
         if removed == 0 {
             return Err(DomainError::NotFound.into());
         }
-        let ended = sqlx::query(
-            "UPDATE access_sessions SET ended_at = $3 WHERE actor_user_id = $1 AND account_id = $2 AND ended_at IS NULL",
-        )
-        .bind(user.to_string())
-        .bind(customer.to_string())
-        .bind(to_micros(now))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let ended = Self::end_access_sessions(&mut tx, now, Ending::ActorInto(user, customer), "unassigned", ctx).await?;
         let details = serde_json::json!({
             "user_id": user.to_string(),
             "email": staff.email.as_str(),
@@ -1225,7 +1304,7 @@ impl crate::Repository for Repo {
             "reason": new.reason,
             "expires_at": tenantry_domain::clock::rfc3339_micros(new.expires_at),
         });
-        let ctx = Ctx { access_session_id: Some(id.to_string()), ..ctx.clone() };
+        let ctx = Ctx { access_session_id: Some(id.to_string()), access_customer: None, ..ctx.clone() };
         let draft = change(customer, "access_session.started", target("access_session", id), details);
         Self::append(&mut tx, now, &draft, &ctx).await?;
         tx.commit().await?;
@@ -1296,8 +1375,8 @@ impl crate::Repository for Repo {
         .await?
         .rows_affected();
         if ended > 0 {
-            let ctx = Ctx { access_session_id: Some(id.to_string()), ..ctx.clone() };
-            let draft = change(customer, "access_session.ended", target("access_session", id), serde_json::json!({}));
+            let ctx = Ctx { access_session_id: Some(id.to_string()), access_customer: None, ..ctx.clone() };
+            let draft = change(customer, "access_session.ended", target("access_session", id), serde_json::json!({ "reason": "ended" }));
             Self::append(&mut tx, now, &draft, &ctx).await?;
         }
         tx.commit().await?;
@@ -1443,7 +1522,7 @@ impl crate::Repository for Repo {
     }
 
     async fn get_collection(&self, grant: &Grant, id: CollectionId) -> Result<Collection> {
-        let account = grant.scope(Permission::ResourceRead)?;
+        let account = grant.scope_any(&[Permission::ResourceRead, Permission::ResourceWrite])?;
         let mut tx = self.pool.begin().await?;
         let collection = Self::collection_in(&mut tx, account, id).await?;
         tx.commit().await?;
@@ -1539,36 +1618,38 @@ impl crate::Repository for Repo {
 
     async fn audit_chunk(&self, grant: &Grant, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>> {
         let trail = grant.scope(Permission::AuditRead)?;
-        self.audit_rows(trail, after_seq, limit).await
+        self.audit_rows(trail, after_seq, i64::MAX, limit).await
     }
 
     async fn verify_trail(&self, grant: &Grant) -> Result<Verification> {
         let trail = grant.scope(Permission::AuditRead)?;
+        // The head is read first: events appended while verifying are beyond it and not judged.
+        let head = sqlx::query("SELECT seq, head_hash FROM audit_trails WHERE account_id = $1")
+            .bind(trail.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        let (head_seq, head_hash) = match &head {
+            Some(row) => (row.try_get::<i64, _>("seq")?, row.try_get::<String, _>("head_hash")?),
+            None => (0, GENESIS.to_owned()),
+        };
         let mut verifier = ChainVerifier::new();
         let mut after = 0;
         loop {
-            let chunk = self.audit_rows(trail, after, 1_000).await?;
+            let chunk = self.audit_rows(trail, after, head_seq, 1_000).await?;
             let Some(last) = chunk.last() else { break };
             after = last.seq;
             chunk.iter().for_each(|e| verifier.push(e));
         }
         let mut report = verifier.finish();
-        // The trail's head must be where the chain ends: a removed tail shows here.
-        let head = sqlx::query("SELECT seq, head_hash FROM audit_trails WHERE account_id = $1")
-            .bind(trail.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        if let Some(head) = head {
-            let (seq, hash): (i64, String) = (head.try_get("seq")?, head.try_get("head_hash")?);
-            let events = i64::try_from(report.events).unwrap_or(i64::MAX);
-            if report.valid && (seq != events || hash != report.head) {
-                report.valid = false;
-                report.first_bad_seq = Some(match seq.cmp(&events) {
-                    std::cmp::Ordering::Greater => events + 1,
-                    std::cmp::Ordering::Less => seq + 1,
-                    std::cmp::Ordering::Equal => events.max(1),
-                });
-            }
+        // The chain must end at the head: a removed newest event shows here.
+        let events = i64::try_from(report.events).unwrap_or(i64::MAX);
+        if report.valid && (head_seq != events || head_hash != report.head) {
+            report.valid = false;
+            report.first_bad_seq = Some(match head_seq.cmp(&events) {
+                std::cmp::Ordering::Greater => events + 1,
+                std::cmp::Ordering::Less => head_seq + 1,
+                std::cmp::Ordering::Equal => events.max(1),
+            });
         }
         Ok(report)
     }

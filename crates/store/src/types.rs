@@ -274,6 +274,7 @@ pub trait Repository: Send + Sync + 'static {
 
     // --- users ---
     async fn list_users(&self, grant: &Grant, page: &PageRequest) -> Result<Page<User>>;
+    /// One user (grant: `user.read` or `user.manage`).
     async fn get_user(&self, grant: &Grant, id: UserId) -> Result<User>;
     async fn create_user(&self, grant: &Grant, user: NewUser, ctx: &Ctx) -> Result<User>;
     async fn update_user(&self, grant: &Grant, id: UserId, patch: UserPatch, ctx: &Ctx) -> Result<User>;
@@ -336,6 +337,7 @@ pub trait Repository: Send + Sync + 'static {
 
     // --- collections (grant: `resource.read` / `resource.write` on the customer) ---
     async fn list_collections(&self, grant: &Grant, page: &PageRequest) -> Result<Page<Collection>>;
+    /// One collection (grant: `resource.read` or `resource.write`).
     async fn get_collection(&self, grant: &Grant, id: CollectionId) -> Result<Collection>;
     async fn create_collection(&self, grant: &Grant, name: String, ctx: &Ctx) -> Result<Collection>;
     async fn rename_collection(&self, grant: &Grant, id: CollectionId, name: String, ctx: &Ctx) -> Result<Collection>;

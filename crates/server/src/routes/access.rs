@@ -8,7 +8,7 @@ use crate::body;
 use crate::error::ApiResult;
 use crate::principal::Auth;
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -85,12 +85,14 @@ pub async fn open(
     auth: Auth,
     Path(id): Path<String>,
     headers: HeaderMap,
-    bytes: Bytes,
+    request_body: Body,
 ) -> ApiResult<(StatusCode, Json<AccessSessionBody>)> {
-    let (grant, _) = auth.grant(&app, Permission::AccessEnter, &id, "access_session.started").await?;
+    let action = "access_session.started";
+    let (grant, account) = auth.grant(&app, Permission::AccessEnter, &id, action).await?;
+    let bytes = body::read(request_body).await?;
     let request = body::optional_json::<OpenRequest>(&headers, &bytes);
     let inline = request.as_ref().ok().and_then(|r| r.as_ref()).and_then(|r| r.password.as_deref());
-    auth.require_reauth(&app, inline).await?;
+    auth.require_reauth(&app, inline, &account, action).await?;
     let reason = request?.and_then(|r| r.reason);
     let mut v = Validator::new();
     let reason = reason.and_then(|r| v.check("reason", validate::text(&r)));
@@ -145,7 +147,16 @@ pub async fn end(State(app): State<App>, auth: Auth, Path(session_id): Path<Stri
     };
     let id = record.id;
     let customer = record.account_id.to_string();
-    let (grant, account) = auth.grant(&app, Permission::AccessEnd, &customer, "access_session.ended").await?;
+    let (grant, account) = match auth.try_grant(&app, Permission::AccessEnd, &customer).await? {
+        Ok(granted) => granted,
+        // A session into an account the caller cannot see is as missing as an unknown one.
+        Err((Denial::NotFound, _)) => {
+            return Err(auth.deny(&app, Denial::NotFound, None, &session_id, "access_session.ended").await);
+        }
+        Err((denial, account)) => {
+            return Err(auth.deny(&app, denial, account, &customer, "access_session.ended").await);
+        }
+    };
     let inside = auth.principal.access.as_ref().is_some_and(|a| a.customer_id == record.account_id);
     if auth.principal.role == Role::MspStaff && !inside && record.actor_user_id != auth.principal.user_id {
         return Err(auth.deny(&app, Denial::Forbidden, Some(account.id), &customer, "access_session.ended").await);

@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::principal::Auth;
 use crate::secrets::{random_token, token_hash};
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,9 @@ pub struct CreateAccountRequest {
     kind: String,
     name: String,
     slug: Option<String>,
+    /// The parent; the caller's own account when absent. Read from the raw body before the typed
+    /// parse, so that an invisible parent is a 404 whatever else the body holds.
+    #[allow(dead_code)]
     parent_id: Option<String>,
     plan: Option<String>,
     contact_email: Option<String>,
@@ -130,11 +133,14 @@ pub async fn create(
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<(StatusCode, Json<CreatedAccount>)> {
-    let request: CreateAccountRequest = body::json(&headers, &bytes)?;
-    let parent_raw = request.parent_id.clone().unwrap_or_else(|| auth.principal.account_id.to_string());
+    let value = body::json_value(&headers, &bytes)?;
+    let parent_raw = match value.get("parent_id") {
+        Some(serde_json::Value::String(id)) => id.clone(),
+        _ => auth.principal.account_id.to_string(),
+    };
     let (grant, parent) = auth.grant(&app, Permission::AccountCreate, &parent_raw, "account.created").await?;
-    let kind: AccountKind = request.kind.parse().map_err(|m: String| ApiError::invalid("kind", m))?;
-    if !parent.kind.may_parent(kind) {
+    let asked_kind = value.get("kind").and_then(|k| k.as_str()).and_then(|k| k.parse::<AccountKind>().ok());
+    if let Some(kind) = asked_kind.filter(|k| !parent.kind.may_parent(*k)) {
         let denial = auth.deny(&app, Denial::Forbidden, Some(parent.id), &parent_raw, "account.created").await;
         return Err(match denial {
             ApiError::Forbidden(_) => {
@@ -143,6 +149,8 @@ pub async fn create(
             other => other,
         });
     }
+    let request: CreateAccountRequest = body::from_value(value)?;
+    let kind: AccountKind = request.kind.parse().map_err(|m: String| ApiError::invalid("kind", m))?;
 
     let mut v = Validator::new();
     let name = v.check("name", validate::name(&request.name));
@@ -174,7 +182,7 @@ pub async fn create(
     let (account, user): (Account, User) = app.store.create_account(&grant, new, admin, &auth.ctx()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(CreatedAccount { account, initial_user: user, activation_url: creds.activation_url }),
+        Json(CreatedAccount { account, initial_user: user.as_of(app.now()), activation_url: creds.activation_url }),
     ))
 }
 
@@ -190,9 +198,10 @@ pub async fn patch(
     auth: Auth,
     Path(id): Path<String>,
     headers: HeaderMap,
-    bytes: Bytes,
+    request_body: Body,
 ) -> ApiResult<Json<Account>> {
     let (grant, account) = auth.grant(&app, Permission::AccountRead, &id, "account.updated").await?;
+    let bytes = body::read(request_body).await?;
     let value = body::json_value(&headers, &bytes)?;
     let has = |key: &str| value.get(key).is_some();
     let mut grant = grant;
@@ -241,12 +250,14 @@ pub async fn delete(
     auth: Auth,
     Path(id): Path<String>,
     headers: HeaderMap,
-    bytes: Bytes,
+    request_body: Body,
 ) -> ApiResult<StatusCode> {
-    let (grant, _) = auth.grant(&app, Permission::AccountDelete, &id, "account.deletion_scheduled").await?;
+    let action = "account.deletion_scheduled";
+    let (grant, account) = auth.grant(&app, Permission::AccountDelete, &id, action).await?;
+    let bytes = body::read(request_body).await?;
     let confirmation = body::optional_json::<Confirmation>(&headers, &bytes);
     let inline = confirmation.as_ref().ok().and_then(|c| c.as_ref()).and_then(|c| c.password.as_deref());
-    auth.require_reauth(&app, inline).await?;
+    auth.require_reauth(&app, inline, &account, action).await?;
     confirmation?;
     let deadline = app.now() + app.settings.deletion_grace;
     app.store.schedule_deletion(&grant, deadline, &auth.ctx()).await?;

@@ -202,10 +202,10 @@ pub async fn logout(State(app): State<App>, auth: Auth) -> ApiResult<Response> {
 }
 
 #[utoipa::path(operation_id = "me", get, path = "/me", tag = "auth", security(("session" = [])), responses((status = 200, body = MeReply), crate::error::Failure))]
-pub async fn me(auth: Auth) -> ApiResult<Json<MeReply>> {
+pub async fn me(State(app): State<App>, auth: Auth) -> ApiResult<Json<MeReply>> {
     let permissions = own_permissions(auth.principal.role, auth.principal.account_kind);
     let csrf_token = auth.session.as_ref().map(|s| s.csrf_token.clone()).unwrap_or_default();
-    Ok(Json(MeReply { user: auth.user, account: auth.account, csrf_token, permissions }))
+    Ok(Json(MeReply { user: auth.user.as_of(app.now()), account: auth.account, csrf_token, permissions }))
 }
 
 /// Checks the caller's own password; a wrong one counts as a failed sign-in and is recorded.

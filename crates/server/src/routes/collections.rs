@@ -7,7 +7,7 @@ use crate::body;
 use crate::error::{ApiError, ApiResult};
 use crate::principal::Auth;
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
@@ -47,9 +47,10 @@ pub async fn create(
     auth: Auth,
     Path(id): Path<String>,
     headers: HeaderMap,
-    bytes: Bytes,
+    request_body: Body,
 ) -> ApiResult<(StatusCode, Json<Collection>)> {
     let (grant, _) = auth.grant(&app, Permission::ResourceWrite, &id, "collection.created").await?;
+    let bytes = body::read(request_body).await?;
     let name = name(&headers, &bytes)?;
     Ok((StatusCode::CREATED, Json(app.store.create_collection(&grant, name, &auth.ctx()).await?)))
 }
@@ -70,10 +71,12 @@ pub async fn update(
     auth: Auth,
     Path((id, cid)): Path<(String, String)>,
     headers: HeaderMap,
-    bytes: Bytes,
+    request_body: Body,
 ) -> ApiResult<Json<Collection>> {
     let (grant, _) = auth.grant(&app, Permission::ResourceWrite, &id, "collection.updated").await?;
     let cid = collection_id(&cid)?;
+    app.store.get_collection(&grant, cid).await?;
+    let bytes = body::read(request_body).await?;
     let name = name(&headers, &bytes)?;
     Ok(Json(app.store.rename_collection(&grant, cid, name, &auth.ctx()).await?))
 }

@@ -8,7 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::principal::Auth;
 use crate::secrets::{random_token, token_hash};
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -98,12 +98,14 @@ pub async fn create(
     auth: Auth,
     Path(id): Path<String>,
     headers: HeaderMap,
-    bytes: Bytes,
+    request_body: Body,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
-    let (grant, _) = auth.grant(&app, Permission::ApiTokenCreate, &id, "api_token.created").await?;
+    let action = "api_token.created";
+    let (grant, account) = auth.grant(&app, Permission::ApiTokenCreate, &id, action).await?;
+    let bytes = body::read(request_body).await?;
     let request = body::json::<CreateTokenRequest>(&headers, &bytes);
     let inline = request.as_ref().ok().and_then(|r| r.password.as_deref());
-    auth.require_reauth(&app, inline).await?;
+    auth.require_reauth(&app, inline, &account, action).await?;
     let request = request?;
     let mut v = Validator::new();
     let name = v.check("name", validate::name(&request.name));

@@ -8,7 +8,7 @@ use crate::body::{self, Patch};
 use crate::error::{ApiError, ApiResult};
 use crate::principal::Auth;
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -76,7 +76,10 @@ pub async fn list(
 ) -> ApiResult<Json<ListBody<User>>> {
     let (grant, _) = auth.grant(&app, Permission::UserRead, &id, "user.listed").await?;
     let page = page_request(&params, id_cursor::<UserId>)?;
-    Ok(Json(app.store.list_users(&grant, &page).await?.into()))
+    let mut page = app.store.list_users(&grant, &page).await?;
+    let now = app.now();
+    page.items = page.items.into_iter().map(|u| u.as_of(now)).collect();
+    Ok(Json(page.into()))
 }
 
 #[utoipa::path(operation_id = "create_user", post, path = "/accounts/{id}/users", tag = "users", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), request_body = CreateUserRequest, responses((status = 201, body = CreatedUser), crate::error::Failure))]
@@ -85,9 +88,10 @@ pub async fn create(
     auth: Auth,
     Path(id): Path<String>,
     headers: HeaderMap,
-    bytes: Bytes,
+    request_body: Body,
 ) -> ApiResult<(StatusCode, Json<CreatedUser>)> {
     let (grant, account) = auth.grant(&app, Permission::UserManage, &id, "user.created").await?;
+    let bytes = body::read(request_body).await?;
     let request: CreateUserRequest = body::json(&headers, &bytes)?;
     let mut v = Validator::new();
     let email = v.check("email", Email::parse(&request.email));
@@ -105,13 +109,13 @@ pub async fn create(
     let new =
         NewUser { email, name, role, password_hash: creds.password_hash, expires_at, activation: creds.activation };
     let user = app.store.create_user(&grant, new, &auth.ctx()).await?;
-    Ok((StatusCode::CREATED, Json(CreatedUser { user, activation_url: creds.activation_url })))
+    Ok((StatusCode::CREATED, Json(CreatedUser { user: user.as_of(app.now()), activation_url: creds.activation_url })))
 }
 
 #[utoipa::path(operation_id = "get_user", get, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), responses((status = 200, body = User), crate::error::Failure))]
 pub async fn get(State(app): State<App>, auth: Auth, Path((id, uid)): Path<(String, String)>) -> ApiResult<Json<User>> {
     let (grant, _) = auth.grant(&app, Permission::UserRead, &id, "user.read").await?;
-    Ok(Json(app.store.get_user(&grant, user_id(&uid)?).await?))
+    Ok(Json(app.store.get_user(&grant, user_id(&uid)?).await?.as_of(app.now())))
 }
 
 #[utoipa::path(operation_id = "update_user", patch, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), request_body = PatchUserRequest, responses((status = 200, body = User), crate::error::Failure))]
@@ -120,10 +124,12 @@ pub async fn patch(
     auth: Auth,
     Path((id, uid)): Path<(String, String)>,
     headers: HeaderMap,
-    bytes: Bytes,
+    request_body: Body,
 ) -> ApiResult<Json<User>> {
     let (grant, account) = auth.grant(&app, Permission::UserManage, &id, "user.updated").await?;
     let uid = user_id(&uid)?;
+    app.store.get_user(&grant, uid).await?;
+    let bytes = body::read(request_body).await?;
     let request: PatchUserRequest = body::json(&headers, &bytes)?;
     let mut v = Validator::new();
     let name = request.name.as_deref().and_then(|n| v.check("name", validate::name(n)));
@@ -153,7 +159,7 @@ pub async fn patch(
         None => None,
     };
     let patch = UserPatch { name, email, role, status, expires_at, password_hash };
-    Ok(Json(app.store.update_user(&grant, uid, patch, &auth.ctx()).await?))
+    Ok(Json(app.store.update_user(&grant, uid, patch, &auth.ctx()).await?.as_of(app.now())))
 }
 
 #[utoipa::path(operation_id = "delete_user", delete, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), responses((status = 204, description = "Deleted"), crate::error::Failure))]

@@ -70,6 +70,10 @@ async fn refusals_for_disabled_expired_suspended_and_sso_users_need_the_right_pa
     s.login("temp@globex.test", PASSWORD).await;
     s.clock.advance(time::Duration::hours(2));
     s.try_login("temp@globex.test", PASSWORD).await.0.problem(403, "user_expired");
+    let listed = s.login("boss@globex.test", PASSWORD).await.get(&users).await.expect(200);
+    let temp =
+        listed.body["items"].as_array().and_then(|a| a.iter().find(|u| u["email"] == "temp@globex.test").cloned());
+    assert_eq!(temp.map(|u| u["status"].clone()), Some(json!("expired")), "served as expired");
 
     let customer = format!("/api/v1/accounts/{}", t.customer_id);
     let msp = s.login("admin@acme.test", PASSWORD).await;
@@ -143,6 +147,8 @@ async fn step_up_rotates_the_cookie_keeps_the_csrf_token_and_opens_the_reauth_wi
     s.clock.advance(time::Duration::minutes(6));
     let doomed = format!("/api/v1/accounts/{partner_id}");
     root.delete(&doomed).await.problem(403, "reauth_required");
+    let trail = root.get(&format!("{doomed}/audit?action=account.deletion_scheduled")).await.expect(200);
+    assert_eq!(trail.body["items"][0]["details"]["code"], "reauth_required", "a refused step-up is recorded");
     root.post("/api/v1/auth/reauth", json!({"password": "wrong password here"}))
         .await
         .problem(401, "invalid_credentials");

@@ -108,7 +108,10 @@ async fn inside_a_session_the_actor_is_master_admin_except_for_creating_api_toke
     inside.post(&format!("{base}/api-tokens"), token).await.problem(403, "delegated_token_forbidden");
     let trail = t.customer.get(&format!("{base}/audit?action=api_token.created")).await.expect(200);
     assert!(items(&trail).iter().any(|e| e["outcome"] == "denied" && e["actor"]["email"] == "admin@acme.test"));
-    inside.post(&format!("{base}/access-sessions"), json!({})).await.problem(403, "forbidden");
+    inside.post(&format!("{base}/access-sessions"), json!({})).await.expect(201);
+    inside.patch(&base, json!({"status": "suspended"})).await.expect(200);
+    inside.patch(&base, json!({"status": "active"})).await.expect(200);
+    t.msp.get(&format!("{base}/api-tokens")).await.problem(403, "access_session_required");
     inside.get(&format!("/api/v1/accounts/{}/collections", t.sibling_id)).await.problem(403, "access_session_required");
 }
 
@@ -291,6 +294,10 @@ async fn sessions_are_ended_by_the_actor_the_msp_admin_the_customer_admin_and_si
     staff.send("POST", "/api/v1/auth/logout", None, true).await.expect(204);
     let listed = items(&t.msp.get(&format!("/api/v1/accounts/{}/access-sessions", t.sibling_id)).await.expect(200));
     assert!(listed.iter().all(|s| s["status"] == "ended"), "signing out ended them all: {listed:?}");
+    let trail = sibling_boss.get(&format!("/api/v1/accounts/{}/audit?action=access_session.ended", t.sibling_id)).await;
+    let ended = items(&trail.expect(200));
+    assert!(ended.iter().any(|e| e["access_session_id"] == d.as_str() && e["details"]["reason"] == "sign_out"));
+    assert!(ended.iter().any(|e| e["access_session_id"] == c.as_str() && e["details"]["reason"] == "ended"));
 }
 
 async fn api_tokens_are_shown_once_act_with_the_creators_role_and_never_step_up(s: Server) {

@@ -9,6 +9,7 @@ crate::api_tests!(
     list_parameters_out_of_range_are_422,
     unknown_routes_and_methods_answer_problem_json,
     oversized_bodies_are_413,
+    an_unknown_object_is_404_before_its_body_is_judged,
 );
 
 async fn malformed_bodies_and_wrong_content_types_are_400(s: Server) {
@@ -97,7 +98,24 @@ async fn unknown_routes_and_methods_answer_problem_json(s: Server) {
 }
 
 async fn oversized_bodies_are_413(s: Server) {
-    let root = s.root().await;
+    let t = s.tree().await;
     let huge = format!("{{\"kind\":\"partner\",\"name\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
-    s.raw(&root, "POST", "/api/v1/accounts", "application/json", &huge).await.problem(413, "payload_too_large");
+    s.raw(&t.root, "POST", "/api/v1/accounts", "application/json", &huge).await.problem(413, "payload_too_large");
+    let users = format!("/api/v1/accounts/{}/users", t.customer_id);
+    s.raw(&t.customer, "POST", &users, "application/json", &huge).await.problem(413, "payload_too_large");
+    let foreign = format!("/api/v1/accounts/{}/users", t.rival_customer_id);
+    s.raw(&t.customer, "POST", &foreign, "application/json", &huge).await.problem(404, "not_found");
+}
+
+async fn an_unknown_object_is_404_before_its_body_is_judged(s: Server) {
+    let t = s.tree().await;
+    let missing = "01900000-0000-7000-8000-000000000000";
+    let user = format!("/api/v1/accounts/{}/users/{missing}", t.customer_id);
+    t.customer.patch(&user, json!({"role": "emperor", "extra": 1})).await.problem(404, "not_found");
+    let collection = format!("/api/v1/accounts/{}/collections/{missing}", t.customer_id);
+    t.customer.patch(&collection, json!({"name": ""})).await.problem(404, "not_found");
+    let rival_parent = json!({"kind": "customer", "name": "", "parent_id": t.rival_id, "colour": "red", "admin": {}});
+    t.msp.post("/api/v1/accounts", rival_parent).await.problem(404, "not_found");
+    let wrong_kind = json!({"kind": "msp", "name": "", "colour": "red", "admin": {}});
+    t.msp.post("/api/v1/accounts", wrong_kind).await.problem(403, "forbidden");
 }
