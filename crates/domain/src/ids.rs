@@ -67,3 +67,7 @@ define_id!(
     /// A customer's certificate collection.
     CollectionId
 );
+define_id!(
+    /// A certificate in a customer's inventory.
+    CertificateId
+);

@@ -2,7 +2,7 @@
 //! agents and imports find.
 
 use crate::clock::serde_micros;
-use crate::ids::{AccountId, CollectionId};
+use crate::ids::{AccountId, CertificateId, CollectionId};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -17,4 +17,27 @@ pub struct Collection {
     pub created_at: OffsetDateTime,
     #[serde(with = "serde_micros")]
     pub updated_at: OffsetDateTime,
+}
+
+/// A certificate in a customer's inventory.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Certificate {
+    pub id: CertificateId,
+    pub account_id: AccountId,
+    pub collection_id: CollectionId,
+    pub subject: String,
+    /// DNS names and IP addresses, as plain strings.
+    pub sans: Vec<String>,
+    pub issuer: String,
+    pub serial: String,
+    #[serde(with = "serde_micros")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "serde_micros")]
+    pub not_after: OffsetDateTime,
+    pub fingerprint_sha256: String,
+    pub key_type: String,
+    pub key_bits: u32,
+    #[serde(with = "serde_micros")]
+    pub created_at: OffsetDateTime,
 }

@@ -20,7 +20,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::FutureExt;
-use routes::{access, accounts, audit, auth, collections, ops, staff, tokens, users};
+use routes::{access, accounts, audit, auth, certificates, collections, ops, staff, tokens, users};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -59,6 +59,9 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(tokens::get, tokens::revoke))
         .routes(routes!(collections::list, collections::create))
         .routes(routes!(collections::get, collections::update, collections::delete))
+        .routes(routes!(certificates::import))
+        .routes(routes!(certificates::list))
+        .routes(routes!(certificates::get, certificates::delete))
 }
 
 /// The API's routes and the OpenAPI document generated from them.

@@ -22,7 +22,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
         (name = "staff", description = "MSP technicians' assignments to customers"),
         (name = "access", description = "Entering a customer account with one's own identity"),
         (name = "api-tokens", description = "Account-scoped bearer tokens"),
-        (name = "collections", description = "A customer's certificate collections")
+        (name = "collections", description = "A customer's certificate collections"),
+        (name = "certificates", description = "A customer's certificate inventory")
     )
 )]
 pub struct ApiDoc;

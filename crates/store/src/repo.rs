@@ -10,7 +10,7 @@ use tenantry_domain::authz::{BelowScope, Grant, Permission};
 use tenantry_domain::clock::{from_micros, to_micros};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, AccountKind, AccountStatus, ApiTokenId, AuditActor, AuditEvent, AuditTarget,
-    Collection, CollectionId, DomainError, Email, EventId, Outcome, Plan, Role, SessionId, Slug, User, UserId,
+    Certificate, CertificateId, Collection, CollectionId, DomainError, Email, EventId, Outcome, Plan, Role, SessionId, Slug, User, UserId,
     UserStatus,
 };
 use time::OffsetDateTime;
@@ -199,6 +199,38 @@ fn api_token_from_row(row: &DbRow) -> Result<ApiTokenRecord> {
         last_used_at: opt_time(row, "last_used_at")?,
         revoked_at: opt_time(row, "revoked_at")?,
     })
+}
+
+macro_rules! certificate_cols {
+    () => {
+        "id, account_id, collection_id, subject, sans, issuer, serial, not_before, not_after, fingerprint_sha256, \
+         key_type, key_bits, created_at"
+    };
+}
+
+fn certificate_from_row(row: &DbRow) -> Result<Certificate> {
+    let sans: String = row.try_get("sans")?;
+    Ok(Certificate {
+        id: parse_col(row, "id")?,
+        account_id: parse_col(row, "account_id")?,
+        collection_id: parse_col(row, "collection_id")?,
+        subject: row.try_get("subject")?,
+        sans: serde_json::from_str(&sans).map_err(|e| corrupt("sans", e))?,
+        issuer: row.try_get("issuer")?,
+        serial: row.try_get("serial")?,
+        not_before: from_micros(row.try_get("not_before")?),
+        not_after: from_micros(row.try_get("not_after")?),
+        fingerprint_sha256: row.try_get("fingerprint_sha256")?,
+        key_type: row.try_get("key_type")?,
+        key_bits: u32::try_from(row.try_get::<i64, _>("key_bits")?).unwrap_or(0),
+        created_at: from_micros(row.try_get("created_at")?),
+    })
+}
+
+/// `%text%` for a case-insensitive LIKE, with the wildcards in `text` escaped.
+fn contains_pattern(text: &str) -> String {
+    let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 fn collection_from_row(row: &DbRow) -> Result<Collection> {
@@ -766,10 +798,7 @@ impl crate::Repository for Repo {
             BelowScope::Assigned => Some(viewer_user.to_string()),
             BelowScope::Nothing => return Ok(Page { items: Vec::new(), next: None }),
         };
-        let pattern = filter.q.as_ref().map(|q| {
-            let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            format!("%{escaped}%")
-        });
+        let pattern = filter.q.as_deref().map(contains_pattern);
         let rows = sqlx::query(
             "SELECT a.id, a.kind, a.name, a.slug, a.parent_id, a.status, a.plan, a.sso_mandatory, a.contact_email, \
              a.region, a.created_at, a.deletion_deadline \
@@ -1579,6 +1608,133 @@ impl crate::Repository for Repo {
             .await?;
         let details = serde_json::json!({ "name": collection.name });
         Self::append(&mut tx, now, &change(account, "collection.deleted", target("collection", id), details), ctx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn import_certificates(
+        &self,
+        grant: &Grant,
+        collection: CollectionId,
+        certificates: Vec<NewCertificate>,
+        ctx: &Ctx,
+    ) -> Result<Vec<(Certificate, bool)>> {
+        let account = grant.scope(Permission::ResourceWrite)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        Self::collection_in(&mut tx, account, collection).await?;
+        let mut results = Vec::with_capacity(certificates.len());
+        let (mut added, mut duplicates) = (Vec::new(), Vec::new());
+        for new in certificates {
+            let existing = sqlx::query(concat!(
+                "SELECT ",
+                certificate_cols!(),
+                " FROM certificates WHERE account_id = $1 AND fingerprint_sha256 = $2"
+            ))
+            .bind(account.to_string())
+            .bind(&new.fingerprint_sha256)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(row) = existing {
+                duplicates.push(new.fingerprint_sha256.clone());
+                results.push((certificate_from_row(&row)?, true));
+                continue;
+            }
+            let id = CertificateId::new();
+            let sans = serde_json::to_string(&new.sans).map_err(|e| corrupt("sans", e))?;
+            sqlx::query(
+                "INSERT INTO certificates (id, account_id, collection_id, subject, sans, issuer, serial, not_before, \
+                 not_after, fingerprint_sha256, key_type, key_bits, pem, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            )
+            .bind(id.to_string())
+            .bind(account.to_string())
+            .bind(collection.to_string())
+            .bind(&new.subject)
+            .bind(sans)
+            .bind(&new.issuer)
+            .bind(&new.serial)
+            .bind(to_micros(new.not_before))
+            .bind(to_micros(new.not_after))
+            .bind(&new.fingerprint_sha256)
+            .bind(&new.key_type)
+            .bind(i64::from(new.key_bits))
+            .bind(&new.pem)
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?;
+            added.push(new.fingerprint_sha256.clone());
+            let row = sqlx::query(concat!("SELECT ", certificate_cols!(), " FROM certificates WHERE id = $1"))
+                .bind(id.to_string())
+                .fetch_one(&mut *tx)
+                .await?;
+            results.push((certificate_from_row(&row)?, false));
+        }
+        let details = serde_json::json!({ "collection_id": collection.to_string(), "added": added, "duplicates": duplicates });
+        let draft = change(account, "certificate.imported", target("collection", collection), details);
+        Self::append(&mut tx, now, &draft, ctx).await?;
+        tx.commit().await?;
+        Ok(results)
+    }
+
+    async fn list_certificates(&self, grant: &Grant, filter: &CertificateFilter, page: &PageRequest) -> Result<Page<Certificate>> {
+        let account = grant.scope(Permission::ResourceRead)?;
+        let now = filter.now.map(to_micros);
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            certificate_cols!(),
+            " FROM certificates WHERE account_id = $1 ",
+            "AND ($2 IS NULL OR (not_after > $3 AND not_after <= $2)) ",
+            "AND ($4 IS NULL OR ($4 = 1 AND not_after <= $3) OR ($4 = 0 AND not_after > $3)) ",
+            "AND ($5 IS NULL OR lower(issuer) LIKE $5 ESCAPE '\\') ",
+            "AND ($6 IS NULL OR lower(subject) LIKE $6 ESCAPE '\\' OR lower(sans) LIKE $6 ESCAPE '\\') ",
+            "AND ($7 IS NULL OR collection_id = $7) ",
+            "AND ($8 IS NULL OR id > $8) ORDER BY id LIMIT $9"
+        ))
+        .bind(account.to_string())
+        .bind(filter.expiring_before.map(to_micros))
+        .bind(now.unwrap_or(0))
+        .bind(filter.expired.map(i64::from))
+        .bind(filter.issuer.as_deref().map(contains_pattern))
+        .bind(filter.q.as_deref().map(contains_pattern))
+        .bind(filter.collection_id.map(|c| c.to_string()))
+        .bind(&page.after)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(certificate_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page.limit, |c| c.id.to_string()))
+    }
+
+    async fn get_certificate(&self, grant: &Grant, id: CertificateId) -> Result<Certificate> {
+        let account = grant.scope_any(&[Permission::ResourceRead, Permission::ResourceWrite])?;
+        let row = sqlx::query(concat!("SELECT ", certificate_cols!(), " FROM certificates WHERE account_id = $1 AND id = $2"))
+            .bind(account.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        certificate_from_row(&row)
+    }
+
+    async fn delete_certificate(&self, grant: &Grant, id: CertificateId, ctx: &Ctx) -> Result<()> {
+        let account = grant.scope(Permission::ResourceWrite)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(concat!("SELECT ", certificate_cols!(), " FROM certificates WHERE account_id = $1 AND id = $2"))
+            .bind(account.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        let certificate = certificate_from_row(&row)?;
+        sqlx::query("DELETE FROM certificates WHERE account_id = $1 AND id = $2")
+            .bind(account.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let details = serde_json::json!({ "subject": certificate.subject, "fingerprint_sha256": certificate.fingerprint_sha256 });
+        Self::append(&mut tx, now, &change(account, "certificate.deleted", target("certificate", id), details), ctx).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -16,6 +16,7 @@ fn migrations() -> Vec<sqlx::migrate::Migration> {
     vec![
         crate::repo_migration(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
         crate::repo_migration(2, "delegation", include_str!("../migrations/sqlite/0002_delegation.sql")),
+        crate::repo_migration(3, "certificates", include_str!("../migrations/sqlite/0003_certificates.sql")),
     ]
 }
 

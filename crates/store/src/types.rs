@@ -4,7 +4,8 @@ use crate::Result;
 use tenantry_domain::authz::{BelowScope, Grant};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, AccountKind, AccountStatus, ApiTokenId, AuditActor, AuditEvent, AuditTarget,
-    Collection, CollectionId, Email, EventId, Outcome, Plan, Role, SessionId, Slug, User, UserId, audit::Verification,
+    Certificate, CertificateId, Collection, CollectionId, Email, EventId, Outcome, Plan, Role, SessionId, Slug, User,
+    UserId, audit::Verification,
 };
 use time::OffsetDateTime;
 
@@ -238,6 +239,36 @@ pub struct TokenPrincipal {
     pub blocked: bool,
 }
 
+/// A certificate to add to the inventory, as parsed from PEM.
+#[derive(Clone, Debug)]
+pub struct NewCertificate {
+    pub subject: String,
+    pub sans: Vec<String>,
+    pub issuer: String,
+    pub serial: String,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub fingerprint_sha256: String,
+    pub key_type: String,
+    pub key_bits: u32,
+    pub pem: String,
+}
+
+/// Filters of the certificate list; times are decided by the caller's clock.
+#[derive(Clone, Debug, Default)]
+pub struct CertificateFilter {
+    /// Not yet expired, but expiring before this time.
+    pub expiring_before: Option<OffsetDateTime>,
+    /// `Some(true)`: only expired ones; `Some(false)`: only unexpired ones.
+    pub expired: Option<bool>,
+    pub now: Option<OffsetDateTime>,
+    /// Issuer contains (case-insensitive).
+    pub issuer: Option<String>,
+    /// Subject or a SAN contains (case-insensitive).
+    pub q: Option<String>,
+    pub collection_id: Option<CollectionId>,
+}
+
 /// The one repository API; implemented for SQLite and PostgreSQL.
 #[async_trait::async_trait]
 pub trait Repository: Send + Sync + 'static {
@@ -342,6 +373,25 @@ pub trait Repository: Send + Sync + 'static {
     async fn create_collection(&self, grant: &Grant, name: String, ctx: &Ctx) -> Result<Collection>;
     async fn rename_collection(&self, grant: &Grant, id: CollectionId, name: String, ctx: &Ctx) -> Result<Collection>;
     async fn delete_collection(&self, grant: &Grant, id: CollectionId, ctx: &Ctx) -> Result<()>;
+
+    // --- certificates (grant: `resource.read` / `resource.write` on the customer) ---
+    /// Adds certificates to a collection; one already in the account comes back as it is, marked
+    /// `true` (a duplicate). All or nothing, with one `certificate.imported` event.
+    async fn import_certificates(
+        &self,
+        grant: &Grant,
+        collection: CollectionId,
+        certificates: Vec<NewCertificate>,
+        ctx: &Ctx,
+    ) -> Result<Vec<(Certificate, bool)>>;
+    async fn list_certificates(
+        &self,
+        grant: &Grant,
+        filter: &CertificateFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Certificate>>;
+    async fn get_certificate(&self, grant: &Grant, id: CertificateId) -> Result<Certificate>;
+    async fn delete_certificate(&self, grant: &Grant, id: CertificateId, ctx: &Ctx) -> Result<()>;
 
     // --- audit ---
     /// Records an event that accompanies no other change (a denial, a failed step-up).

@@ -99,12 +99,16 @@ async fn unknown_routes_and_methods_answer_problem_json(s: Server) {
 
 async fn oversized_bodies_are_413(s: Server) {
     let t = s.tree().await;
-    let huge = format!("{{\"kind\":\"partner\",\"name\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
-    s.raw(&t.root, "POST", "/api/v1/accounts", "application/json", &huge).await.problem(413, "payload_too_large");
+    let two_mib = 2 * 1024 * 1024;
+    let (status, text) = s.oversized(&t.root, "/api/v1/accounts", "application/json", two_mib).await;
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("payload_too_large"));
     let users = format!("/api/v1/accounts/{}/users", t.customer_id);
-    s.raw(&t.customer, "POST", &users, "application/json", &huge).await.problem(413, "payload_too_large");
+    let (status, text) = s.oversized(&t.customer, &users, "application/json", two_mib).await;
+    assert_eq!(status, 413, "{text}");
     let foreign = format!("/api/v1/accounts/{}/users", t.rival_customer_id);
-    s.raw(&t.customer, "POST", &foreign, "application/json", &huge).await.problem(404, "not_found");
+    let (status, text) = s.oversized(&t.customer, &foreign, "application/json", two_mib).await;
+    assert_eq!(status, 404, "an invisible route is 404 before its body is read: {text}");
 }
 
 async fn an_unknown_object_is_404_before_its_body_is_judged(s: Server) {

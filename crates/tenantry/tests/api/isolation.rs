@@ -10,7 +10,7 @@ crate::api_tests!(every_route_answers_outsiders_404_changes_nothing_and_records_
 
 /// Method, path and body of every route that names an account or an object in one. Placeholders:
 /// `{a}` the target account, `{m}` its MSP, `{u}` a user of the target, `{staff}` a technician of
-/// the MSP, `{c}` a collection, `{t}` an API token, `{s}` an access session into the customer.
+/// the MSP, `{c}` a collection, `{x}` a certificate, `{t}` an API token, `{s}` an access session.
 const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/accounts/{a}", ""),
     ("PATCH", "/api/v1/accounts/{a}", r#"{"name": "Taken over"}"#),
@@ -48,6 +48,10 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/accounts/{a}/collections/{c}", ""),
     ("PATCH", "/api/v1/accounts/{a}/collections/{c}", r#"{"name": "renamed"}"#),
     ("DELETE", "/api/v1/accounts/{a}/collections/{c}", ""),
+    ("POST", "/api/v1/accounts/{a}/collections/{c}/certificates", ""),
+    ("GET", "/api/v1/accounts/{a}/certificates", ""),
+    ("GET", "/api/v1/accounts/{a}/certificates/{x}", ""),
+    ("DELETE", "/api/v1/accounts/{a}/certificates/{x}", ""),
 ];
 
 /// The objects a route's placeholders name.
@@ -58,6 +62,7 @@ struct Objects {
     u: String,
     staff: String,
     c: String,
+    x: String,
     t: String,
     s: String,
 }
@@ -70,6 +75,7 @@ impl Objects {
             .replace("{u}", &self.u)
             .replace("{staff}", &self.staff)
             .replace("{c}", &self.c)
+            .replace("{x}", &self.x)
             .replace("{t}", &self.t)
             .replace("{s}", &self.s)
     }
@@ -83,6 +89,7 @@ impl Objects {
             u: none.clone(),
             staff: self.staff.clone(),
             c: none.clone(),
+            x: none.clone(),
             t: none.clone(),
             s: none,
         }
@@ -143,6 +150,9 @@ async fn every_route_answers_outsiders_404_changes_nothing_and_records_the_probe
         .await
         .expect(201)
         .id("/id");
+    let (pem, _) = crate::certificates::certificate("probed.globex.test", 0, 30);
+    let import = format!("/api/v1/accounts/{}/collections/{collection}/certificates", t.customer_id);
+    let certificate = s.raw(&boss, "POST", &import, "application/x-pem-file", &pem).await.expect(201).id("/items/0/id");
     let token_body = json!({"name": "ci", "expires_in_days": 10});
     let customer_token = boss
         .post(&format!("/api/v1/accounts/{}/api-tokens", t.customer_id), token_body.clone())
@@ -158,6 +168,7 @@ async fn every_route_answers_outsiders_404_changes_nothing_and_records_the_probe
         u: customer_user,
         staff: staff_id.clone(),
         c: collection.clone(),
+        x: certificate,
         t: customer_token,
         s: session.clone(),
     };

@@ -109,14 +109,37 @@ impl Server {
     /// Raw bytes with a chosen content type.
     pub async fn raw(&self, session: &Session, method: &str, path: &str, content_type: &str, body: &str) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
-        let request = self
+        let mut request = self
             .http
             .request(method, self.url(path))
             .header("cookie", &session.cookie)
             .header("x-csrf-token", &session.csrf)
             .header("content-type", content_type)
             .body(body.to_owned());
+        for (name, value) in &session.headers {
+            request = request.header(name, value);
+        }
         read(request.send().await.unwrap_or_else(|e| panic!("{e}"))).await
+    }
+
+    /// Sends `size` bytes of body over a raw connection and reads whatever answer comes, even when
+    /// the server answers (and closes) before the whole body is sent. Returns the status and body.
+    pub async fn oversized(&self, session: &Session, path: &str, content_type: &str, size: usize) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let host = self.base.trim_start_matches("http://").to_owned();
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap_or_else(|e| panic!("{e}"));
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {}\r\nX-CSRF-Token: {}\r\nContent-Type: {content_type}\r\n\
+             Content-Length: {size}\r\nConnection: close\r\n\r\n",
+            session.cookie, session.csrf
+        );
+        let _ = stream.write_all(head.as_bytes()).await;
+        let _ = stream.write_all(&vec![b'x'; size]).await;
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        (status, text)
     }
 
     pub async fn try_login(&self, email: &str, password: &str) -> (Reply, Option<Session>) {
