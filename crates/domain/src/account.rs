@@ -149,6 +149,60 @@ impl FromStr for Plan {
     }
 }
 
+/// What a plan allows an account to hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub users: i64,
+    pub certificates: i64,
+    pub agents: i64,
+    pub targets: i64,
+}
+
+impl Limits {
+    /// The limit that applies to `resource`.
+    pub fn of(&self, resource: Resource) -> i64 {
+        match resource {
+            Resource::Users => self.users,
+            Resource::Certificates => self.certificates,
+            Resource::Agents => self.agents,
+            Resource::Targets => self.targets,
+        }
+    }
+}
+
+/// What plans limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resource {
+    Users,
+    Certificates,
+    Agents,
+    Targets,
+}
+
+impl Resource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Users => "users",
+            Self::Certificates => "certificates",
+            Self::Agents => "agents",
+            Self::Targets => "targets",
+        }
+    }
+}
+
+impl Plan {
+    /// The plan's limits; partner plans (partner and MSP accounts) have none.
+    pub fn default_limits(self) -> Option<Limits> {
+        match self {
+            Self::Trial => Some(Limits { users: 5, certificates: 100, agents: 2, targets: 10 }),
+            Self::Standard | Self::Managed => Some(Limits { users: 50, certificates: 5_000, agents: 50, targets: 500 }),
+            Self::Partner => None,
+        }
+    }
+}
+
 /// A unique, lowercase, URL-safe account handle; names the branded login page.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]

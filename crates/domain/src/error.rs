@@ -17,6 +17,8 @@ pub enum DomainError {
     EmailTaken,
     #[error("the account has children that are not pending deletion")]
     HasChildren,
+    #[error("the plan allows at most {limit} {resource}")]
+    PlanLimitReached { resource: &'static str, limit: i64 },
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -11,7 +11,7 @@ pub mod resources;
 pub mod user;
 pub mod validate;
 
-pub use account::{Account, AccountKind, AccountStatus, Plan, Slug};
+pub use account::{Account, AccountKind, AccountStatus, Limits, Plan, Resource, Slug};
 pub use audit::{AuditActor, AuditEvent, AuditTarget, Outcome};
 pub use authz::{Denial, Grant, Permission, Principal, Relation, authorize};
 pub use clock::{Clock, ManualClock, SystemClock};

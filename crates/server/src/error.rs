@@ -50,6 +50,8 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("some fields are invalid")]
     Validation(Vec<FieldError>),
+    #[error("{0}")]
+    PlanLimitReached(String),
     #[error("too many failed attempts; try again later")]
     RateLimited { retry_after_secs: u64 },
     #[error("internal error")]
@@ -80,7 +82,7 @@ impl ApiError {
             Conflict(_) | EmailTaken | HasChildren => StatusCode::CONFLICT,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Validation(_) | PlanLimitReached(_) => StatusCode::UNPROCESSABLE_ENTITY,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -110,6 +112,7 @@ impl ApiError {
             PayloadTooLarge => "payload_too_large",
             UnsupportedMediaType(_) => "unsupported_media_type",
             Validation(_) => "validation_failed",
+            PlanLimitReached(_) => "plan_limit_reached",
             RateLimited { .. } => "rate_limited",
             Internal(_) => "internal_error",
         }
@@ -178,6 +181,7 @@ impl From<DomainError> for ApiError {
             DomainError::Conflict(why) => Self::Conflict(why),
             DomainError::EmailTaken => Self::EmailTaken,
             DomainError::HasChildren => Self::HasChildren,
+            e @ DomainError::PlanLimitReached { .. } => Self::PlanLimitReached(e.to_string()),
             DomainError::Internal(why) => Self::Internal(why),
         }
     }

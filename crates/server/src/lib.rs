@@ -20,7 +20,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::FutureExt;
-use routes::{access, accounts, audit, auth, certificates, collections, ops, staff, tokens, users};
+use routes::{access, accounts, audit, auth, certificates, collections, ops, staff, subscription, tokens, users};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -62,6 +62,8 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(certificates::import))
         .routes(routes!(certificates::list))
         .routes(routes!(certificates::get, certificates::delete))
+        .routes(routes!(subscription::get, subscription::put))
+        .routes(routes!(subscription::usage))
 }
 
 /// The API's routes and the OpenAPI document generated from them.

@@ -23,7 +23,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
         (name = "access", description = "Entering a customer account with one's own identity"),
         (name = "api-tokens", description = "Account-scoped bearer tokens"),
         (name = "collections", description = "A customer's certificate collections"),
-        (name = "certificates", description = "A customer's certificate inventory")
+        (name = "certificates", description = "A customer's certificate inventory"),
+        (name = "subscription", description = "Plans, limits and usage")
     )
 )]
 pub struct ApiDoc;

@@ -10,7 +10,7 @@ use tenantry_domain::authz::{BelowScope, Grant, Permission};
 use tenantry_domain::clock::{from_micros, to_micros};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, AccountKind, AccountStatus, ApiTokenId, AuditActor, AuditEvent, AuditTarget,
-    Certificate, CertificateId, Collection, CollectionId, DomainError, Email, EventId, Outcome, Plan, Role, SessionId, Slug, User, UserId,
+    Certificate, CertificateId, Collection, CollectionId, DomainError, Limits, Resource, Email, EventId, Outcome, Plan, Role, SessionId, Slug, User, UserId,
     UserStatus,
 };
 use time::OffsetDateTime;
@@ -416,6 +416,50 @@ impl Repo {
         })
     }
 
+    /// The limits in force for an account: those its MSP set, else its plan's (none for partners).
+    async fn limits_of(tx: &mut Tx, account: &Account) -> Result<Option<Limits>> {
+        let row = sqlx::query("SELECT users, certificates, agents, targets FROM account_limits WHERE account_id = $1")
+            .bind(account.id.to_string())
+            .fetch_optional(&mut **tx)
+            .await?;
+        Ok(match row {
+            Some(r) => Some(Limits {
+                users: r.try_get("users")?,
+                certificates: r.try_get("certificates")?,
+                agents: r.try_get("agents")?,
+                targets: r.try_get("targets")?,
+            }),
+            None => account.plan.default_limits(),
+        })
+    }
+
+    /// What an account holds. (Agents and targets arrive with monitoring.)
+    async fn usage_of(tx: &mut Tx, account: AccountId) -> Result<Limits> {
+        let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE account_id = $1")
+            .bind(account.to_string())
+            .fetch_one(&mut **tx)
+            .await?;
+        let certificates: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM certificates WHERE account_id = $1")
+            .bind(account.to_string())
+            .fetch_one(&mut **tx)
+            .await?;
+        Ok(Limits { users, certificates, agents: 0, targets: 0 })
+    }
+
+    /// Refuses to add `adding` of `resource` beyond the account's limit. Locks the account first, so
+    /// concurrent requests cannot together overshoot it.
+    async fn enforce_limit(tx: &mut Tx, account: AccountId, resource: Resource, adding: i64) -> Result<()> {
+        Self::lock_account(tx, account).await?;
+        let record = Self::account_in(tx, account).await?;
+        let Some(limits) = Self::limits_of(tx, &record).await? else { return Ok(()) };
+        let usage = Self::usage_of(tx, account).await?;
+        let limit = limits.of(resource);
+        if usage.of(resource) + adding > limit {
+            return Err(DomainError::PlanLimitReached { resource: resource.as_str(), limit }.into());
+        }
+        Ok(())
+    }
+
     /// Locks an account's row until the transaction ends (a no-op write: a row lock on
     /// PostgreSQL, and SQLite's write transactions are serial anyway), so that creating a child and
     /// scheduling the parent's deletion cannot interleave.
@@ -700,6 +744,17 @@ impl Repo {
         Ok((account, true))
     }
 
+    async fn subscription_in(tx: &mut Tx, id: AccountId) -> Result<Subscription> {
+        let account = Self::account_in(tx, id).await?;
+        let limits = Self::limits_of(tx, &account).await?;
+        let usage = Self::usage_of(tx, id).await?;
+        let parent = match account.parent_id {
+            Some(parent) => Some(Self::account_in(tx, parent).await?),
+            None => None,
+        };
+        Ok(Subscription { account, limits, usage, parent })
+    }
+
     async fn audit_rows(&self, trail: AccountId, after_seq: i64, until_seq: i64, limit: u32) -> Result<Vec<AuditEvent>> {
         let rows = sqlx::query(concat!(
             "SELECT ", event_cols!(), " FROM audit_links l JOIN audit_events e ON e.id = l.event_id ",
@@ -916,6 +971,7 @@ impl crate::Repository for Repo {
         let account = grant.scope(Permission::UserManage)?;
         let now = self.now();
         let mut tx = self.begin_write().await?;
+        Self::enforce_limit(&mut tx, account, Resource::Users, 1).await?;
         let user = Self::insert_user(&mut tx, now, account, &new).await?;
         let details = serde_json::json!({ "email": user.email.as_str(), "role": user.role.as_str(), "status": user.status.as_str() });
         Self::append(&mut tx, now, &change(account, "user.created", target("user", user.id), details), ctx).await?;
@@ -1623,6 +1679,20 @@ impl crate::Repository for Repo {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         Self::collection_in(&mut tx, account, collection).await?;
+        let mut fresh = std::collections::HashSet::new();
+        for new in &certificates {
+            let known: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM certificates WHERE account_id = $1 AND fingerprint_sha256 = $2")
+                    .bind(account.to_string())
+                    .bind(&new.fingerprint_sha256)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if known == 0 {
+                fresh.insert(new.fingerprint_sha256.clone());
+            }
+        }
+        let adding = i64::try_from(fresh.len()).unwrap_or(i64::MAX);
+        Self::enforce_limit(&mut tx, account, Resource::Certificates, adding).await?;
         let mut results = Vec::with_capacity(certificates.len());
         let (mut added, mut duplicates) = (Vec::new(), Vec::new());
         for new in certificates {
@@ -1737,6 +1807,71 @@ impl crate::Repository for Repo {
         Self::append(&mut tx, now, &change(account, "certificate.deleted", target("certificate", id), details), ctx).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn subscription(&self, grant: &Grant) -> Result<Subscription> {
+        let id = grant.scope(Permission::SubscriptionRead)?;
+        let mut tx = self.pool.begin().await?;
+        let subscription = Self::subscription_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(subscription)
+    }
+
+    async fn set_limits(&self, grant: &Grant, limits: Limits, ctx: &Ctx) -> Result<Subscription> {
+        let id = grant.scope(Permission::SubscriptionManage)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        Self::lock_account(&mut tx, id).await?;
+        let account = Self::account_in(&mut tx, id).await?;
+        if account.plan != Plan::Managed {
+            return Err(DomainError::Conflict("only a managed customer's limits are set by its MSP".into()).into());
+        }
+        sqlx::query(
+            "INSERT INTO account_limits (account_id, users, certificates, agents, targets, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_id) DO UPDATE SET users = $2, certificates = $3, \
+             agents = $4, targets = $5, updated_at = $6",
+        )
+        .bind(id.to_string())
+        .bind(limits.users)
+        .bind(limits.certificates)
+        .bind(limits.agents)
+        .bind(limits.targets)
+        .bind(to_micros(now))
+        .execute(&mut *tx)
+        .await?;
+        let details = serde_json::json!({ "limits": limits });
+        Self::append(&mut tx, now, &change(id, "subscription.updated", target("account", id), details), ctx).await?;
+        let subscription = Self::subscription_in(&mut tx, id).await?;
+        tx.commit().await?;
+        Ok(subscription)
+    }
+
+    async fn usage_below(&self, grant: &Grant, page: &PageRequest) -> Result<Page<UsageRow>> {
+        let viewer = grant.scope(Permission::UsageRead)?;
+        let rows = sqlx::query(
+            "SELECT a.id, a.name, \
+             (SELECT COUNT(*) FROM users u WHERE u.account_id = a.id) AS users, \
+             (SELECT COUNT(*) FROM certificates x WHERE x.account_id = a.id) AS certificates \
+             FROM accounts a JOIN account_closure c ON c.descendant = a.id \
+             WHERE c.ancestor = $1 AND c.depth > 0 AND a.kind = 'customer' AND ($2 IS NULL OR a.id > $2) \
+             ORDER BY a.id LIMIT $3",
+        )
+        .bind(viewer.to_string())
+        .bind(&page.after)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(UsageRow {
+                    account_id: parse_col(r, "id")?,
+                    account_name: r.try_get("name")?,
+                    usage: Limits { users: r.try_get("users")?, certificates: r.try_get("certificates")?, agents: 0, targets: 0 },
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page.limit, |u| u.account_id.to_string()))
     }
 
     async fn record(&self, draft: AuditDraft, ctx: &Ctx) -> Result<EventId> {

@@ -17,6 +17,7 @@ fn migrations() -> Vec<sqlx::migrate::Migration> {
         crate::repo_migration(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
         crate::repo_migration(2, "delegation", include_str!("../migrations/sqlite/0002_delegation.sql")),
         crate::repo_migration(3, "certificates", include_str!("../migrations/sqlite/0003_certificates.sql")),
+        crate::repo_migration(4, "limits", include_str!("../migrations/sqlite/0004_limits.sql")),
     ]
 }
 

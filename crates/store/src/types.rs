@@ -4,8 +4,8 @@ use crate::Result;
 use tenantry_domain::authz::{BelowScope, Grant};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, AccountKind, AccountStatus, ApiTokenId, AuditActor, AuditEvent, AuditTarget,
-    Certificate, CertificateId, Collection, CollectionId, Email, EventId, Outcome, Plan, Role, SessionId, Slug, User,
-    UserId, audit::Verification,
+    Certificate, CertificateId, Collection, CollectionId, Email, EventId, Limits, Outcome, Plan, Role, SessionId, Slug,
+    User, UserId, audit::Verification,
 };
 use time::OffsetDateTime;
 
@@ -269,6 +269,25 @@ pub struct CertificateFilter {
     pub collection_id: Option<CollectionId>,
 }
 
+/// An account's subscription: its plan, the limits in force, what it holds, and its parent (the
+/// billing contact of a managed customer).
+#[derive(Clone, Debug)]
+pub struct Subscription {
+    pub account: Account,
+    /// `None` for partner plans, which have no limits.
+    pub limits: Option<Limits>,
+    pub usage: Limits,
+    pub parent: Option<Account>,
+}
+
+/// What one customer below holds, for billing.
+#[derive(Clone, Debug)]
+pub struct UsageRow {
+    pub account_id: AccountId,
+    pub account_name: String,
+    pub usage: Limits,
+}
+
 /// The one repository API; implemented for SQLite and PostgreSQL.
 #[async_trait::async_trait]
 pub trait Repository: Send + Sync + 'static {
@@ -392,6 +411,14 @@ pub trait Repository: Send + Sync + 'static {
     ) -> Result<Page<Certificate>>;
     async fn get_certificate(&self, grant: &Grant, id: CertificateId) -> Result<Certificate>;
     async fn delete_certificate(&self, grant: &Grant, id: CertificateId, ctx: &Ctx) -> Result<()>;
+
+    // --- plans, limits, usage ---
+    /// The granted account's subscription (grant: `subscription.read`).
+    async fn subscription(&self, grant: &Grant) -> Result<Subscription>;
+    /// Sets a managed customer's limits (grant: `subscription.manage`); `Conflict` otherwise.
+    async fn set_limits(&self, grant: &Grant, limits: Limits, ctx: &Ctx) -> Result<Subscription>;
+    /// What each customer below the granted account holds (grant: `usage.read`).
+    async fn usage_below(&self, grant: &Grant, page: &PageRequest) -> Result<Page<UsageRow>>;
 
     // --- audit ---
     /// Records an event that accompanies no other change (a denial, a failed step-up).

@@ -68,7 +68,7 @@ pub async fn list(
 }
 
 /// Quotes a CSV field when it needs it (RFC 4180).
-fn csv_field(value: &str) -> String {
+pub fn csv_field(value: &str) -> String {
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {

@@ -8,6 +8,7 @@ pub mod certificates;
 pub mod collections;
 pub mod ops;
 pub mod staff;
+pub mod subscription;
 pub mod tokens;
 pub mod users;
 

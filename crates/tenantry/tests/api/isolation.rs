@@ -52,6 +52,13 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/accounts/{a}/certificates", ""),
     ("GET", "/api/v1/accounts/{a}/certificates/{x}", ""),
     ("DELETE", "/api/v1/accounts/{a}/certificates/{x}", ""),
+    ("GET", "/api/v1/accounts/{a}/subscription", ""),
+    (
+        "PUT",
+        "/api/v1/accounts/{a}/subscription",
+        r#"{"limits": {"users": 1000, "certificates": 1000, "agents": 1000, "targets": 1000}}"#,
+    ),
+    ("GET", "/api/v1/accounts/{a}/usage?format=csv", ""),
 ];
 
 /// The objects a route's placeholders name.

@@ -11,6 +11,7 @@ mod input;
 mod isolation;
 mod openapi;
 mod startup;
+mod subscription;
 mod support;
 mod users;
 
