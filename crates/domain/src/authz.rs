@@ -9,8 +9,8 @@ use crate::user::Role;
 use serde::Serialize;
 
 /// A closed set of permissions. Beyond DESIGN's list, `account.sso_mandatory`, `staff.read`,
-/// `access.list`, `access.end`, `branding.read`, `subscription.manage` and `api_token.create`
-/// name rows or cells of the matrix that differ from their neighbours.
+/// `access.list`, `access.end`, `branding.read`, `subscription.manage`, `support.manage` and
+/// `api_token.create` name rows or cells of the matrix that differ from their neighbours.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Permission {
@@ -52,6 +52,8 @@ pub enum Permission {
     SupportCreate,
     #[serde(rename = "support.read")]
     SupportRead,
+    #[serde(rename = "support.manage")]
+    SupportManage,
     #[serde(rename = "usage.read")]
     UsageRead,
     #[serde(rename = "resource.read")]
@@ -67,7 +69,7 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 25] = [
+    pub const ALL: [Permission; 26] = [
         Self::AccountRead,
         Self::AccountCreate,
         Self::AccountUpdate,
@@ -87,6 +89,7 @@ impl Permission {
         Self::SubscriptionManage,
         Self::SupportCreate,
         Self::SupportRead,
+        Self::SupportManage,
         Self::UsageRead,
         Self::ResourceRead,
         Self::ResourceWrite,
@@ -130,6 +133,7 @@ impl Permission {
             Self::SubscriptionManage => "subscription.manage",
             Self::SupportCreate => "support.create",
             Self::SupportRead => "support.read",
+            Self::SupportManage => "support.manage",
             Self::UsageRead => "usage.read",
             Self::ResourceRead => "resource.read",
             Self::ResourceWrite => "resource.write",
@@ -394,6 +398,7 @@ fn allows(role: Role, permission: Permission, relation: Relation, kind: AccountK
                 PlatformAdmin | PartnerAdmin | PartnerReadonly | MspAdmin | MspReadonly | MasterAdmin | Admin
             )
         }
+        SupportManage => own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin),
         UsageRead => matches!(role, PlatformAdmin | PartnerAdmin | PartnerReadonly | MspAdmin | MspReadonly),
         ResourceRead => own && customer && matches!(role, MasterAdmin | Admin | Auditor | Viewer),
         ResourceWrite => own && customer && matches!(role, MasterAdmin | Admin),

@@ -147,6 +147,14 @@ const MATRIX: &[Row] = &[
         below: &[],
         customers_only: false,
     },
+    // closing requests in an inbox: its owner's administrators (beyond the matrix: read-only roles
+    // read an inbox but do not act on it)
+    Row {
+        permission: Permission::SupportManage,
+        own: &[PlatformAdmin, PartnerAdmin, MspAdmin],
+        below: &[],
+        customers_only: false,
+    },
     // usage below (read on the caller's own account lists what is below it)
     Row {
         permission: Permission::UsageRead,

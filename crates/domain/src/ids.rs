@@ -71,3 +71,7 @@ define_id!(
     /// A certificate in a customer's inventory.
     CertificateId
 );
+define_id!(
+    /// A support request from a customer to its parent.
+    SupportRequestId
+);

@@ -16,7 +16,9 @@ pub use audit::{AuditActor, AuditEvent, AuditTarget, Outcome};
 pub use authz::{Denial, Grant, Permission, Principal, Relation, authorize};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::DomainError;
-pub use ids::{AccessSessionId, AccountId, ApiTokenId, CertificateId, CollectionId, EventId, SessionId, UserId};
-pub use resources::{Certificate, Collection};
+pub use ids::{
+    AccessSessionId, AccountId, ApiTokenId, CertificateId, CollectionId, EventId, SessionId, SupportRequestId, UserId,
+};
+pub use resources::{Certificate, Collection, SupportRequest};
 pub use user::{Email, Role, User, UserStatus};
 pub use validate::{FieldError, Validator};

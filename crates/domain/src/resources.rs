@@ -2,7 +2,7 @@
 //! agents and imports find.
 
 use crate::clock::serde_micros;
-use crate::ids::{AccountId, CertificateId, CollectionId};
+use crate::ids::{AccountId, CertificateId, CollectionId, SupportRequestId, UserId};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -40,4 +40,26 @@ pub struct Certificate {
     pub key_bits: u32,
     #[serde(with = "serde_micros")]
     pub created_at: OffsetDateTime,
+}
+
+/// A support request from a customer, in its parent's inbox.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SupportRequest {
+    pub id: SupportRequestId,
+    /// The customer that sent it.
+    pub account_id: AccountId,
+    pub account_name: String,
+    /// The inbox it was delivered to (the customer's parent).
+    pub to_account_id: AccountId,
+    pub created_by: UserId,
+    pub created_by_email: String,
+    pub subject: String,
+    pub message: String,
+    /// `open` or `closed`.
+    pub status: String,
+    #[serde(with = "serde_micros")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "serde_micros")]
+    pub updated_at: OffsetDateTime,
 }

@@ -20,7 +20,9 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::FutureExt;
-use routes::{access, accounts, audit, auth, certificates, collections, ops, staff, subscription, tokens, users};
+use routes::{
+    access, accounts, audit, auth, certificates, collections, ops, staff, subscription, support, tokens, users,
+};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -64,6 +66,8 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(certificates::get, certificates::delete))
         .routes(routes!(subscription::get, subscription::put))
         .routes(routes!(subscription::usage))
+        .routes(routes!(support::create, support::list))
+        .routes(routes!(support::update))
 }
 
 /// The API's routes and the OpenAPI document generated from them.

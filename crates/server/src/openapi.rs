@@ -24,7 +24,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
         (name = "api-tokens", description = "Account-scoped bearer tokens"),
         (name = "collections", description = "A customer's certificate collections"),
         (name = "certificates", description = "A customer's certificate inventory"),
-        (name = "subscription", description = "Plans, limits and usage")
+        (name = "subscription", description = "Plans, limits and usage"),
+        (name = "support", description = "The contact form and the parent's inbox")
     )
 )]
 pub struct ApiDoc;

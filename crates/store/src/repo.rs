@@ -10,7 +10,7 @@ use tenantry_domain::authz::{BelowScope, Grant, Permission};
 use tenantry_domain::clock::{from_micros, to_micros};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, AccountKind, AccountStatus, ApiTokenId, AuditActor, AuditEvent, AuditTarget,
-    Certificate, CertificateId, Collection, CollectionId, DomainError, Limits, Resource, Email, EventId, Outcome, Plan, Role, SessionId, Slug, User, UserId,
+    Certificate, CertificateId, Collection, CollectionId, DomainError, Limits, Resource, SupportRequest, SupportRequestId, Email, EventId, Outcome, Plan, Role, SessionId, Slug, User, UserId,
     UserStatus,
 };
 use time::OffsetDateTime;
@@ -231,6 +231,29 @@ fn certificate_from_row(row: &DbRow) -> Result<Certificate> {
 fn contains_pattern(text: &str) -> String {
     let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
+}
+
+macro_rules! support_cols {
+    () => {
+        "r.id, r.from_account_id, a.name AS account_name, r.to_account_id, r.created_by, r.created_by_email, \
+         r.subject, r.message, r.status, r.created_at, r.updated_at"
+    };
+}
+
+fn support_from_row(row: &DbRow) -> Result<SupportRequest> {
+    Ok(SupportRequest {
+        id: parse_col(row, "id")?,
+        account_id: parse_col(row, "from_account_id")?,
+        account_name: row.try_get("account_name")?,
+        to_account_id: parse_col(row, "to_account_id")?,
+        created_by: parse_col(row, "created_by")?,
+        created_by_email: row.try_get("created_by_email")?,
+        subject: row.try_get("subject")?,
+        message: row.try_get("message")?,
+        status: row.try_get("status")?,
+        created_at: from_micros(row.try_get("created_at")?),
+        updated_at: from_micros(row.try_get("updated_at")?),
+    })
 }
 
 fn collection_from_row(row: &DbRow) -> Result<Collection> {
@@ -1872,6 +1895,93 @@ impl crate::Repository for Repo {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(page_of(items, page.limit, |u| u.account_id.to_string()))
+    }
+
+    async fn create_support_request(&self, grant: &Grant, subject: String, message: String, ctx: &Ctx) -> Result<SupportRequest> {
+        let customer = grant.scope(Permission::SupportCreate)?;
+        let (Some(user), Some(email)) = (ctx.actor.user_id, ctx.actor.email.clone()) else {
+            return Err(DomainError::Internal("a support request needs a sender".into()).into());
+        };
+        let now = self.now();
+        let id = SupportRequestId::new();
+        let mut tx = self.begin_write().await?;
+        let account = Self::account_in(&mut tx, customer).await?;
+        let inbox = account.parent_id.ok_or_else(|| DomainError::Conflict("this account has no parent to write to".into()))?;
+        sqlx::query(
+            "INSERT INTO support_requests (id, from_account_id, to_account_id, created_by, created_by_email, subject, \
+             message, status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $8)",
+        )
+        .bind(id.to_string())
+        .bind(customer.to_string())
+        .bind(inbox.to_string())
+        .bind(user.to_string())
+        .bind(&email)
+        .bind(&subject)
+        .bind(&message)
+        .bind(to_micros(now))
+        .execute(&mut *tx)
+        .await?;
+        let details = serde_json::json!({ "subject": subject, "to_account_id": inbox.to_string() });
+        let draft = change(customer, "support_request.created", target("support_request", id), details);
+        Self::append(&mut tx, now, &draft, ctx).await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            support_cols!(),
+            " FROM support_requests r JOIN accounts a ON a.id = r.from_account_id WHERE r.id = $1"
+        ))
+        .bind(id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        let request = support_from_row(&row)?;
+        tx.commit().await?;
+        Ok(request)
+    }
+
+    async fn list_support_requests(&self, grant: &Grant, page: &PageRequest) -> Result<Page<SupportRequest>> {
+        let account = grant.scope(Permission::SupportRead)?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            support_cols!(),
+            " FROM support_requests r JOIN accounts a ON a.id = r.from_account_id ",
+            "WHERE (r.from_account_id = $1 OR r.to_account_id = $1) AND ($2 IS NULL OR r.id < $2) ORDER BY r.id DESC LIMIT $3"
+        ))
+        .bind(account.to_string())
+        .bind(&page.after)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(support_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page.limit, |r| r.id.to_string()))
+    }
+
+    async fn set_support_status(&self, grant: &Grant, id: SupportRequestId, open: bool, ctx: &Ctx) -> Result<SupportRequest> {
+        let inbox = grant.scope(Permission::SupportManage)?;
+        let now = self.now();
+        let status = if open { "open" } else { "closed" };
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            support_cols!(),
+            " FROM support_requests r JOIN accounts a ON a.id = r.from_account_id WHERE r.to_account_id = $1 AND r.id = $2"
+        ))
+        .bind(inbox.to_string())
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+        let before = support_from_row(&row)?;
+        sqlx::query("UPDATE support_requests SET status = $3, updated_at = $4 WHERE to_account_id = $1 AND id = $2")
+            .bind(inbox.to_string())
+            .bind(id.to_string())
+            .bind(status)
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?;
+        let details = serde_json::json!({ "status": status });
+        let draft = change(before.account_id, "support_request.updated", target("support_request", id), details);
+        Self::append(&mut tx, now, &draft, ctx).await?;
+        tx.commit().await?;
+        Ok(SupportRequest { status: status.to_owned(), updated_at: now, ..before })
     }
 
     async fn record(&self, draft: AuditDraft, ctx: &Ctx) -> Result<EventId> {

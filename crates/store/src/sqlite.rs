@@ -18,6 +18,7 @@ fn migrations() -> Vec<sqlx::migrate::Migration> {
         crate::repo_migration(2, "delegation", include_str!("../migrations/sqlite/0002_delegation.sql")),
         crate::repo_migration(3, "certificates", include_str!("../migrations/sqlite/0003_certificates.sql")),
         crate::repo_migration(4, "limits", include_str!("../migrations/sqlite/0004_limits.sql")),
+        crate::repo_migration(5, "support", include_str!("../migrations/sqlite/0005_support.sql")),
     ]
 }
 

@@ -5,7 +5,7 @@ use tenantry_domain::authz::{BelowScope, Grant};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, AccountKind, AccountStatus, ApiTokenId, AuditActor, AuditEvent, AuditTarget,
     Certificate, CertificateId, Collection, CollectionId, Email, EventId, Limits, Outcome, Plan, Role, SessionId, Slug,
-    User, UserId, audit::Verification,
+    SupportRequest, SupportRequestId, User, UserId, audit::Verification,
 };
 use time::OffsetDateTime;
 
@@ -419,6 +419,26 @@ pub trait Repository: Send + Sync + 'static {
     async fn set_limits(&self, grant: &Grant, limits: Limits, ctx: &Ctx) -> Result<Subscription>;
     /// What each customer below the granted account holds (grant: `usage.read`).
     async fn usage_below(&self, grant: &Grant, page: &PageRequest) -> Result<Page<UsageRow>>;
+
+    // --- support ---
+    /// Sends a request from the granted customer to its parent's inbox (grant: `support.create`).
+    async fn create_support_request(
+        &self,
+        grant: &Grant,
+        subject: String,
+        message: String,
+        ctx: &Ctx,
+    ) -> Result<SupportRequest>;
+    /// A customer's sent requests, or a partner-side account's inbox (grant: `support.read`).
+    async fn list_support_requests(&self, grant: &Grant, page: &PageRequest) -> Result<Page<SupportRequest>>;
+    /// Opens or closes a request in the granted account's inbox (grant: `support.manage`).
+    async fn set_support_status(
+        &self,
+        grant: &Grant,
+        id: SupportRequestId,
+        open: bool,
+        ctx: &Ctx,
+    ) -> Result<SupportRequest>;
 
     // --- audit ---
     /// Records an event that accompanies no other change (a denial, a failed step-up).

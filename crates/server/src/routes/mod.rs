@@ -9,6 +9,7 @@ pub mod collections;
 pub mod ops;
 pub mod staff;
 pub mod subscription;
+pub mod support;
 pub mod tokens;
 pub mod users;
 

@@ -59,6 +59,8 @@ const ROUTES: &[(&str, &str, &str)] = &[
         r#"{"limits": {"users": 1000, "certificates": 1000, "agents": 1000, "targets": 1000}}"#,
     ),
     ("GET", "/api/v1/accounts/{a}/usage?format=csv", ""),
+    ("GET", "/api/v1/accounts/{a}/support-requests", ""),
+    ("POST", "/api/v1/accounts/{a}/support-requests", r#"{"subject": "Spoofed", "message": "from outside"}"#),
 ];
 
 /// The objects a route's placeholders name.

@@ -13,6 +13,7 @@ mod openapi;
 mod startup;
 mod subscription;
 mod support;
+mod support_requests;
 mod users;
 
 /// Declares each test once per backend: `…::sqlite::name` and `…::postgres::name`.

@@ -1,0 +1,87 @@
+//! The contact form: a customer's support requests, delivered to its parent's inbox (the MSP, for
+//! a managed customer), listed on both sides and closed by the inbox's owner.
+
+use super::{ListBody, Params, id_cursor, page_request};
+use crate::app::App;
+use crate::body;
+use crate::error::{ApiError, ApiResult};
+use crate::principal::Auth;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use tenantry_domain::authz::Permission;
+use tenantry_domain::validate::{self, Validator};
+use tenantry_domain::{SupportRequest, SupportRequestId};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupportRequestBody {
+    subject: String,
+    message: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SupportStatusBody {
+    /// `open` or `closed`.
+    status: String,
+}
+
+#[utoipa::path(operation_id = "create_support_request", post, path = "/accounts/{id}/support-requests", tag = "support", description = "Sends a request to the account's parent (its MSP, for a managed customer).", security(("session" = [], "csrf" = [])), params(("id" = String, Path)), request_body = SupportRequestBody, responses((status = 201, body = SupportRequest), crate::error::Failure))]
+pub async fn create(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    request_body: Body,
+) -> ApiResult<(StatusCode, Json<SupportRequest>)> {
+    let (grant, _) = auth.grant(&app, Permission::SupportCreate, &id, "support_request.created").await?;
+    let bytes = body::read(request_body).await?;
+    let request: SupportRequestBody = body::json(&headers, &bytes)?;
+    let mut v = Validator::new();
+    let subject = v.check("subject", validate::name(&request.subject));
+    let message = v.check(
+        "message",
+        validate::text(&request.message)
+            .and_then(|m| if m.trim().is_empty() { Err("must not be empty".into()) } else { Ok(m) }),
+    );
+    v.finish()?;
+    let (Some(subject), Some(message)) = (subject, message) else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+    Ok((StatusCode::CREATED, Json(app.store.create_support_request(&grant, subject, message, &auth.ctx()).await?)))
+}
+
+#[utoipa::path(operation_id = "list_support_requests", get, path = "/accounts/{id}/support-requests", tag = "support", description = "A customer's sent requests, or the inbox of a partner-side account; newest first.", security(("session" = [])), params(("id" = String, Path), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)), responses((status = 200, body = ListBody<SupportRequest>), crate::error::Failure))]
+pub async fn list(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+) -> ApiResult<Json<ListBody<SupportRequest>>> {
+    let (grant, _) = auth.grant(&app, Permission::SupportRead, &id, "support_request.listed").await?;
+    let page = page_request(&params, id_cursor::<SupportRequestId>)?;
+    Ok(Json(app.store.list_support_requests(&grant, &page).await?.into()))
+}
+
+#[utoipa::path(operation_id = "update_support_request", patch, path = "/accounts/{id}/support-requests/{request_id}", tag = "support", description = "By the inbox's owner.", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "The inbox's account"), ("request_id" = String, Path)), request_body = SupportStatusBody, responses((status = 200, body = SupportRequest), crate::error::Failure))]
+pub async fn update(
+    State(app): State<App>,
+    auth: Auth,
+    Path((id, rid)): Path<(String, String)>,
+    headers: HeaderMap,
+    request_body: Body,
+) -> ApiResult<Json<SupportRequest>> {
+    let (grant, _) = auth.grant(&app, Permission::SupportManage, &id, "support_request.updated").await?;
+    let rid: SupportRequestId = rid.parse().map_err(|_| ApiError::NotFound)?;
+    let bytes = body::read(request_body).await?;
+    let request: SupportStatusBody = body::json(&headers, &bytes)?;
+    let open = match request.status.as_str() {
+        "open" => true,
+        "closed" => false,
+        _ => return Err(ApiError::invalid("status", "must be `open` or `closed`")),
+    };
+    Ok(Json(app.store.set_support_status(&grant, rid, open, &auth.ctx()).await?))
+}

@@ -1,0 +1,50 @@
+//! The contact form: a customer's request reaches its MSP's inbox, both sides list it, the MSP
+//! closes it, and nobody else sees it.
+
+use crate::support::{Reply, Server};
+use serde_json::{Value, json};
+
+crate::api_tests!(a_customers_request_reaches_its_msps_inbox_and_the_msp_closes_it);
+
+fn items(reply: &Reply) -> Vec<Value> {
+    reply.body["items"].as_array().cloned().unwrap_or_default()
+}
+
+async fn a_customers_request_reaches_its_msps_inbox_and_the_msp_closes_it(s: Server) {
+    let t = s.tree().await;
+    let sent = format!("/api/v1/accounts/{}/support-requests", t.customer_id);
+    let inbox = format!("/api/v1/accounts/{}/support-requests", t.msp_id);
+    let created =
+        t.customer.post(&sent, json!({"subject": "Renewal", "message": "Please renew www."})).await.expect(201);
+    assert_eq!(created.body["status"], "open");
+    assert_eq!(created.body["to_account_id"], t.msp_id.as_str());
+    let id = created.id("/id");
+    t.customer.post(&sent, json!({"subject": "", "message": "x"})).await.problem(422, "validation_failed");
+    t.customer.post(&sent, json!({"subject": "x", "message": "   "})).await.problem(422, "validation_failed");
+
+    let received = items(&t.msp.get(&inbox).await.expect(200));
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0]["account_name"], "Globex");
+    assert_eq!(received[0]["created_by_email"], "boss@globex.test");
+    assert_eq!(items(&t.customer.get(&sent).await.expect(200)).len(), 1, "the customer sees what it sent");
+
+    let (_, readonly) = s.user(&t.msp, &t.msp_id, "msp_readonly", "ro@acme.test").await;
+    assert_eq!(items(&readonly.get(&inbox).await.expect(200)).len(), 1);
+    readonly.patch(&format!("{inbox}/{id}"), json!({"status": "closed"})).await.problem(403, "forbidden");
+    t.msp.patch(&format!("{inbox}/{id}"), json!({"status": "done"})).await.problem(422, "validation_failed");
+    let closed = t.msp.patch(&format!("{inbox}/{id}"), json!({"status": "closed"})).await.expect(200);
+    assert_eq!(closed.body["status"], "closed");
+    let trail =
+        t.customer.get(&format!("/api/v1/accounts/{}/audit?action=support_request.updated", t.customer_id)).await;
+    assert_eq!(items(&trail.expect(200))[0]["actor"]["email"], "admin@acme.test", "the customer sees its MSP close it");
+
+    t.customer.patch(&format!("{sent}/{id}"), json!({"status": "open"})).await.problem(403, "forbidden");
+    t.rival.get(&sent).await.problem(404, "not_found");
+    t.rival
+        .patch(&format!("/api/v1/accounts/{}/support-requests/{id}", t.rival_id), json!({"status": "open"}))
+        .await
+        .problem(404, "not_found");
+    t.msp.post(&sent, json!({"subject": "From the MSP", "message": "?"})).await.problem(403, "access_session_required");
+    let (_, viewer) = s.user(&t.customer, &t.customer_id, "viewer", "v@globex.test").await;
+    viewer.post(&sent, json!({"subject": "Hi", "message": "?"})).await.problem(403, "forbidden");
+}
