@@ -89,6 +89,33 @@ pub fn text(raw: &str) -> Result<String, String> {
     Ok(raw.to_owned())
 }
 
+/// A phone number: `+` and 7 to 15 digits; spaces and dashes allowed between them.
+pub fn phone(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    let rest = raw.strip_prefix('+').ok_or("must start with + and the country code")?;
+    let digits = rest.chars().filter(char::is_ascii_digit).count();
+    let only_allowed = rest.chars().all(|c| c.is_ascii_digit() || c == ' ' || c == '-');
+    if !only_allowed || !(7..=15).contains(&digits) {
+        return Err("must be + and 7 to 15 digits (spaces and dashes allowed)".into());
+    }
+    Ok(raw.to_owned())
+}
+
+/// An absolute `http` or `https` URL with a host.
+pub fn http_url(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    let rest = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"))
+        .ok_or("must be an absolute http(s) URL")?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let bad = host.is_empty() || raw.chars().any(|c| c.is_whitespace() || c.is_control()) || raw.len() > 2_000;
+    if bad {
+        return Err("must be an absolute http(s) URL".into());
+    }
+    Ok(raw.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,6 +127,26 @@ mod tests {
         assert!(name("a\u{7}b").is_err());
         assert_eq!(name("  Acme  ").as_deref(), Ok("Acme"));
         assert!(name(&"é".repeat(200)).is_ok());
+    }
+
+    #[test]
+    fn phones_are_plus_and_seven_to_fifteen_digits() {
+        assert!(phone("+45 70 20 30 40").is_ok());
+        assert!(phone("+1-555-0100-123").is_ok());
+        assert!(phone("70203040").is_err());
+        assert!(phone("+123").is_err());
+        assert!(phone("+1234567890123456").is_err());
+        assert!(phone("+45 (70) 20").is_err());
+    }
+
+    #[test]
+    fn urls_must_be_absolute_http_or_https() {
+        assert!(http_url("https://msp.example/support").is_ok());
+        assert!(http_url("http://msp.example").is_ok());
+        assert!(http_url("ftp://msp.example").is_err());
+        assert!(http_url("javascript:alert(1)").is_err());
+        assert!(http_url("https:///path").is_err());
+        assert!(http_url("https://a b").is_err());
     }
 
     #[test]

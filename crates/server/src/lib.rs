@@ -21,7 +21,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::FutureExt;
 use routes::{
-    access, accounts, audit, auth, certificates, collections, ops, staff, subscription, support, tokens, users,
+    access, accounts, audit, auth, branding, certificates, collections, ops, staff, subscription, support, tokens,
+    users,
 };
 use std::future::Future;
 use std::net::SocketAddr;
@@ -68,6 +69,10 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(subscription::usage))
         .routes(routes!(support::create, support::list))
         .routes(routes!(support::update))
+        .routes(routes!(branding::get, branding::put))
+        .routes(routes!(branding::put_logo, branding::delete_logo))
+        .routes(routes!(branding::effective))
+        .routes(routes!(branding::effective_logo))
 }
 
 /// The API's routes and the OpenAPI document generated from them.
@@ -150,9 +155,11 @@ async fn edge(State(app): State<App>, request: Request, next: Next) -> Response 
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
         ("referrer-policy", "no-referrer"),
-        ("cache-control", "no-store"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
 }

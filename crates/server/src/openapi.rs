@@ -25,7 +25,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
         (name = "collections", description = "A customer's certificate collections"),
         (name = "certificates", description = "A customer's certificate inventory"),
         (name = "subscription", description = "Plans, limits and usage"),
-        (name = "support", description = "The contact form and the parent's inbox")
+        (name = "support", description = "The contact form and the parent's inbox"),
+        (name = "branding", description = "Co-branding: names, contacts and logos")
     )
 )]
 pub struct ApiDoc;

@@ -256,6 +256,27 @@ fn support_from_row(row: &DbRow) -> Result<SupportRequest> {
     })
 }
 
+fn branding_from_row(row: &DbRow) -> Result<BrandingFields> {
+    Ok(BrandingFields {
+        display_name: row.try_get("display_name")?,
+        support_email: row.try_get("support_email")?,
+        support_phone: row.try_get("support_phone")?,
+        homepage_url: row.try_get("homepage_url")?,
+    })
+}
+
+/// The nearest account at or above `$1` that has a branding record.
+macro_rules! nearest_branding {
+    ($cols:literal) => {
+        concat!(
+            "SELECT ",
+            $cols,
+            " FROM account_closure c JOIN branding b ON b.account_id = c.ancestor WHERE c.descendant = $1 ",
+            "ORDER BY c.depth LIMIT 1"
+        )
+    };
+}
+
 fn collection_from_row(row: &DbRow) -> Result<Collection> {
     Ok(Collection {
         id: parse_col(row, "id")?,
@@ -775,7 +796,19 @@ impl Repo {
             Some(parent) => Some(Self::account_in(tx, parent).await?),
             None => None,
         };
-        Ok(Subscription { account, limits, usage, parent })
+        let parent_branding = match &parent {
+            Some(parent) => sqlx::query(
+                "SELECT display_name, support_email, support_phone, homepage_url FROM branding WHERE account_id = $1",
+            )
+            .bind(parent.id.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .as_ref()
+            .map(branding_from_row)
+            .transpose()?,
+            None => None,
+        };
+        Ok(Subscription { account, limits, usage, parent, parent_branding })
     }
 
     async fn audit_rows(&self, trail: AccountId, after_seq: i64, until_seq: i64, limit: u32) -> Result<Vec<AuditEvent>> {
@@ -1982,6 +2015,107 @@ impl crate::Repository for Repo {
         Self::append(&mut tx, now, &draft, ctx).await?;
         tx.commit().await?;
         Ok(SupportRequest { status: status.to_owned(), updated_at: now, ..before })
+    }
+
+    async fn branding(&self, grant: &Grant) -> Result<BrandingFields> {
+        let account = grant.scope_any(&[Permission::BrandingRead, Permission::BrandingManage])?;
+        let row = sqlx::query("SELECT display_name, support_email, support_phone, homepage_url FROM branding WHERE account_id = $1")
+            .bind(account.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(branding_from_row).transpose()?.unwrap_or_default())
+    }
+
+    async fn set_branding(&self, grant: &Grant, fields: BrandingFields, ctx: &Ctx) -> Result<BrandingFields> {
+        let account = grant.scope(Permission::BrandingManage)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO branding (account_id, display_name, support_email, support_phone, homepage_url, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_id) DO UPDATE SET display_name = $2, \
+             support_email = $3, support_phone = $4, homepage_url = $5, updated_at = $6",
+        )
+        .bind(account.to_string())
+        .bind(&fields.display_name)
+        .bind(&fields.support_email)
+        .bind(&fields.support_phone)
+        .bind(&fields.homepage_url)
+        .bind(to_micros(now))
+        .execute(&mut *tx)
+        .await?;
+        let details = serde_json::json!({
+            "display_name": fields.display_name,
+            "support_email": fields.support_email,
+            "support_phone": fields.support_phone,
+            "homepage_url": fields.homepage_url,
+        });
+        Self::append(&mut tx, now, &change(account, "branding.updated", target("account", account), details), ctx).await?;
+        tx.commit().await?;
+        Ok(fields)
+    }
+
+    async fn set_logo(&self, grant: &Grant, variant: LogoVariant, logo: Option<Logo>, ctx: &Ctx) -> Result<()> {
+        let account = grant.scope(Permission::BrandingManage)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        sqlx::query("INSERT INTO branding (account_id, updated_at) VALUES ($1, $2) ON CONFLICT (account_id) DO NOTHING")
+            .bind(account.to_string())
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?;
+        let sql = match variant {
+            LogoVariant::Light => "UPDATE branding SET logo_light = $2, logo_light_type = $3, updated_at = $4 WHERE account_id = $1",
+            LogoVariant::Dark => "UPDATE branding SET logo_dark = $2, logo_dark_type = $3, updated_at = $4 WHERE account_id = $1",
+        };
+        let (bytes, content_type) = match &logo {
+            Some(l) => (Some(l.bytes.clone()), Some(l.content_type.clone())),
+            None => (None, None),
+        };
+        sqlx::query(sql)
+            .bind(account.to_string())
+            .bind(bytes)
+            .bind(&content_type)
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?;
+        let which = match variant {
+            LogoVariant::Light => "light",
+            LogoVariant::Dark => "dark",
+        };
+        let details = serde_json::json!({ "logo": which, "content_type": content_type, "size": logo.as_ref().map(|l| l.bytes.len()) });
+        Self::append(&mut tx, now, &change(account, "branding.updated", target("account", account), details), ctx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn effective_branding(&self, grant: &Grant) -> Result<EffectiveBranding> {
+        let account = grant.scope(Permission::AccountRead)?;
+        let row = sqlx::query(nearest_branding!(
+            "b.display_name, b.support_email, b.support_phone, b.homepage_url, \
+             b.logo_light IS NOT NULL AS has_light, b.logo_dark IS NOT NULL AS has_dark"
+        ))
+        .bind(account.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(EffectiveBranding::default()) };
+        Ok(EffectiveBranding {
+            fields: branding_from_row(&row)?,
+            has_light_logo: row.try_get("has_light")?,
+            has_dark_logo: row.try_get("has_dark")?,
+        })
+    }
+
+    async fn effective_logo(&self, grant: &Grant, variant: LogoVariant) -> Result<Option<Logo>> {
+        let account = grant.scope(Permission::AccountRead)?;
+        let sql = match variant {
+            LogoVariant::Light => nearest_branding!("b.logo_light AS bytes, b.logo_light_type AS content_type"),
+            LogoVariant::Dark => nearest_branding!("b.logo_dark AS bytes, b.logo_dark_type AS content_type"),
+        };
+        let row = sqlx::query(sql).bind(account.to_string()).fetch_optional(&self.pool).await?;
+        let Some(row) = row else { return Ok(None) };
+        let bytes: Option<Vec<u8>> = row.try_get("bytes")?;
+        let content_type: Option<String> = row.try_get("content_type")?;
+        Ok(bytes.zip(content_type).map(|(bytes, content_type)| Logo { bytes, content_type }))
     }
 
     async fn record(&self, draft: AuditDraft, ctx: &Ctx) -> Result<EventId> {

@@ -269,6 +269,38 @@ pub struct CertificateFilter {
     pub collection_id: Option<CollectionId>,
 }
 
+/// An account's co-branding details (each may be unset).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BrandingFields {
+    pub display_name: Option<String>,
+    pub support_email: Option<String>,
+    pub support_phone: Option<String>,
+    pub homepage_url: Option<String>,
+}
+
+/// Which logo: for light or for dark themes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogoVariant {
+    Light,
+    Dark,
+}
+
+/// A logo's bytes and media type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Logo {
+    pub bytes: Vec<u8>,
+    pub content_type: String,
+}
+
+/// The branding an account's users see: the record of the account itself or of its nearest
+/// ancestor that has one.
+#[derive(Clone, Debug, Default)]
+pub struct EffectiveBranding {
+    pub fields: BrandingFields,
+    pub has_light_logo: bool,
+    pub has_dark_logo: bool,
+}
+
 /// An account's subscription: its plan, the limits in force, what it holds, and its parent (the
 /// billing contact of a managed customer).
 #[derive(Clone, Debug)]
@@ -278,6 +310,8 @@ pub struct Subscription {
     pub limits: Option<Limits>,
     pub usage: Limits,
     pub parent: Option<Account>,
+    /// The parent's branding record, if it has one (a managed customer's billing contact).
+    pub parent_branding: Option<BrandingFields>,
 }
 
 /// What one customer below holds, for billing.
@@ -439,6 +473,18 @@ pub trait Repository: Send + Sync + 'static {
         open: bool,
         ctx: &Ctx,
     ) -> Result<SupportRequest>;
+
+    // --- branding ---
+    /// The granted account's own branding record (grant: `branding.read`).
+    async fn branding(&self, grant: &Grant) -> Result<BrandingFields>;
+    /// Replaces it (grant: `branding.manage`).
+    async fn set_branding(&self, grant: &Grant, fields: BrandingFields, ctx: &Ctx) -> Result<BrandingFields>;
+    /// Sets or (with `None`) removes a logo (grant: `branding.manage`).
+    async fn set_logo(&self, grant: &Grant, variant: LogoVariant, logo: Option<Logo>, ctx: &Ctx) -> Result<()>;
+    /// What the granted account's users see (grant: `account.read`).
+    async fn effective_branding(&self, grant: &Grant) -> Result<EffectiveBranding>;
+    /// The logo they see, if any (grant: `account.read`).
+    async fn effective_logo(&self, grant: &Grant, variant: LogoVariant) -> Result<Option<Logo>>;
 
     // --- audit ---
     /// Records an event that accompanies no other change (a denial, a failed step-up).

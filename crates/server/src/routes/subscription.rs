@@ -65,13 +65,18 @@ pub struct UsageBody {
 impl From<Subscription> for SubscriptionBody {
     fn from(s: Subscription) -> Self {
         let managed = s.account.plan == Plan::Managed;
-        // A managed customer's contact is its MSP; everyone else's is the account above it.
+        // The contact is the account above (a managed customer's MSP): its own branding when it
+        // has one, else its name and contact email.
         let contact = s.parent.as_ref();
+        let branding = s.parent_branding.unwrap_or_default();
         let billing_contact = BillingContact {
-            name: contact.map(|p| p.name.clone()).unwrap_or_else(|| s.account.name.clone()),
-            email: contact.and_then(|p| p.contact_email.clone()),
-            phone: None,
-            homepage_url: None,
+            name: branding
+                .display_name
+                .or_else(|| contact.map(|p| p.name.clone()))
+                .unwrap_or_else(|| s.account.name.clone()),
+            email: branding.support_email.or_else(|| contact.and_then(|p| p.contact_email.clone())),
+            phone: branding.support_phone,
+            homepage_url: branding.homepage_url,
         };
         let purchase_options = match s.account.plan {
             Plan::Trial => Plan::Standard

@@ -87,7 +87,7 @@ async fn private_keys_bad_pem_and_wrong_media_types_store_nothing(s: Server) {
     import(&s, &t.customer, &t.customer_id, &servers, bogus).await.problem(422, "validation_failed");
     let path = format!("/api/v1/accounts/{}/collections/{servers}/certificates", t.customer_id);
     s.raw(&t.customer, "POST", &path, "application/json", &pem).await.problem(415, "unsupported_media_type");
-    let (status, _) = s.oversized(&t.customer, &path, "text/plain", 2 * 1024 * 1024).await;
+    let (status, _) = s.oversized(&t.customer, "POST", &path, "text/plain", 2 * 1024 * 1024).await;
     assert_eq!(status, 413);
     let listed = t.customer.get(&format!("/api/v1/accounts/{}/certificates", t.customer_id)).await.expect(200);
     assert!(items(&listed).is_empty(), "nothing stored");

@@ -100,14 +100,14 @@ async fn unknown_routes_and_methods_answer_problem_json(s: Server) {
 async fn oversized_bodies_are_413(s: Server) {
     let t = s.tree().await;
     let two_mib = 2 * 1024 * 1024;
-    let (status, text) = s.oversized(&t.root, "/api/v1/accounts", "application/json", two_mib).await;
+    let (status, text) = s.oversized(&t.root, "POST", "/api/v1/accounts", "application/json", two_mib).await;
     assert_eq!(status, 413, "{text}");
     assert!(text.contains("payload_too_large"));
     let users = format!("/api/v1/accounts/{}/users", t.customer_id);
-    let (status, text) = s.oversized(&t.customer, &users, "application/json", two_mib).await;
+    let (status, text) = s.oversized(&t.customer, "POST", &users, "application/json", two_mib).await;
     assert_eq!(status, 413, "{text}");
     let foreign = format!("/api/v1/accounts/{}/users", t.rival_customer_id);
-    let (status, text) = s.oversized(&t.customer, &foreign, "application/json", two_mib).await;
+    let (status, text) = s.oversized(&t.customer, "POST", &foreign, "application/json", two_mib).await;
     assert_eq!(status, 404, "an invisible route is 404 before its body is read: {text}");
 }
 

@@ -61,6 +61,11 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/accounts/{a}/usage?format=csv", ""),
     ("GET", "/api/v1/accounts/{a}/support-requests", ""),
     ("POST", "/api/v1/accounts/{a}/support-requests", r#"{"subject": "Spoofed", "message": "from outside"}"#),
+    ("GET", "/api/v1/accounts/{a}/branding", ""),
+    ("PUT", "/api/v1/accounts/{a}/branding", r#"{"display_name": "Hijacked"}"#),
+    ("DELETE", "/api/v1/accounts/{a}/branding/logos/light", ""),
+    ("GET", "/api/v1/accounts/{a}/branding/effective", ""),
+    ("GET", "/api/v1/accounts/{a}/branding/effective/logos/dark", ""),
 ];
 
 /// The objects a route's placeholders name.

@@ -5,6 +5,7 @@
 mod accounts;
 mod audit;
 mod auth;
+mod branding;
 mod certificates;
 mod delegation;
 mod input;

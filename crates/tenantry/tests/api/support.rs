@@ -108,6 +108,18 @@ impl Server {
 
     /// Raw bytes with a chosen content type.
     pub async fn raw(&self, session: &Session, method: &str, path: &str, content_type: &str, body: &str) -> Reply {
+        self.raw_bytes(session, method, path, content_type, body.as_bytes().to_vec()).await
+    }
+
+    /// Raw bytes with a chosen content type, as `session` (with its extra headers).
+    pub async fn raw_bytes(
+        &self,
+        session: &Session,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         let mut request = self
             .http
@@ -115,7 +127,7 @@ impl Server {
             .header("cookie", &session.cookie)
             .header("x-csrf-token", &session.csrf)
             .header("content-type", content_type)
-            .body(body.to_owned());
+            .body(body);
         for (name, value) in &session.headers {
             request = request.header(name, value);
         }
@@ -124,12 +136,19 @@ impl Server {
 
     /// Sends `size` bytes of body over a raw connection and reads whatever answer comes, even when
     /// the server answers (and closes) before the whole body is sent. Returns the status and body.
-    pub async fn oversized(&self, session: &Session, path: &str, content_type: &str, size: usize) -> (u16, String) {
+    pub async fn oversized(
+        &self,
+        session: &Session,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        size: usize,
+    ) -> (u16, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let host = self.base.trim_start_matches("http://").to_owned();
         let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap_or_else(|e| panic!("{e}"));
         let head = format!(
-            "POST {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {}\r\nX-CSRF-Token: {}\r\nContent-Type: {content_type}\r\n\
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {}\r\nX-CSRF-Token: {}\r\nContent-Type: {content_type}\r\n\
              Content-Length: {size}\r\nConnection: close\r\n\r\n",
             session.cookie, session.csrf
         );

@@ -1,0 +1,189 @@
+//! Co-branding: the name, contacts and light and dark logos of a platform, partner or MSP account,
+//! and the effective branding an account's users see (its own or its nearest ancestor's).
+
+use crate::app::App;
+use crate::body;
+use crate::error::{ApiError, ApiResult};
+use crate::principal::Auth;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use sha2::Digest;
+use tenantry_domain::authz::Permission;
+use tenantry_domain::validate::{self, Validator};
+use tenantry_domain::{AccountKind, Email};
+use tenantry_store::{BrandingFields, Logo, LogoVariant};
+
+/// An account's branding, as set.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BrandingBody {
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    support_email: Option<String>,
+    #[serde(default)]
+    support_phone: Option<String>,
+    #[serde(default)]
+    homepage_url: Option<String>,
+}
+
+/// What an account's users see.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EffectiveBrandingBody {
+    display_name: Option<String>,
+    support_email: Option<String>,
+    support_phone: Option<String>,
+    homepage_url: Option<String>,
+    logo_light_url: Option<String>,
+    logo_dark_url: Option<String>,
+}
+
+impl From<BrandingFields> for BrandingBody {
+    fn from(f: BrandingFields) -> Self {
+        Self {
+            display_name: f.display_name,
+            support_email: f.support_email,
+            support_phone: f.support_phone,
+            homepage_url: f.homepage_url,
+        }
+    }
+}
+
+fn variant(raw: &str) -> ApiResult<LogoVariant> {
+    match raw {
+        "light" => Ok(LogoVariant::Light),
+        "dark" => Ok(LogoVariant::Dark),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// Customers have no branding of their own; they see their MSP's.
+fn brandable(kind: AccountKind) -> ApiResult<()> {
+    if kind == AccountKind::Customer {
+        Err(ApiError::Forbidden("customer accounts show their MSP's branding".into()))
+    } else {
+        Ok(())
+    }
+}
+
+/// A logo checked by its content: PNG, JPEG or WebP that decodes (never SVG).
+fn checked_logo(bytes: &[u8]) -> ApiResult<Logo> {
+    let refused = || ApiError::UnsupportedMediaType("a logo must be a PNG, JPEG or WebP image".into());
+    let format = image::guess_format(bytes).map_err(|_| refused())?;
+    let content_type = match format {
+        image::ImageFormat::Png => "image/png",
+        image::ImageFormat::Jpeg => "image/jpeg",
+        image::ImageFormat::WebP => "image/webp",
+        _ => return Err(refused()),
+    };
+    image::load_from_memory_with_format(bytes, format).map_err(|_| refused())?;
+    Ok(Logo { bytes: bytes.to_vec(), content_type: content_type.to_owned() })
+}
+
+#[utoipa::path(operation_id = "get_branding", get, path = "/accounts/{id}/branding", tag = "branding", security(("session" = [])), params(("id" = String, Path)), responses((status = 200, body = BrandingBody), crate::error::Failure))]
+pub async fn get(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<BrandingBody>> {
+    let (grant, _) = auth.grant(&app, Permission::BrandingRead, &id, "branding.read").await?;
+    Ok(Json(app.store.branding(&grant).await?.into()))
+}
+
+#[utoipa::path(operation_id = "set_branding", put, path = "/accounts/{id}/branding", tag = "branding", security(("session" = [], "csrf" = [])), params(("id" = String, Path)), request_body = BrandingBody, responses((status = 200, body = BrandingBody), crate::error::Failure))]
+pub async fn put(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    request_body: Body,
+) -> ApiResult<Json<BrandingBody>> {
+    let (grant, account) = auth.grant(&app, Permission::BrandingManage, &id, "branding.updated").await?;
+    brandable(account.kind)?;
+    let bytes = body::read(request_body).await?;
+    let request: BrandingBody = body::json(&headers, &bytes)?;
+    let mut v = Validator::new();
+    let fields = BrandingFields {
+        display_name: request.display_name.as_deref().and_then(|n| v.check("display_name", validate::name(n))),
+        support_email: request
+            .support_email
+            .as_deref()
+            .and_then(|e| v.check("support_email", Email::parse(e)).map(|e| e.as_str().to_owned())),
+        support_phone: request.support_phone.as_deref().and_then(|p| v.check("support_phone", validate::phone(p))),
+        homepage_url: request.homepage_url.as_deref().and_then(|u| v.check("homepage_url", validate::http_url(u))),
+    };
+    v.finish()?;
+    Ok(Json(app.store.set_branding(&grant, fields, &auth.ctx()).await?.into()))
+}
+
+#[utoipa::path(operation_id = "set_logo", put, path = "/accounts/{id}/branding/logos/{variant}", tag = "branding", description = "PNG, JPEG or WebP, at most 1 MiB, checked by decoding it.", security(("session" = [], "csrf" = [])), params(("id" = String, Path), ("variant" = String, Path, description = "`light` or `dark`")), request_body(content = Vec<u8>, content_type = "image/png"), responses((status = 204, description = "Stored"), crate::error::Failure))]
+pub async fn put_logo(
+    State(app): State<App>,
+    auth: Auth,
+    Path((id, which)): Path<(String, String)>,
+    request_body: Body,
+) -> ApiResult<StatusCode> {
+    let (grant, account) = auth.grant(&app, Permission::BrandingManage, &id, "branding.updated").await?;
+    brandable(account.kind)?;
+    let which = variant(&which)?;
+    let bytes = body::read(request_body).await?;
+    let logo = checked_logo(&bytes)?;
+    app.store.set_logo(&grant, which, Some(logo), &auth.ctx()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(operation_id = "delete_logo", delete, path = "/accounts/{id}/branding/logos/{variant}", tag = "branding", security(("session" = [], "csrf" = [])), params(("id" = String, Path), ("variant" = String, Path)), responses((status = 204, description = "Removed"), crate::error::Failure))]
+pub async fn delete_logo(
+    State(app): State<App>,
+    auth: Auth,
+    Path((id, which)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (grant, account) = auth.grant(&app, Permission::BrandingManage, &id, "branding.updated").await?;
+    brandable(account.kind)?;
+    app.store.set_logo(&grant, variant(&which)?, None, &auth.ctx()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(operation_id = "get_effective_branding", get, path = "/accounts/{id}/branding/effective", tag = "branding", description = "What the account's users see: its own branding or its nearest ancestor's.", security(("session" = [])), params(("id" = String, Path)), responses((status = 200, body = EffectiveBrandingBody), crate::error::Failure))]
+pub async fn effective(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EffectiveBrandingBody>> {
+    let (grant, account) = auth.grant(&app, Permission::AccountRead, &id, "branding.read").await?;
+    let effective = app.store.effective_branding(&grant).await?;
+    let url = |present: bool, which: &str| {
+        present.then(|| format!("{}/api/v1/accounts/{}/branding/effective/logos/{which}", app.public_url, account.id))
+    };
+    let f = effective.fields;
+    Ok(Json(EffectiveBrandingBody {
+        display_name: f.display_name,
+        support_email: f.support_email,
+        support_phone: f.support_phone,
+        homepage_url: f.homepage_url,
+        logo_light_url: url(effective.has_light_logo, "light"),
+        logo_dark_url: url(effective.has_dark_logo, "dark"),
+    }))
+}
+
+#[utoipa::path(operation_id = "get_effective_logo", get, path = "/accounts/{id}/branding/effective/logos/{variant}", tag = "branding", security(("session" = [])), params(("id" = String, Path), ("variant" = String, Path)), responses((status = 200, description = "The image", content_type = "image/png"), crate::error::Failure))]
+pub async fn effective_logo(
+    State(app): State<App>,
+    auth: Auth,
+    Path((id, which)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let (grant, _) = auth.grant(&app, Permission::AccountRead, &id, "branding.read").await?;
+    let logo = app.store.effective_logo(&grant, variant(&which)?).await?.ok_or(ApiError::NotFound)?;
+    let digest = hex::encode(sha2::Sha256::digest(&logo.bytes));
+    let etag = format!("\"{}\"", &digest[..32]);
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    let cache = "private, max-age=300".to_owned();
+    Ok((
+        [(header::CONTENT_TYPE, logo.content_type.clone()), (header::ETAG, etag), (header::CACHE_CONTROL, cache)],
+        logo.bytes,
+    )
+        .into_response())
+}
