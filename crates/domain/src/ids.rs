@@ -75,3 +75,7 @@ define_id!(
     /// A support request from a customer to its parent.
     SupportRequestId
 );
+define_id!(
+    /// An agent that reports the certificates it finds.
+    AgentId
+);

@@ -17,8 +17,9 @@ pub use authz::{Denial, Grant, Permission, Principal, Relation, authorize};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::DomainError;
 pub use ids::{
-    AccessSessionId, AccountId, ApiTokenId, CertificateId, CollectionId, EventId, SessionId, SupportRequestId, UserId,
+    AccessSessionId, AccountId, AgentId, ApiTokenId, CertificateId, CollectionId, EventId, SessionId, SupportRequestId,
+    UserId,
 };
-pub use resources::{Certificate, Collection, SupportRequest};
+pub use resources::{Agent, Certificate, Collection, SupportRequest};
 pub use user::{Email, Role, User, UserStatus};
 pub use validate::{FieldError, Validator};

@@ -2,7 +2,7 @@
 //! agents and imports find.
 
 use crate::clock::serde_micros;
-use crate::ids::{AccountId, CertificateId, CollectionId, SupportRequestId, UserId};
+use crate::ids::{AccountId, AgentId, CertificateId, CollectionId, SupportRequestId, UserId};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -62,4 +62,23 @@ pub struct SupportRequest {
     pub created_at: OffsetDateTime,
     #[serde(with = "serde_micros")]
     pub updated_at: OffsetDateTime,
+}
+
+/// An agent: it scans hosts for certificates and reports them into one collection.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Agent {
+    pub id: AgentId,
+    pub account_id: AccountId,
+    pub collection_id: CollectionId,
+    pub name: String,
+    #[serde(with = "serde_micros")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "serde_micros::option")]
+    pub last_seen_at: Option<OffsetDateTime>,
+    pub last_hostname: Option<String>,
+    /// Certificates this agent has reported.
+    pub certificate_count: i64,
+    #[serde(with = "serde_micros::option")]
+    pub revoked_at: Option<OffsetDateTime>,
 }

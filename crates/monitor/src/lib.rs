@@ -4,4 +4,4 @@
 
 pub mod pem;
 
-pub use pem::{ParsedCertificate, PemError, parse_bundle};
+pub use pem::{ParsedCertificate, PemError, certificate_blocks, parse_bundle};

@@ -63,6 +63,16 @@ pub fn parse_bundle(text: &[u8]) -> Result<Vec<ParsedCertificate>, PemError> {
     Ok(certificates)
 }
 
+/// The certificate blocks of a file, re-encoded one by one; everything else in it — private keys
+/// above all — is left out, so an agent never sends more than certificates.
+pub fn certificate_blocks(text: &[u8]) -> Vec<String> {
+    Pem::iter_from_buffer(text)
+        .filter_map(Result::ok)
+        .filter(|pem| pem.label == "CERTIFICATE" && x509_parser::parse_x509_certificate(&pem.contents).is_ok())
+        .map(|pem| to_pem(&pem.contents))
+        .collect()
+}
+
 fn parse_der(der: &[u8], block: usize) -> Result<ParsedCertificate, PemError> {
     let invalid = |reason: String| PemError::InvalidCertificate { block, reason };
     let (rest, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| invalid(e.to_string()))?;
@@ -163,6 +173,16 @@ mod tests {
         let first = parse_bundle(a.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         let again = parse_bundle(first[0].pem.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(first, again);
+    }
+
+    #[test]
+    fn certificate_blocks_leave_private_keys_behind() {
+        let (cert, key) = certificate(&["agent.example.com"], (0, 30));
+        let blocks = certificate_blocks(format!("{key}{cert}").as_bytes());
+        assert_eq!(blocks.len(), 1);
+        assert!(!blocks[0].contains("PRIVATE KEY"));
+        assert_eq!(parse_bundle(blocks[0].as_bytes()).map(|c| c.len()), Ok(1));
+        assert!(certificate_blocks(b"nothing here").is_empty());
     }
 
     #[test]

@@ -21,8 +21,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::FutureExt;
 use routes::{
-    access, accounts, audit, auth, branding, certificates, collections, ops, staff, subscription, support, tokens,
-    users,
+    access, accounts, agents, audit, auth, branding, certificates, collections, ops, staff, subscription, support,
+    tokens, users,
 };
 use std::future::Future;
 use std::net::SocketAddr;
@@ -73,6 +73,9 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(branding::put_logo, branding::delete_logo))
         .routes(routes!(branding::effective))
         .routes(routes!(branding::effective_logo))
+        .routes(routes!(agents::register, agents::list))
+        .routes(routes!(agents::get, agents::revoke))
+        .routes(routes!(agents::report))
 }
 
 /// The API's routes and the OpenAPI document generated from them.

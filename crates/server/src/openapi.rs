@@ -26,7 +26,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
         (name = "certificates", description = "A customer's certificate inventory"),
         (name = "subscription", description = "Plans, limits and usage"),
         (name = "support", description = "The contact form and the parent's inbox"),
-        (name = "branding", description = "Co-branding: names, contacts and logos")
+        (name = "branding", description = "Co-branding: names, contacts and logos"),
+        (name = "agents", description = "Agents that report the certificates they find")
     )
 )]
 pub struct ApiDoc;

@@ -17,6 +17,7 @@ fn migrations() -> Vec<sqlx::migrate::Migration> {
         crate::repo_migration(4, "limits", include_str!("../migrations/postgres/0004_limits.sql")),
         crate::repo_migration(5, "support", include_str!("../migrations/postgres/0005_support.sql")),
         crate::repo_migration(6, "branding", include_str!("../migrations/postgres/0006_branding.sql")),
+        crate::repo_migration(7, "agents", include_str!("../migrations/postgres/0007_agents.sql")),
     ]
 }
 

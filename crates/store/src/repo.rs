@@ -10,7 +10,7 @@ use tenantry_domain::authz::{BelowScope, Grant, Permission};
 use tenantry_domain::clock::{from_micros, to_micros};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, AccountKind, AccountStatus, ApiTokenId, AuditActor, AuditEvent, AuditTarget,
-    Certificate, CertificateId, Collection, CollectionId, DomainError, Limits, Resource, SupportRequest, SupportRequestId, Email, EventId, Outcome, Plan, Role, SessionId, Slug, User, UserId,
+    Certificate, CertificateId, Collection, CollectionId, DomainError, Limits, Resource, Agent, AgentId, SupportRequest, SupportRequestId, Email, EventId, Outcome, Plan, Role, SessionId, Slug, User, UserId,
     UserStatus,
 };
 use time::OffsetDateTime;
@@ -277,6 +277,27 @@ macro_rules! nearest_branding {
     };
 }
 
+macro_rules! agent_cols {
+    () => {
+        "g.id, g.account_id, g.collection_id, g.name, g.created_at, g.last_seen_at, g.last_hostname, g.revoked_at, \
+         (SELECT COUNT(*) FROM certificates x WHERE x.agent_id = g.id) AS certificate_count"
+    };
+}
+
+fn agent_from_row(row: &DbRow) -> Result<Agent> {
+    Ok(Agent {
+        id: parse_col(row, "id")?,
+        account_id: parse_col(row, "account_id")?,
+        collection_id: parse_col(row, "collection_id")?,
+        name: row.try_get("name")?,
+        created_at: from_micros(row.try_get("created_at")?),
+        last_seen_at: opt_time(row, "last_seen_at")?,
+        last_hostname: row.try_get("last_hostname")?,
+        certificate_count: row.try_get("certificate_count")?,
+        revoked_at: opt_time(row, "revoked_at")?,
+    })
+}
+
 fn collection_from_row(row: &DbRow) -> Result<Collection> {
     Ok(Collection {
         id: parse_col(row, "id")?,
@@ -332,6 +353,14 @@ fn change(account_id: AccountId, action: &str, target: AuditTarget, details: ser
 
 fn target(kind: &str, id: impl ToString) -> AuditTarget {
     AuditTarget { kind: kind.to_owned(), id: Some(id.to_string()) }
+}
+
+/// What an import stored: each certificate with whether it was already there, and the
+/// fingerprints added and found.
+struct Imported {
+    results: Vec<(Certificate, bool)>,
+    added: Vec<String>,
+    duplicates: Vec<String>,
 }
 
 /// Which open access sessions an implicit end applies to.
@@ -487,7 +516,11 @@ impl Repo {
             .bind(account.to_string())
             .fetch_one(&mut **tx)
             .await?;
-        Ok(Limits { users, certificates, agents: 0, targets: 0 })
+        let agents: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agents WHERE account_id = $1 AND revoked_at IS NULL")
+            .bind(account.to_string())
+            .fetch_one(&mut **tx)
+            .await?;
+        Ok(Limits { users, certificates, agents, targets: 0 })
     }
 
     /// Refuses to add `adding` of `resource` beyond the account's limit. Locks the account first, so
@@ -786,6 +819,91 @@ impl Repo {
         Self::append(&mut tx, now, &change(id, "account.created", target("account", id), details), &Ctx::default()).await?;
         tx.commit().await?;
         Ok((account, true))
+    }
+
+    /// Adds certificates to a collection inside the caller's transaction: those already in the
+    /// account come back marked as duplicates; the plan's limit counts only new ones.
+    async fn import_into(
+        tx: &mut Tx,
+        now: OffsetDateTime,
+        account: AccountId,
+        collection: CollectionId,
+        certificates: Vec<NewCertificate>,
+        agent: Option<AgentId>,
+    ) -> Result<Imported> {
+        let mut fresh = std::collections::HashSet::new();
+        for new in &certificates {
+            let known: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM certificates WHERE account_id = $1 AND fingerprint_sha256 = $2")
+                    .bind(account.to_string())
+                    .bind(&new.fingerprint_sha256)
+                    .fetch_one(&mut **tx)
+                    .await?;
+            if known == 0 {
+                fresh.insert(new.fingerprint_sha256.clone());
+            }
+        }
+        let adding = i64::try_from(fresh.len()).unwrap_or(i64::MAX);
+        Self::enforce_limit(tx, account, Resource::Certificates, adding).await?;
+        let mut results = Vec::with_capacity(certificates.len());
+        let (mut added, mut duplicates) = (Vec::new(), Vec::new());
+        for new in certificates {
+            let existing = sqlx::query(concat!(
+                "SELECT ",
+                certificate_cols!(),
+                " FROM certificates WHERE account_id = $1 AND fingerprint_sha256 = $2"
+            ))
+            .bind(account.to_string())
+            .bind(&new.fingerprint_sha256)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if let Some(row) = existing {
+                duplicates.push(new.fingerprint_sha256.clone());
+                results.push((certificate_from_row(&row)?, true));
+                continue;
+            }
+            let id = CertificateId::new();
+            let sans = serde_json::to_string(&new.sans).map_err(|e| corrupt("sans", e))?;
+            sqlx::query(
+                "INSERT INTO certificates (id, account_id, collection_id, subject, sans, issuer, serial, not_before, \
+                 not_after, fingerprint_sha256, key_type, key_bits, pem, created_at, agent_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            )
+            .bind(id.to_string())
+            .bind(account.to_string())
+            .bind(collection.to_string())
+            .bind(&new.subject)
+            .bind(sans)
+            .bind(&new.issuer)
+            .bind(&new.serial)
+            .bind(to_micros(new.not_before))
+            .bind(to_micros(new.not_after))
+            .bind(&new.fingerprint_sha256)
+            .bind(&new.key_type)
+            .bind(i64::from(new.key_bits))
+            .bind(&new.pem)
+            .bind(to_micros(now))
+            .bind(agent.map(|a| a.to_string()))
+            .execute(&mut **tx)
+            .await?;
+            added.push(new.fingerprint_sha256.clone());
+            let row = sqlx::query(concat!("SELECT ", certificate_cols!(), " FROM certificates WHERE id = $1"))
+                .bind(id.to_string())
+                .fetch_one(&mut **tx)
+                .await?;
+            results.push((certificate_from_row(&row)?, false));
+        }
+        Ok(Imported { results, added, duplicates })
+    }
+
+    async fn agent_in(tx: &mut Tx, account: AccountId, id: AgentId) -> Result<Agent> {
+        let row = sqlx::query(concat!("SELECT ", agent_cols!(), " FROM agents g WHERE g.account_id = $1 AND g.id = $2"))
+            .bind(account.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        agent_from_row(&row)
     }
 
     async fn subscription_in(tx: &mut Tx, id: AccountId) -> Result<Subscription> {
@@ -1735,72 +1853,16 @@ impl crate::Repository for Repo {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         Self::collection_in(&mut tx, account, collection).await?;
-        let mut fresh = std::collections::HashSet::new();
-        for new in &certificates {
-            let known: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM certificates WHERE account_id = $1 AND fingerprint_sha256 = $2")
-                    .bind(account.to_string())
-                    .bind(&new.fingerprint_sha256)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            if known == 0 {
-                fresh.insert(new.fingerprint_sha256.clone());
-            }
-        }
-        let adding = i64::try_from(fresh.len()).unwrap_or(i64::MAX);
-        Self::enforce_limit(&mut tx, account, Resource::Certificates, adding).await?;
-        let mut results = Vec::with_capacity(certificates.len());
-        let (mut added, mut duplicates) = (Vec::new(), Vec::new());
-        for new in certificates {
-            let existing = sqlx::query(concat!(
-                "SELECT ",
-                certificate_cols!(),
-                " FROM certificates WHERE account_id = $1 AND fingerprint_sha256 = $2"
-            ))
-            .bind(account.to_string())
-            .bind(&new.fingerprint_sha256)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if let Some(row) = existing {
-                duplicates.push(new.fingerprint_sha256.clone());
-                results.push((certificate_from_row(&row)?, true));
-                continue;
-            }
-            let id = CertificateId::new();
-            let sans = serde_json::to_string(&new.sans).map_err(|e| corrupt("sans", e))?;
-            sqlx::query(
-                "INSERT INTO certificates (id, account_id, collection_id, subject, sans, issuer, serial, not_before, \
-                 not_after, fingerprint_sha256, key_type, key_bits, pem, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-            )
-            .bind(id.to_string())
-            .bind(account.to_string())
-            .bind(collection.to_string())
-            .bind(&new.subject)
-            .bind(sans)
-            .bind(&new.issuer)
-            .bind(&new.serial)
-            .bind(to_micros(new.not_before))
-            .bind(to_micros(new.not_after))
-            .bind(&new.fingerprint_sha256)
-            .bind(&new.key_type)
-            .bind(i64::from(new.key_bits))
-            .bind(&new.pem)
-            .bind(to_micros(now))
-            .execute(&mut *tx)
-            .await?;
-            added.push(new.fingerprint_sha256.clone());
-            let row = sqlx::query(concat!("SELECT ", certificate_cols!(), " FROM certificates WHERE id = $1"))
-                .bind(id.to_string())
-                .fetch_one(&mut *tx)
-                .await?;
-            results.push((certificate_from_row(&row)?, false));
-        }
-        let details = serde_json::json!({ "collection_id": collection.to_string(), "added": added, "duplicates": duplicates });
+        let imported = Self::import_into(&mut tx, now, account, collection, certificates, None).await?;
+        let details = serde_json::json!({
+            "collection_id": collection.to_string(),
+            "added": imported.added,
+            "duplicates": imported.duplicates,
+        });
         let draft = change(account, "certificate.imported", target("collection", collection), details);
         Self::append(&mut tx, now, &draft, ctx).await?;
         tx.commit().await?;
-        Ok(results)
+        Ok(imported.results)
     }
 
     async fn list_certificates(&self, grant: &Grant, filter: &CertificateFilter, page: &PageRequest) -> Result<Page<Certificate>> {
@@ -1907,7 +1969,8 @@ impl crate::Repository for Repo {
         let rows = sqlx::query(
             "SELECT a.id, a.name, \
              (SELECT COUNT(*) FROM users u WHERE u.account_id = a.id) AS users, \
-             (SELECT COUNT(*) FROM certificates x WHERE x.account_id = a.id) AS certificates \
+             (SELECT COUNT(*) FROM certificates x WHERE x.account_id = a.id) AS certificates, \
+             (SELECT COUNT(*) FROM agents g WHERE g.account_id = a.id AND g.revoked_at IS NULL) AS agents \
              FROM accounts a JOIN account_closure c ON c.descendant = a.id \
              WHERE c.ancestor = $1 AND c.depth > 0 AND a.kind = 'customer' AND ($2 IS NULL OR a.id > $2) \
              ORDER BY a.id LIMIT $3",
@@ -1923,7 +1986,12 @@ impl crate::Repository for Repo {
                 Ok(UsageRow {
                     account_id: parse_col(r, "id")?,
                     account_name: r.try_get("name")?,
-                    usage: Limits { users: r.try_get("users")?, certificates: r.try_get("certificates")?, agents: 0, targets: 0 },
+                    usage: Limits {
+                        users: r.try_get("users")?,
+                        certificates: r.try_get("certificates")?,
+                        agents: r.try_get("agents")?,
+                        targets: 0,
+                    },
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -2116,6 +2184,136 @@ impl crate::Repository for Repo {
         let bytes: Option<Vec<u8>> = row.try_get("bytes")?;
         let content_type: Option<String> = row.try_get("content_type")?;
         Ok(bytes.zip(content_type).map(|(bytes, content_type)| Logo { bytes, content_type }))
+    }
+
+    async fn register_agent(
+        &self,
+        grant: &Grant,
+        collection: CollectionId,
+        name: String,
+        token_hash: String,
+        ctx: &Ctx,
+    ) -> Result<Agent> {
+        let account = grant.scope(Permission::ResourceWrite)?;
+        let now = self.now();
+        let id = AgentId::new();
+        let mut tx = self.begin_write().await?;
+        Self::collection_in(&mut tx, account, collection).await?;
+        Self::enforce_limit(&mut tx, account, Resource::Agents, 1).await?;
+        sqlx::query(
+            "INSERT INTO agents (id, account_id, collection_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id.to_string())
+        .bind(account.to_string())
+        .bind(collection.to_string())
+        .bind(&name)
+        .bind(&token_hash)
+        .bind(to_micros(now))
+        .execute(&mut *tx)
+        .await?;
+        let details = serde_json::json!({ "name": name, "collection_id": collection.to_string() });
+        Self::append(&mut tx, now, &change(account, "agent.registered", target("agent", id), details), ctx).await?;
+        let agent = Self::agent_in(&mut tx, account, id).await?;
+        tx.commit().await?;
+        Ok(agent)
+    }
+
+    async fn list_agents(&self, grant: &Grant, page: &PageRequest) -> Result<Page<Agent>> {
+        let account = grant.scope(Permission::ResourceRead)?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            agent_cols!(),
+            " FROM agents g WHERE g.account_id = $1 AND ($2 IS NULL OR g.id > $2) ORDER BY g.id LIMIT $3"
+        ))
+        .bind(account.to_string())
+        .bind(&page.after)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(agent_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page.limit, |a| a.id.to_string()))
+    }
+
+    async fn get_agent(&self, grant: &Grant, id: AgentId) -> Result<Agent> {
+        let account = grant.scope_any(&[Permission::ResourceRead, Permission::ResourceWrite])?;
+        let mut tx = self.pool.begin().await?;
+        let agent = Self::agent_in(&mut tx, account, id).await?;
+        tx.commit().await?;
+        Ok(agent)
+    }
+
+    async fn revoke_agent(&self, grant: &Grant, id: AgentId, ctx: &Ctx) -> Result<()> {
+        let account = grant.scope(Permission::ResourceWrite)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        Self::agent_in(&mut tx, account, id).await?;
+        let revoked = sqlx::query("UPDATE agents SET revoked_at = $3 WHERE account_id = $1 AND id = $2 AND revoked_at IS NULL")
+            .bind(account.to_string())
+            .bind(id.to_string())
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if revoked > 0 {
+            let draft = change(account, "agent.revoked", target("agent", id), serde_json::json!({}));
+            Self::append(&mut tx, now, &draft, ctx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn agent_by_token(&self, token_hash: &str) -> Result<Option<(Agent, bool)>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            agent_cols!(),
+            ", EXISTS (SELECT 1 FROM account_closure bc JOIN accounts bx ON bx.id = bc.ancestor ",
+            "WHERE bc.descendant = g.account_id AND bx.status <> 'active') AS blocked ",
+            "FROM agents g WHERE g.token_hash = $1 AND g.revoked_at IS NULL"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some((agent_from_row(&row)?, row.try_get("blocked")?)))
+    }
+
+    async fn agent_report(
+        &self,
+        agent: &Agent,
+        hostname: String,
+        certificates: Vec<NewCertificate>,
+    ) -> Result<Vec<(Certificate, bool)>> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let account = Self::account_in(&mut tx, agent.account_id).await?;
+        let imported =
+            Self::import_into(&mut tx, now, agent.account_id, agent.collection_id, certificates, Some(agent.id)).await?;
+        sqlx::query("UPDATE agents SET last_seen_at = $2, last_hostname = $3 WHERE id = $1")
+            .bind(agent.id.to_string())
+            .bind(to_micros(now))
+            .bind(&hostname)
+            .execute(&mut *tx)
+            .await?;
+        let ctx = Ctx {
+            actor: AuditActor {
+                user_id: None,
+                email: None,
+                account_id: Some(account.id),
+                account_name: Some(account.name.clone()),
+            },
+            ..Ctx::default()
+        };
+        let details = serde_json::json!({
+            "agent_id": agent.id.to_string(),
+            "agent": agent.name,
+            "hostname": hostname,
+            "added": imported.added,
+            "duplicates": imported.duplicates,
+        });
+        let draft = change(agent.account_id, "agent.reported", target("agent", agent.id), details);
+        Self::append(&mut tx, now, &draft, &ctx).await?;
+        tx.commit().await?;
+        Ok(imported.results)
     }
 
     async fn record(&self, draft: AuditDraft, ctx: &Ctx) -> Result<EventId> {

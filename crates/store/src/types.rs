@@ -3,9 +3,9 @@
 use crate::Result;
 use tenantry_domain::authz::{BelowScope, Grant};
 use tenantry_domain::{
-    AccessSessionId, Account, AccountId, AccountKind, AccountStatus, ApiTokenId, AuditActor, AuditEvent, AuditTarget,
-    Certificate, CertificateId, Collection, CollectionId, Email, EventId, Limits, Outcome, Plan, Role, SessionId, Slug,
-    SupportRequest, SupportRequestId, User, UserId, audit::Verification,
+    AccessSessionId, Account, AccountId, AccountKind, AccountStatus, Agent, AgentId, ApiTokenId, AuditActor,
+    AuditEvent, AuditTarget, Certificate, CertificateId, Collection, CollectionId, Email, EventId, Limits, Outcome,
+    Plan, Role, SessionId, Slug, SupportRequest, SupportRequestId, User, UserId, audit::Verification,
 };
 use time::OffsetDateTime;
 
@@ -485,6 +485,31 @@ pub trait Repository: Send + Sync + 'static {
     async fn effective_branding(&self, grant: &Grant) -> Result<EffectiveBranding>;
     /// The logo they see, if any (grant: `account.read`).
     async fn effective_logo(&self, grant: &Grant, variant: LogoVariant) -> Result<Option<Logo>>;
+
+    // --- agents ---
+    /// Registers an agent reporting into `collection` (grant: `resource.write`); counts against
+    /// the plan's agents.
+    async fn register_agent(
+        &self,
+        grant: &Grant,
+        collection: CollectionId,
+        name: String,
+        token_hash: String,
+        ctx: &Ctx,
+    ) -> Result<Agent>;
+    async fn list_agents(&self, grant: &Grant, page: &PageRequest) -> Result<Page<Agent>>;
+    async fn get_agent(&self, grant: &Grant, id: AgentId) -> Result<Agent>;
+    /// Revokes an agent's token (grant: `resource.write`).
+    async fn revoke_agent(&self, grant: &Grant, id: AgentId, ctx: &Ctx) -> Result<()>;
+    /// A live agent by token hash, and whether its account (or an ancestor) is suspended.
+    async fn agent_by_token(&self, token_hash: &str) -> Result<Option<(Agent, bool)>>;
+    /// Stores what an agent found, in its own account and collection only, as one import.
+    async fn agent_report(
+        &self,
+        agent: &Agent,
+        hostname: String,
+        certificates: Vec<NewCertificate>,
+    ) -> Result<Vec<(Certificate, bool)>>;
 
     // --- audit ---
     /// Records an event that accompanies no other change (a denial, a failed step-up).

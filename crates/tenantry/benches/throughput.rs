@@ -74,6 +74,7 @@ async fn start(backend: Backend) -> Option<Bench> {
     let app = App::new(store, clock, Settings::default(), addr).await.ok()?;
     tenantry_server::bootstrap::bootstrap(&app, Some("bench@platform.test"), Some(PASSWORD)).await.ok()?;
     tokio::spawn(tenantry_server::serve(listener, app, std::future::pending()));
+    let _ = rustls::crypto::ring::default_provider().install_default();
     Some(Bench { base: format!("http://{addr}"), http: reqwest::Client::new() })
 }
 

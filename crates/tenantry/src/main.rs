@@ -1,5 +1,6 @@
-//! The `tenantry` binary: `serve`, `migrate`, `admin create-user` and `audit verify`.
+//! The `tenantry` binary: `serve`, `migrate`, `admin create-user`, `audit verify` and `agent`.
 
+mod agent;
 mod config;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +48,21 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Find certificates in PEM/CRT files under the given folders and report them to a server.
+    Agent {
+        /// The server's base URL, e.g. https://tenantry.example.com
+        #[arg(long)]
+        server: String,
+        /// A file holding the agent's token (first line).
+        #[arg(long)]
+        token_file: PathBuf,
+        /// Folders to scan (recursively).
+        #[arg(long = "scan", required = true, num_args = 1..)]
+        scan: Vec<PathBuf>,
+        /// Report again every this many seconds; without it, report once and exit.
+        #[arg(long)]
+        interval: Option<u64>,
     },
 }
 
@@ -133,6 +149,13 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             create_user(&config, &email, &name, &role, account.as_deref(), password_file).await
         }
         Command::Audit { command: AuditCommand::Verify { file } } => verify_export(&file),
+        Command::Agent { server, token_file, scan, interval } => {
+            let token = std::fs::read_to_string(&token_file).map_err(|e| format!("{}: {e}", token_file.display()))?;
+            let token = token.lines().next().unwrap_or_default().trim().to_owned();
+            let interval = interval.filter(|s| *s > 0).map(std::time::Duration::from_secs);
+            agent::run(agent::AgentOptions { server, token, folders: scan, interval }).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
 use tenantry_domain::authz::Permission;
 use tenantry_domain::{Certificate, CertificateId, CollectionId};
-use tenantry_store::{CertificateFilter, NewCertificate};
+use tenantry_store::CertificateFilter;
 use time::Duration;
 
 /// One imported certificate: the stored record, and whether it was already in the account.
@@ -57,21 +57,7 @@ pub async fn import(
     require_pem(&headers)?;
     let bytes = body::read(request_body).await?;
     let parsed = tenantry_monitor::parse_bundle(&bytes).map_err(|e| ApiError::invalid("body", e.to_string()))?;
-    let new = parsed
-        .into_iter()
-        .map(|c| NewCertificate {
-            subject: c.subject,
-            sans: c.sans,
-            issuer: c.issuer,
-            serial: c.serial,
-            not_before: c.not_before,
-            not_after: c.not_after,
-            fingerprint_sha256: c.fingerprint_sha256,
-            key_type: c.key_type,
-            key_bits: c.key_bits,
-            pem: c.pem,
-        })
-        .collect();
+    let new = super::agents::to_new(parsed);
     let imported = app.store.import_certificates(&grant, collection, new, &auth.ctx()).await?;
     let items =
         imported.into_iter().map(|(certificate, duplicate)| ImportedCertificate { certificate, duplicate }).collect();

@@ -66,6 +66,10 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("DELETE", "/api/v1/accounts/{a}/branding/logos/light", ""),
     ("GET", "/api/v1/accounts/{a}/branding/effective", ""),
     ("GET", "/api/v1/accounts/{a}/branding/effective/logos/dark", ""),
+    ("GET", "/api/v1/accounts/{a}/agents", ""),
+    ("POST", "/api/v1/accounts/{a}/agents", r#"{"name": "implant", "collection_id": "{c}"}"#),
+    ("GET", "/api/v1/accounts/{a}/agents/{t}", ""),
+    ("DELETE", "/api/v1/accounts/{a}/agents/{t}", ""),
 ];
 
 /// The objects a route's placeholders name.

@@ -3,6 +3,7 @@
 //! run the `tenantry` binary itself.
 
 mod accounts;
+mod agents;
 mod audit;
 mod auth;
 mod branding;

@@ -81,7 +81,7 @@ fn uuid_like() -> String {
 }
 
 async fn post(base: &str, path: &str, body: Value) -> reqwest::Response {
-    reqwest::Client::new().post(format!("{base}{path}")).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"))
+    crate::support::client().post(format!("{base}{path}")).json(&body).send().await.unwrap_or_else(|e| panic!("{e}"))
 }
 
 async fn login_cookie(base: &str, email: &str, password: &str) -> Option<String> {
@@ -93,7 +93,7 @@ async fn login_cookie(base: &str, email: &str, password: &str) -> Option<String>
 }
 
 async fn get_status(base: &str, path: &str, cookie: Option<&str>) -> u16 {
-    let mut request = reqwest::Client::new().get(format!("{base}{path}"));
+    let mut request = crate::support::client().get(format!("{base}{path}"));
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
     }

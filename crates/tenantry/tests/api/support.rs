@@ -11,6 +11,12 @@ use tokio::net::TcpListener;
 pub const ADMIN_EMAIL: &str = "root@platform.test";
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// An HTTP client (rustls with ring is this project's one TLS stack; it is installed once).
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().build().unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// A running server with a clock the test can move.
 pub struct Server {
     pub base: String,
@@ -84,7 +90,7 @@ impl Server {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         tokio::spawn(tenantry_server::serve(listener, app, std::future::pending()));
-        let http = reqwest::Client::builder().build().unwrap_or_else(|e| panic!("{e}"));
+        let http = client();
         Some(Self { base: format!("http://{addr}"), clock, http })
     }
 
@@ -295,6 +301,17 @@ impl Session {
         inside.headers.retain(|(k, _)| k != "x-access-session");
         inside.headers.push(("x-access-session".into(), id.to_owned()));
         inside
+    }
+
+    /// A client with no credentials but an `Authorization: Agent <token>` header.
+    pub fn bearer_free(&self, agent_token: &str) -> Session {
+        Session {
+            cookie: String::new(),
+            csrf: String::new(),
+            headers: vec![("authorization".into(), format!("Agent {agent_token}"))],
+            base: self.base.clone(),
+            http: self.http.clone(),
+        }
     }
 
     /// A client that authenticates with a bearer API token only.

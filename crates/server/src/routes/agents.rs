@@ -1,0 +1,170 @@
+//! Agents: registered with a one-time token, they report the certificates they find on a host into
+//! their own account and collection, and nowhere else.
+
+use super::{ListBody, Params, id_cursor, page_request};
+use crate::app::App;
+use crate::body;
+use crate::error::{ApiError, ApiResult};
+use crate::principal::Auth;
+use crate::secrets::{random_token, token_hash};
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use tenantry_domain::authz::Permission;
+use tenantry_domain::validate::{self, Validator};
+use tenantry_domain::{Agent, AgentId, Certificate, CollectionId};
+use tenantry_store::NewCertificate;
+
+/// What every agent token starts with.
+pub const AGENT_TOKEN_PREFIX: &str = "tna_";
+/// Most certificates one report may carry.
+pub const MAX_REPORTED: usize = 1_000;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    name: String,
+    collection_id: String,
+}
+
+/// A registered agent and its token, shown this once.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RegisteredAgent {
+    agent: Agent,
+    token: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRequest {
+    hostname: String,
+    /// PEM texts; private keys are refused.
+    certificates: Vec<String>,
+}
+
+/// What a report stored.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ReportedCertificate {
+    #[serde(flatten)]
+    certificate: Certificate,
+    duplicate: bool,
+}
+
+fn agent_id(raw: &str) -> ApiResult<AgentId> {
+    raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+/// Converts parsed certificates into what the store keeps.
+pub fn to_new(parsed: Vec<tenantry_monitor::ParsedCertificate>) -> Vec<NewCertificate> {
+    parsed
+        .into_iter()
+        .map(|c| NewCertificate {
+            subject: c.subject,
+            sans: c.sans,
+            issuer: c.issuer,
+            serial: c.serial,
+            not_before: c.not_before,
+            not_after: c.not_after,
+            fingerprint_sha256: c.fingerprint_sha256,
+            key_type: c.key_type,
+            key_bits: c.key_bits,
+            pem: c.pem,
+        })
+        .collect()
+}
+
+#[utoipa::path(operation_id = "register_agent", post, path = "/accounts/{id}/agents", tag = "agents", security(("session" = [], "csrf" = [])), params(("id" = String, Path)), request_body = RegisterRequest, responses((status = 201, body = RegisteredAgent), crate::error::Failure))]
+pub async fn register(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    request_body: Body,
+) -> ApiResult<(StatusCode, Json<RegisteredAgent>)> {
+    let (grant, _) = auth.grant(&app, Permission::ResourceWrite, &id, "agent.registered").await?;
+    let bytes = body::read(request_body).await?;
+    let request: RegisterRequest = body::json(&headers, &bytes)?;
+    let mut v = Validator::new();
+    let name = v.check("name", validate::name(&request.name));
+    let collection = v.check(
+        "collection_id",
+        request.collection_id.parse::<CollectionId>().map_err(|_| "must be a collection id".to_owned()),
+    );
+    v.finish()?;
+    let (Some(name), Some(collection)) = (name, collection) else {
+        return Err(ApiError::Internal("validated fields missing".into()));
+    };
+    let token = format!("{AGENT_TOKEN_PREFIX}{}", random_token()?);
+    let agent = app.store.register_agent(&grant, collection, name, token_hash(&token), &auth.ctx()).await?;
+    Ok((StatusCode::CREATED, Json(RegisteredAgent { agent, token })))
+}
+
+#[utoipa::path(operation_id = "list_agents", get, path = "/accounts/{id}/agents", tag = "agents", security(("session" = [])), params(("id" = String, Path), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)), responses((status = 200, body = ListBody<Agent>), crate::error::Failure))]
+pub async fn list(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+    Query(params): Query<Params>,
+) -> ApiResult<Json<ListBody<Agent>>> {
+    let (grant, _) = auth.grant(&app, Permission::ResourceRead, &id, "agent.listed").await?;
+    let page = page_request(&params, id_cursor::<AgentId>)?;
+    Ok(Json(app.store.list_agents(&grant, &page).await?.into()))
+}
+
+#[utoipa::path(operation_id = "get_agent", get, path = "/accounts/{id}/agents/{agent_id}", tag = "agents", security(("session" = [])), params(("id" = String, Path), ("agent_id" = String, Path)), responses((status = 200, body = Agent), crate::error::Failure))]
+pub async fn get(
+    State(app): State<App>,
+    auth: Auth,
+    Path((id, aid)): Path<(String, String)>,
+) -> ApiResult<Json<Agent>> {
+    let (grant, _) = auth.grant(&app, Permission::ResourceRead, &id, "agent.read").await?;
+    Ok(Json(app.store.get_agent(&grant, agent_id(&aid)?).await?))
+}
+
+#[utoipa::path(operation_id = "revoke_agent", delete, path = "/accounts/{id}/agents/{agent_id}", tag = "agents", security(("session" = [], "csrf" = [])), params(("id" = String, Path), ("agent_id" = String, Path)), responses((status = 204, description = "Revoked"), crate::error::Failure))]
+pub async fn revoke(
+    State(app): State<App>,
+    auth: Auth,
+    Path((id, aid)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (grant, _) = auth.grant(&app, Permission::ResourceWrite, &id, "agent.revoked").await?;
+    app.store.revoke_agent(&grant, agent_id(&aid)?, &auth.ctx()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(operation_id = "agent_report", post, path = "/agent/report", tag = "agents", description = "With `Authorization: Agent <token>`: stores what the agent found in its own collection.", request_body = ReportRequest, responses((status = 200, body = ListBody<ReportedCertificate>), crate::error::Failure))]
+pub async fn report(
+    State(app): State<App>,
+    headers: HeaderMap,
+    request_body: Body,
+) -> ApiResult<Json<ListBody<ReportedCertificate>>> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("agent"))
+        .map(|(_, token)| token.trim())
+        .ok_or(ApiError::Unauthenticated)?;
+    let (agent, blocked) = app.store.agent_by_token(&token_hash(token)).await?.ok_or(ApiError::Unauthenticated)?;
+    if blocked {
+        return Err(ApiError::AccountSuspended);
+    }
+    let bytes = body::read(request_body).await?;
+    let request: ReportRequest = body::json(&headers, &bytes)?;
+    let hostname = validate::name(&request.hostname).map_err(|m| ApiError::invalid("hostname", m))?;
+    if request.certificates.len() > MAX_REPORTED {
+        return Err(ApiError::invalid("certificates", format!("at most {MAX_REPORTED} per report")));
+    }
+    let mut parsed = Vec::new();
+    for (index, pem) in request.certificates.iter().enumerate() {
+        let found = tenantry_monitor::parse_bundle(pem.as_bytes())
+            .map_err(|e| ApiError::invalid(&format!("certificates[{index}]"), e.to_string()))?;
+        parsed.extend(found);
+    }
+    let stored = app.store.agent_report(&agent, hostname, to_new(parsed)).await?;
+    let items =
+        stored.into_iter().map(|(certificate, duplicate)| ReportedCertificate { certificate, duplicate }).collect();
+    Ok(Json(ListBody { items, next_cursor: None }))
+}
