@@ -906,6 +906,26 @@ impl Repo {
         agent_from_row(&row)
     }
 
+    /// One page of an account's rows, by id: `sql` takes the account (`$1`), the cursor (`$2`)
+    /// and the limit (`$3`).
+    async fn page_of_account<T>(
+        &self,
+        sql: &'static str,
+        account: AccountId,
+        page: &PageRequest,
+        from_row: fn(&DbRow) -> Result<T>,
+        cursor: fn(&T) -> String,
+    ) -> Result<Page<T>> {
+        let rows = sqlx::query(sql)
+            .bind(account.to_string())
+            .bind(&page.after)
+            .bind(fetch_limit(page))
+            .fetch_all(&self.pool)
+            .await?;
+        let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page.limit, cursor))
+    }
+
     async fn subscription_in(tx: &mut Tx, id: AccountId) -> Result<Subscription> {
         let account = Self::account_in(tx, id).await?;
         let limits = Self::limits_of(tx, &account).await?;
@@ -1118,16 +1138,9 @@ impl crate::Repository for Repo {
 
     async fn list_users(&self, grant: &Grant, page: &PageRequest) -> Result<Page<User>> {
         let account = grant.scope(Permission::UserRead)?;
-        let rows = sqlx::query(concat!(
-            "SELECT ", user_cols!(), " FROM users WHERE account_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
-        ))
-        .bind(account.to_string())
-        .bind(&page.after)
-        .bind(fetch_limit(page))
-        .fetch_all(&self.pool)
-        .await?;
-        let items = rows.iter().map(user_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(page_of(items, page.limit, |u| u.id.to_string()))
+        let sql =
+            concat!("SELECT ", user_cols!(), " FROM users WHERE account_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3");
+        self.page_of_account(sql, account, page, user_from_row, |u| u.id.to_string()).await
     }
 
     async fn get_user(&self, grant: &Grant, id: UserId) -> Result<User> {
@@ -1680,18 +1693,12 @@ impl crate::Repository for Repo {
 
     async fn list_api_tokens(&self, grant: &Grant, page: &PageRequest) -> Result<Page<ApiTokenRecord>> {
         let account = grant.scope(Permission::ApiTokenManage)?;
-        let rows = sqlx::query(concat!(
+        let sql = concat!(
             "SELECT ",
             api_token_cols!(),
             " FROM api_tokens t WHERE t.account_id = $1 AND ($2 IS NULL OR t.id > $2) ORDER BY t.id LIMIT $3"
-        ))
-        .bind(account.to_string())
-        .bind(&page.after)
-        .bind(fetch_limit(page))
-        .fetch_all(&self.pool)
-        .await?;
-        let items = rows.iter().map(api_token_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(page_of(items, page.limit, |t| t.id.to_string()))
+        );
+        self.page_of_account(sql, account, page, api_token_from_row, |t| t.id.to_string()).await
     }
 
     async fn get_api_token(&self, grant: &Grant, id: ApiTokenId) -> Result<ApiTokenRecord> {
@@ -1767,17 +1774,9 @@ impl crate::Repository for Repo {
 
     async fn list_collections(&self, grant: &Grant, page: &PageRequest) -> Result<Page<Collection>> {
         let account = grant.scope(Permission::ResourceRead)?;
-        let rows = sqlx::query(
-            "SELECT id, account_id, name, created_at, updated_at FROM collections WHERE account_id = $1 \
-             AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
-        )
-        .bind(account.to_string())
-        .bind(&page.after)
-        .bind(fetch_limit(page))
-        .fetch_all(&self.pool)
-        .await?;
-        let items = rows.iter().map(collection_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(page_of(items, page.limit, |c| c.id.to_string()))
+        let sql = "SELECT id, account_id, name, created_at, updated_at FROM collections WHERE account_id = $1 \
+                   AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3";
+        self.page_of_account(sql, account, page, collection_from_row, |c| c.id.to_string()).await
     }
 
     async fn get_collection(&self, grant: &Grant, id: CollectionId) -> Result<Collection> {
@@ -2220,18 +2219,12 @@ impl crate::Repository for Repo {
 
     async fn list_agents(&self, grant: &Grant, page: &PageRequest) -> Result<Page<Agent>> {
         let account = grant.scope(Permission::ResourceRead)?;
-        let rows = sqlx::query(concat!(
+        let sql = concat!(
             "SELECT ",
             agent_cols!(),
             " FROM agents g WHERE g.account_id = $1 AND ($2 IS NULL OR g.id > $2) ORDER BY g.id LIMIT $3"
-        ))
-        .bind(account.to_string())
-        .bind(&page.after)
-        .bind(fetch_limit(page))
-        .fetch_all(&self.pool)
-        .await?;
-        let items = rows.iter().map(agent_from_row).collect::<Result<Vec<_>>>()?;
-        Ok(page_of(items, page.limit, |a| a.id.to_string()))
+        );
+        self.page_of_account(sql, account, page, agent_from_row, |a| a.id.to_string()).await
     }
 
     async fn get_agent(&self, grant: &Grant, id: AgentId) -> Result<Agent> {
