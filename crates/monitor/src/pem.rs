@@ -43,8 +43,33 @@ pub struct ParsedCertificate {
     pub pem: String,
 }
 
-/// Parses every block of `text`; any block that is not a certificate refuses the whole bundle.
+/// Parses every block of `text`; any block that is not a certificate — and any text outside the
+/// blocks, where an indented private key could hide — refuses the whole bundle.
 pub fn parse_bundle(text: &[u8]) -> Result<Vec<ParsedCertificate>, PemError> {
+    let lossy = String::from_utf8_lossy(text);
+    if lossy.contains("PRIVATE KEY") {
+        let block =
+            lossy.lines().filter(|l| l.contains("-----BEGIN ")).take_while(|l| !l.contains("PRIVATE KEY")).count() + 1;
+        return Err(PemError::PrivateKey { block });
+    }
+    let mut in_block = false;
+    let mut blocks = 0;
+    for line in lossy.lines().map(str::trim_end) {
+        if in_block {
+            in_block = !line.starts_with("-----END ");
+        } else if line.starts_with("-----BEGIN ") {
+            in_block = true;
+            blocks += 1;
+        } else if !line.trim().is_empty() && blocks > 0 {
+            return Err(PemError::Malformed { block: blocks, reason: "text outside the PEM blocks".into() });
+        } else if !line.trim().is_empty() {
+            return Err(if lossy.contains("-----BEGIN ") {
+                PemError::Malformed { block: 1, reason: "text outside the PEM blocks".into() }
+            } else {
+                PemError::Empty
+            });
+        }
+    }
     let mut certificates = Vec::new();
     for (index, block) in Pem::iter_from_buffer(text).enumerate() {
         let block_number = index + 1;
@@ -189,6 +214,16 @@ mod tests {
     fn a_private_key_anywhere_refuses_the_whole_bundle() {
         let (cert, key) = certificate(&["key.example.com"], (0, 30));
         assert_eq!(parse_bundle(format!("{cert}{key}").as_bytes()), Err(PemError::PrivateKey { block: 2 }));
+    }
+
+    #[test]
+    fn an_indented_private_key_or_stray_text_refuses_the_bundle() {
+        let (cert, key) = certificate(&["indent.example.com"], (0, 30));
+        let indented: String = key.lines().map(|l| format!("  {l}\n")).collect();
+        assert!(matches!(parse_bundle(format!("{cert}{indented}").as_bytes()), Err(PemError::PrivateKey { .. })));
+        assert!(matches!(parse_bundle(format!("{cert}and some notes\n").as_bytes()), Err(PemError::Malformed { .. })));
+        assert!(matches!(parse_bundle(format!("notes first\n{cert}").as_bytes()), Err(PemError::Malformed { .. })));
+        assert_eq!(parse_bundle(format!("\n{cert}\n\n").as_bytes()).map(|c| c.len()), Ok(1));
     }
 
     #[test]

@@ -831,6 +831,7 @@ impl Repo {
         certificates: Vec<NewCertificate>,
         agent: Option<AgentId>,
     ) -> Result<Imported> {
+        Self::lock_account(tx, account).await?;
         let mut fresh = std::collections::HashSet::new();
         for new in &certificates {
             let known: i64 =
@@ -2278,10 +2279,30 @@ impl crate::Repository for Repo {
     ) -> Result<Vec<(Certificate, bool)>> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
+        Self::lock_account(&mut tx, agent.account_id).await?;
+        // Re-checked inside the transaction: a revocation or suspension that just landed wins.
+        let live: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM agents WHERE account_id = $1 AND id = $2 AND revoked_at IS NULL",
+        )
+        .bind(agent.account_id.to_string())
+        .bind(agent.id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        let blocked: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM account_closure c JOIN accounts x ON x.id = c.ancestor \
+             WHERE c.descendant = $1 AND x.status <> 'active'",
+        )
+        .bind(agent.account_id.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
+        if live == 0 || blocked > 0 {
+            return Err(DomainError::Forbidden("the agent is revoked or its account suspended".into()).into());
+        }
         let account = Self::account_in(&mut tx, agent.account_id).await?;
         let imported =
             Self::import_into(&mut tx, now, agent.account_id, agent.collection_id, certificates, Some(agent.id)).await?;
-        sqlx::query("UPDATE agents SET last_seen_at = $2, last_hostname = $3 WHERE id = $1")
+        sqlx::query("UPDATE agents SET last_seen_at = $3, last_hostname = $4 WHERE account_id = $1 AND id = $2")
+            .bind(agent.account_id.to_string())
             .bind(agent.id.to_string())
             .bind(to_micros(now))
             .bind(&hostname)

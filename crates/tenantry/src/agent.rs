@@ -23,8 +23,11 @@ pub fn scan(folders: &[PathBuf]) -> Vec<String> {
     let mut found = Vec::new();
     let mut pending: Vec<PathBuf> = folders.to_vec();
     while let Some(path) = pending.pop() {
-        let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
-        if meta.is_dir() {
+        let Ok(link) = std::fs::symlink_metadata(&path) else { continue };
+        // Files behind links are read (certbot's live/*/cert.pem are links); linked folders are not
+        // followed, so a link cannot send the scan round in circles.
+        let Ok(meta) = std::fs::metadata(&path) else { continue };
+        if meta.is_dir() && !link.file_type().is_symlink() {
             if let Ok(entries) = std::fs::read_dir(&path) {
                 pending.extend(entries.filter_map(Result::ok).map(|e| e.path()));
             }
@@ -54,22 +57,55 @@ pub async fn run(options: AgentOptions) -> Result<usize, String> {
     let url = format!("{}/api/v1/agent/report", options.server.trim_end_matches('/'));
     loop {
         let certificates = scan(&options.folders);
+        let outcome = report(&client, &url, &options.token, &hostname, &certificates).await;
+        match (outcome, options.interval) {
+            (Ok(()), None) => return Ok(certificates.len()),
+            (Err(e), None) => return Err(e),
+            (Ok(()), Some(every)) => tokio::time::sleep(every).await,
+            // On an interval, a failed round is logged and the next one tries again.
+            (Err(e), Some(every)) => {
+                eprintln!("{e}; trying again in {}s", every.as_secs());
+                tokio::time::sleep(every).await;
+            }
+        }
+    }
+}
+
+/// Sends the certificates in batches the server accepts (at most 500 and about 512 KiB each).
+async fn report(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    hostname: &str,
+    certificates: &[String],
+) -> Result<(), String> {
+    let mut batches: Vec<Vec<&String>> = vec![Vec::new()];
+    let mut size = 0;
+    for pem in certificates {
+        let full = batches.last().is_some_and(|b| b.len() >= 500) || size + pem.len() > 512 * 1024;
+        if full {
+            batches.push(Vec::new());
+            size = 0;
+        }
+        size += pem.len();
+        if let Some(batch) = batches.last_mut() {
+            batch.push(pem);
+        }
+    }
+    for batch in batches {
         let reply = client
-            .post(&url)
-            .header("authorization", format!("Agent {}", options.token))
-            .json(&json!({ "hostname": hostname, "certificates": certificates }))
+            .post(url)
+            .header("authorization", format!("Agent {token}"))
+            .json(&json!({ "hostname": hostname, "certificates": batch }))
             .send()
             .await
             .map_err(|e| format!("cannot reach {url}: {e}"))?;
         let status = reply.status();
-        let text = reply.text().await.unwrap_or_default();
         if !status.is_success() {
+            let text = reply.text().await.unwrap_or_default();
             return Err(format!("the server refused the report ({status}): {text}"));
         }
-        println!("reported {} certificate(s) from {}", certificates.len(), hostname);
-        match options.interval {
-            Some(every) => tokio::time::sleep(every).await,
-            None => return Ok(certificates.len()),
-        }
     }
+    println!("reported {} certificate(s) from {hostname}", certificates.len());
+    Ok(())
 }

@@ -70,7 +70,12 @@ fn brandable(kind: AccountKind) -> ApiResult<()> {
     }
 }
 
-/// A logo checked by its content: PNG, JPEG or WebP that decodes (never SVG).
+/// Largest logo dimensions and decoding memory: a small file may declare a huge image.
+const MAX_LOGO_SIDE: u32 = 4096;
+const MAX_LOGO_DECODE: u64 = 64 * 1024 * 1024;
+
+/// A logo checked by its content: PNG, JPEG or WebP that decodes within bounded dimensions and
+/// memory (never SVG). Runs on the blocking pool.
 fn checked_logo(bytes: &[u8]) -> ApiResult<Logo> {
     let refused = || ApiError::UnsupportedMediaType("a logo must be a PNG, JPEG or WebP image".into());
     let format = image::guess_format(bytes).map_err(|_| refused())?;
@@ -80,7 +85,13 @@ fn checked_logo(bytes: &[u8]) -> ApiResult<Logo> {
         image::ImageFormat::WebP => "image/webp",
         _ => return Err(refused()),
     };
-    image::load_from_memory_with_format(bytes, format).map_err(|_| refused())?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_LOGO_SIDE);
+    limits.max_image_height = Some(MAX_LOGO_SIDE);
+    limits.max_alloc = Some(MAX_LOGO_DECODE);
+    let mut reader = image::ImageReader::with_format(std::io::Cursor::new(bytes), format);
+    reader.limits(limits);
+    reader.decode().map_err(|_| refused())?;
     Ok(Logo { bytes: bytes.to_vec(), content_type: content_type.to_owned() })
 }
 
@@ -127,7 +138,9 @@ pub async fn put_logo(
     brandable(account.kind)?;
     let which = variant(&which)?;
     let bytes = body::read(request_body).await?;
-    let logo = checked_logo(&bytes)?;
+    let logo = tokio::task::spawn_blocking(move || checked_logo(&bytes))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
     app.store.set_logo(&grant, which, Some(logo), &auth.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

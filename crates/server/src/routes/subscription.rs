@@ -138,10 +138,18 @@ pub async fn usage(
         Some("csv") => true,
         Some(_) => return Err(ApiError::invalid("format", "must be `json` or `csv`")),
     };
-    let page = page_request(&params, id_cursor::<AccountId>)?;
-    let page = app.store.usage_below(&grant, &page).await?;
-    let items: Vec<UsageBody> = page
-        .items
+    let mut request = page_request(&params, id_cursor::<AccountId>)?;
+    let mut rows = Vec::new();
+    let next = loop {
+        let page = app.store.usage_below(&grant, &request).await?;
+        rows.extend(page.items);
+        // A CSV export holds every customer; JSON pages as usual.
+        match (csv, page.next) {
+            (true, Some(next)) => request = tenantry_store::PageRequest { after: Some(next), limit: super::MAX_LIMIT },
+            (_, next) => break next,
+        }
+    };
+    let items: Vec<UsageBody> = rows
         .into_iter()
         .map(|r| UsageBody {
             account_id: r.account_id,
@@ -153,7 +161,7 @@ pub async fn usage(
         })
         .collect();
     if !csv {
-        return Ok(Json(ListBody { items, next_cursor: page.next }).into_response());
+        return Ok(Json(ListBody { items, next_cursor: next }).into_response());
     }
     let mut text = String::from("account_id,account_name,users,certificates,agents,targets\r\n");
     for u in &items {
