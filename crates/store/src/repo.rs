@@ -907,6 +907,24 @@ impl Repo {
         agent_from_row(&row)
     }
 
+    /// One row of an account by id: `sql` takes the account (`$1`) and the id (`$2`); none is
+    /// `NotFound`, whether the row is missing or another account's.
+    async fn row_of_account<T>(
+        &self,
+        sql: &'static str,
+        account: AccountId,
+        id: String,
+        from_row: fn(&DbRow) -> Result<T>,
+    ) -> Result<T> {
+        let row = sqlx::query(sql)
+            .bind(account.to_string())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        from_row(&row)
+    }
+
     /// One page of an account's rows, by id: `sql` takes the account (`$1`), the cursor (`$2`)
     /// and the limit (`$3`).
     async fn page_of_account<T>(
@@ -1146,13 +1164,8 @@ impl crate::Repository for Repo {
 
     async fn get_user(&self, grant: &Grant, id: UserId) -> Result<User> {
         let account = grant.scope_any(&[Permission::UserRead, Permission::UserManage])?;
-        let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE account_id = $1 AND id = $2"))
-            .bind(account.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(DomainError::NotFound)?;
-        user_from_row(&row)
+        let sql = concat!("SELECT ", user_cols!(), " FROM users WHERE account_id = $1 AND id = $2");
+        self.row_of_account(sql, account, id.to_string(), user_from_row).await
     }
 
     async fn create_user(&self, grant: &Grant, new: NewUser, ctx: &Ctx) -> Result<User> {
@@ -1704,13 +1717,8 @@ impl crate::Repository for Repo {
 
     async fn get_api_token(&self, grant: &Grant, id: ApiTokenId) -> Result<ApiTokenRecord> {
         let account = grant.scope(Permission::ApiTokenManage)?;
-        let row = sqlx::query(concat!("SELECT ", api_token_cols!(), " FROM api_tokens t WHERE t.account_id = $1 AND t.id = $2"))
-            .bind(account.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(DomainError::NotFound)?;
-        api_token_from_row(&row)
+        let sql = concat!("SELECT ", api_token_cols!(), " FROM api_tokens t WHERE t.account_id = $1 AND t.id = $2");
+        self.row_of_account(sql, account, id.to_string(), api_token_from_row).await
     }
 
     async fn revoke_api_token(&self, grant: &Grant, id: ApiTokenId, ctx: &Ctx) -> Result<()> {
@@ -1896,13 +1904,8 @@ impl crate::Repository for Repo {
 
     async fn get_certificate(&self, grant: &Grant, id: CertificateId) -> Result<Certificate> {
         let account = grant.scope_any(&[Permission::ResourceRead, Permission::ResourceWrite])?;
-        let row = sqlx::query(concat!("SELECT ", certificate_cols!(), " FROM certificates WHERE account_id = $1 AND id = $2"))
-            .bind(account.to_string())
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(DomainError::NotFound)?;
-        certificate_from_row(&row)
+        let sql = concat!("SELECT ", certificate_cols!(), " FROM certificates WHERE account_id = $1 AND id = $2");
+        self.row_of_account(sql, account, id.to_string(), certificate_from_row).await
     }
 
     async fn delete_certificate(&self, grant: &Grant, id: CertificateId, ctx: &Ctx) -> Result<()> {
