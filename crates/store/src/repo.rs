@@ -907,6 +907,30 @@ impl Repo {
         agent_from_row(&row)
     }
 
+    /// Revokes one credential of an account (`sql` takes the account, the id and the time) and
+    /// records `action` if it was still live; revoking twice records nothing.
+    async fn revoke_in(
+        tx: &mut Tx,
+        now: OffsetDateTime,
+        sql: &'static str,
+        account: AccountId,
+        what: AuditTarget,
+        action: &str,
+        ctx: &Ctx,
+    ) -> Result<()> {
+        let revoked = sqlx::query(sql)
+            .bind(account.to_string())
+            .bind(what.id.clone().unwrap_or_default())
+            .bind(to_micros(now))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if revoked > 0 {
+            Self::append(tx, now, &change(account, action, what, serde_json::json!({})), ctx).await?;
+        }
+        Ok(())
+    }
+
     /// One row of an account by id: `sql` takes the account (`$1`) and the id (`$2`); none is
     /// `NotFound`, whether the row is missing or another account's.
     async fn row_of_account<T>(
@@ -1733,17 +1757,8 @@ impl crate::Repository for Repo {
         if exists == 0 {
             return Err(DomainError::NotFound.into());
         }
-        let revoked = sqlx::query("UPDATE api_tokens SET revoked_at = $3 WHERE account_id = $1 AND id = $2 AND revoked_at IS NULL")
-            .bind(account.to_string())
-            .bind(id.to_string())
-            .bind(to_micros(now))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if revoked > 0 {
-            let draft = change(account, "api_token.revoked", target("api_token", id), serde_json::json!({}));
-            Self::append(&mut tx, now, &draft, ctx).await?;
-        }
+        let sql = "UPDATE api_tokens SET revoked_at = $3 WHERE account_id = $1 AND id = $2 AND revoked_at IS NULL";
+        Self::revoke_in(&mut tx, now, sql, account, target("api_token", id), "api_token.revoked", ctx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -2244,17 +2259,8 @@ impl crate::Repository for Repo {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         Self::agent_in(&mut tx, account, id).await?;
-        let revoked = sqlx::query("UPDATE agents SET revoked_at = $3 WHERE account_id = $1 AND id = $2 AND revoked_at IS NULL")
-            .bind(account.to_string())
-            .bind(id.to_string())
-            .bind(to_micros(now))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if revoked > 0 {
-            let draft = change(account, "agent.revoked", target("agent", id), serde_json::json!({}));
-            Self::append(&mut tx, now, &draft, ctx).await?;
-        }
+        let sql = "UPDATE agents SET revoked_at = $3 WHERE account_id = $1 AND id = $2 AND revoked_at IS NULL";
+        Self::revoke_in(&mut tx, now, sql, account, target("agent", id), "agent.revoked", ctx).await?;
         tx.commit().await?;
         Ok(())
     }
