@@ -10,7 +10,8 @@ use serde::Serialize;
 
 /// A closed set of permissions. Beyond DESIGN's list, `account.sso_mandatory`, `staff.read`,
 /// `access.list`, `access.end`, `branding.read`, `subscription.manage`, `support.manage` and
-/// `api_token.create` name rows or cells of the matrix that differ from their neighbours.
+/// `api_token.create` name rows or cells of the matrix that differ from their neighbours;
+/// `expiry.read` is the contract's expiry overview (`GET …/expiring`), which the matrix lacks.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Permission {
@@ -66,10 +67,12 @@ pub enum Permission {
     ApiTokenCreate,
     #[serde(rename = "sso.manage")]
     SsoManage,
+    #[serde(rename = "expiry.read")]
+    ExpiryRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 26] = [
+    pub const ALL: [Permission; 27] = [
         Self::AccountRead,
         Self::AccountCreate,
         Self::AccountUpdate,
@@ -96,6 +99,7 @@ impl Permission {
         Self::ApiTokenManage,
         Self::ApiTokenCreate,
         Self::SsoManage,
+        Self::ExpiryRead,
     ];
 
     /// Customer data: what partner-side users reach only inside an access session (collections,
@@ -140,6 +144,7 @@ impl Permission {
             Self::ApiTokenManage => "api_token.manage",
             Self::ApiTokenCreate => "api_token.create",
             Self::SsoManage => "sso.manage",
+            Self::ExpiryRead => "expiry.read",
         }
     }
 }
@@ -404,6 +409,11 @@ fn allows(role: Role, permission: Permission, relation: Relation, kind: AccountK
         ResourceWrite => own && customer && matches!(role, MasterAdmin | Admin),
         ApiTokenManage | ApiTokenCreate => own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin),
         SsoManage => own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin | SsoAdmin),
+        // Expiry dates of what customers hold, across the customers the caller sees: everyone who
+        // sees accounts below, and whoever reads a customer's resources, for its own account.
+        ExpiryRead => {
+            below_scope(role) != BelowScope::Nothing || (own && matches!(role, MasterAdmin | Admin | Auditor | Viewer))
+        }
     }
 }
 

@@ -189,6 +189,25 @@ const MATRIX: &[Row] = &[
         below: &[],
         customers_only: false,
     },
+    // the expiry overview (the contract's `GET …/expiring`, beyond the matrix): what the caller
+    // sees below, or its own customer's resources
+    Row {
+        permission: Permission::ExpiryRead,
+        own: &[
+            PlatformAdmin,
+            PartnerAdmin,
+            PartnerReadonly,
+            MspAdmin,
+            MspStaff,
+            MspReadonly,
+            MasterAdmin,
+            Admin,
+            Auditor,
+            Viewer,
+        ],
+        below: SEES_BELOW,
+        customers_only: false,
+    },
 ];
 
 /// The relations a test names; the store reduces ancestor, sibling and foreign to `Unrelated`.

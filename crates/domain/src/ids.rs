@@ -79,3 +79,7 @@ define_id!(
     /// An agent that reports the certificates it finds.
     AgentId
 );
+define_id!(
+    /// A monitored `host:port` whose TLS certificate is checked.
+    TargetId
+);

@@ -18,8 +18,11 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::DomainError;
 pub use ids::{
     AccessSessionId, AccountId, AgentId, ApiTokenId, CertificateId, CollectionId, EventId, SessionId, SupportRequestId,
-    UserId,
+    TargetId, UserId,
 };
-pub use resources::{Agent, Certificate, Collection, SupportRequest};
+pub use resources::{
+    Agent, Certificate, Collection, ExpiryStatus, MonitoredTarget, SupportRequest, TlsCheck, days_remaining,
+    expiry_status,
+};
 pub use user::{Email, Role, User, UserStatus};
 pub use validate::{FieldError, Validator};

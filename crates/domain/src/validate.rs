@@ -116,6 +116,35 @@ pub fn http_url(raw: &str) -> Result<String, String> {
     Ok(raw.to_owned())
 }
 
+/// Longest DNS name.
+pub const MAX_HOSTNAME: usize = 253;
+
+/// A TLS target's host: a DNS name (letters, digits and hyphens in dot-separated labels of at
+/// most 63, lowercased) or an IPv4/IPv6 literal (without brackets).
+pub fn hostname(raw: &str) -> Result<String, String> {
+    let host = raw.trim().trim_end_matches('.').to_ascii_lowercase();
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(host);
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    let all_numeric = host.split('.').next_back().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
+    if host.is_empty() || host.len() > MAX_HOSTNAME || !host.split('.').all(label_ok) || all_numeric {
+        return Err("must be a DNS name or an IP address".into());
+    }
+    Ok(host)
+}
+
+/// A TCP port, 1 to 65535.
+pub fn port(raw: i64) -> Result<u16, String> {
+    u16::try_from(raw).ok().filter(|p| *p > 0).ok_or_else(|| "must be between 1 and 65535".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +183,22 @@ mod tests {
         assert!(password("short").is_err());
         assert!(password(&"é".repeat(12)).is_ok());
         assert!(password(&"x".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn hostnames_are_dns_names_or_ip_literals() {
+        assert_eq!(hostname(" WWW.Example.com. ").as_deref(), Ok("www.example.com"));
+        assert_eq!(hostname("192.0.2.1").as_deref(), Ok("192.0.2.1"));
+        assert_eq!(hostname("2001:db8::1").as_deref(), Ok("2001:db8::1"));
+        assert!(hostname("").is_err());
+        assert!(hostname("-bad.example").is_err());
+        assert!(hostname("a..example").is_err());
+        assert!(hostname("host:443").is_err());
+        assert!(hostname("exa mple.com").is_err());
+        assert!(hostname("256.1.1.1").is_err());
+        assert!(hostname(&format!("{}.example", "a".repeat(64))).is_err());
+        assert_eq!(port(443), Ok(443));
+        assert!(port(0).is_err());
+        assert!(port(65_536).is_err());
     }
 }

@@ -98,7 +98,7 @@ pub fn certificate_blocks(text: &[u8]) -> Vec<String> {
         .collect()
 }
 
-fn parse_der(der: &[u8], block: usize) -> Result<ParsedCertificate, PemError> {
+pub(crate) fn parse_der(der: &[u8], block: usize) -> Result<ParsedCertificate, PemError> {
     let invalid = |reason: String| PemError::InvalidCertificate { block, reason };
     let (rest, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| invalid(e.to_string()))?;
     if !rest.is_empty() {

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tenantry_domain::Clock;
+use tenantry_monitor::Checker;
 use tenantry_store::Store;
 use time::Duration;
 
@@ -23,6 +24,36 @@ pub struct Settings {
     /// Failed sign-ins per address or per email within `login_failure_window` before 429.
     pub login_failure_limit: i64,
     pub login_failure_window: Duration,
+    pub monitor: MonitorSettings,
+    /// The relay support-request notifications go through; none sends nothing.
+    pub smtp: Option<crate::mail::SmtpSettings>,
+}
+
+/// How monitored targets are checked.
+#[derive(Clone, Debug)]
+pub struct MonitorSettings {
+    /// Private, loopback and link-local addresses may be checked (`TENANTRY_MONITOR_ALLOW_PRIVATE=1`).
+    pub allow_private: bool,
+    /// Trust anchors beyond the bundled web PKI roots (an internal CA), as PEM.
+    pub extra_roots_pem: Option<Vec<u8>>,
+    /// How long after a check a target is due again.
+    pub interval: Duration,
+    /// How long one check may take.
+    pub timeout: std::time::Duration,
+    /// How often the scheduler looks for due targets.
+    pub poll_every: std::time::Duration,
+}
+
+impl Default for MonitorSettings {
+    fn default() -> Self {
+        Self {
+            allow_private: false,
+            extra_roots_pem: None,
+            interval: Duration::hours(6),
+            timeout: std::time::Duration::from_secs(10),
+            poll_every: std::time::Duration::from_secs(30),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -38,6 +69,8 @@ impl Default for Settings {
             activation_ttl: Duration::days(7),
             login_failure_limit: 10,
             login_failure_window: Duration::minutes(15),
+            monitor: MonitorSettings::default(),
+            smtp: None,
         }
     }
 }
@@ -48,6 +81,8 @@ pub struct Metrics {
     pub requests: AtomicU64,
     pub client_errors: AtomicU64,
     pub server_errors: AtomicU64,
+    pub mail_sent: AtomicU64,
+    pub mail_failed: AtomicU64,
 }
 
 impl Metrics {
@@ -69,6 +104,8 @@ pub struct Inner {
     pub passwords: Passwords,
     pub metrics: Metrics,
     pub public_url: String,
+    pub checker: Arc<Checker>,
+    pub mailer: Option<crate::mail::Mailer>,
 }
 
 /// Cheap to clone; shared by every request.
@@ -91,6 +128,11 @@ impl App {
     ) -> Result<Self, crate::ApiError> {
         let public_url =
             settings.public_url.clone().unwrap_or_else(|| format!("http://{listen}")).trim_end_matches('/').to_owned();
+        let monitor = &settings.monitor;
+        let checker = Checker::new(monitor.allow_private, monitor.extra_roots_pem.as_deref(), monitor.timeout)
+            .map_err(crate::ApiError::Internal)?;
+        let mailer =
+            settings.smtp.as_ref().map(crate::mail::Mailer::new).transpose().map_err(crate::ApiError::Internal)?;
         Ok(Self(Arc::new(Inner {
             store,
             clock,
@@ -98,6 +140,8 @@ impl App {
             passwords: Passwords::new().await?,
             metrics: Metrics::default(),
             public_url,
+            checker: Arc::new(checker),
+            mailer,
         })))
     }
 
@@ -108,6 +152,19 @@ impl App {
     /// The link an invited user opens to set a first password.
     pub fn activation_url(&self, token: &str) -> String {
         format!("{}/activate#token={token}", self.public_url)
+    }
+
+    /// The background checker of due targets; each process leases under its own name.
+    pub fn scheduler(&self) -> tenantry_monitor::Scheduler {
+        tenantry_monitor::Scheduler {
+            store: self.store.clone(),
+            checker: self.checker.clone(),
+            clock: self.clock.clone(),
+            owner: format!("tenantry-{}", uuid::Uuid::now_v7()),
+            interval: self.settings.monitor.interval,
+            batch: 50,
+            concurrency: 16,
+        }
     }
 
     /// Whether cookies must be marked `Secure`.

@@ -5,6 +5,7 @@ pub mod app;
 pub mod body;
 pub mod bootstrap;
 pub mod error;
+pub mod mail;
 pub mod openapi;
 pub mod principal;
 pub mod routes;
@@ -21,8 +22,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures_util::FutureExt;
 use routes::{
-    access, accounts, agents, audit, auth, branding, certificates, collections, ops, staff, subscription, support,
-    tokens, users,
+    access, accounts, agents, audit, auth, branding, certificates, collections, expiring, ops, staff, subscription,
+    support, targets, tokens, users,
 };
 use std::future::Future;
 use std::net::SocketAddr;
@@ -73,9 +74,15 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(branding::put_logo, branding::delete_logo))
         .routes(routes!(branding::effective))
         .routes(routes!(branding::effective_logo))
+        .routes(routes!(branding::login_branding))
+        .routes(routes!(branding::login_logo))
         .routes(routes!(agents::register, agents::list))
         .routes(routes!(agents::get, agents::revoke))
         .routes(routes!(agents::report))
+        .routes(routes!(targets::create, targets::list))
+        .routes(routes!(targets::get, targets::update, targets::delete))
+        .routes(routes!(targets::check))
+        .routes(routes!(expiring::list))
 }
 
 /// The API's routes and the OpenAPI document generated from them.

@@ -9,6 +9,13 @@ use tenantry_domain::Clock;
 /// Row locks taken by `UPDATE … RETURNING` serialize what must be serialized.
 const BEGIN_WRITE: &str = "BEGIN";
 
+/// Leasing skips the rows another process is leasing right now instead of waiting for them.
+macro_rules! skip_locked {
+    () => {
+        " FOR UPDATE SKIP LOCKED"
+    };
+}
+
 fn migrations() -> Vec<sqlx::migrate::Migration> {
     vec![
         crate::repo_migration(1, "foundation", include_str!("../migrations/postgres/0001_foundation.sql")),
@@ -18,6 +25,7 @@ fn migrations() -> Vec<sqlx::migrate::Migration> {
         crate::repo_migration(5, "support", include_str!("../migrations/postgres/0005_support.sql")),
         crate::repo_migration(6, "branding", include_str!("../migrations/postgres/0006_branding.sql")),
         crate::repo_migration(7, "agents", include_str!("../migrations/postgres/0007_agents.sql")),
+        crate::repo_migration(8, "targets", include_str!("../migrations/postgres/0008_targets.sql")),
     ]
 }
 

@@ -10,7 +10,7 @@ use tenantry_domain::authz::{BelowScope, Grant, Permission};
 use tenantry_domain::clock::{from_micros, to_micros};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, AccountKind, AccountStatus, ApiTokenId, AuditActor, AuditEvent, AuditTarget,
-    Certificate, CertificateId, Collection, CollectionId, DomainError, Limits, Resource, Agent, AgentId, SupportRequest, SupportRequestId, Email, EventId, Outcome, Plan, Role, SessionId, Slug, User, UserId,
+    Certificate, CertificateId, Collection, CollectionId, DomainError, Limits, Resource, Agent, AgentId, SupportRequest, SupportRequestId, Email, EventId, MonitoredTarget, Outcome, Plan, Role, SessionId, Slug, TargetId, TlsCheck, User, UserId,
     UserStatus,
 };
 use time::OffsetDateTime;
@@ -324,6 +324,62 @@ fn unique_violation(err: sqlx::Error) -> StoreError {
     err.into()
 }
 
+macro_rules! target_cols {
+    () => {
+        "id, account_id, collection_id, hostname, port, created_at, updated_at, next_check_at, checked_at, not_after, \
+         subject, issuer, error"
+    };
+}
+
+fn target_from_row(row: &DbRow) -> Result<MonitoredTarget> {
+    let port: i64 = row.try_get("port")?;
+    let last_check = match opt_time(row, "checked_at")? {
+        Some(checked_at) => Some(TlsCheck {
+            checked_at,
+            not_after: opt_time(row, "not_after")?,
+            subject: row.try_get("subject")?,
+            issuer: row.try_get("issuer")?,
+            error: row.try_get("error")?,
+        }),
+        None => None,
+    };
+    Ok(MonitoredTarget {
+        id: parse_col(row, "id")?,
+        account_id: parse_col(row, "account_id")?,
+        collection_id: parse_col(row, "collection_id")?,
+        hostname: row.try_get("hostname")?,
+        port: u16::try_from(port).map_err(|e| corrupt("port", e))?,
+        created_at: from_micros(row.try_get("created_at")?),
+        updated_at: from_micros(row.try_get("updated_at")?),
+        next_check_at: from_micros(row.try_get("next_check_at")?),
+        last_check,
+    })
+}
+
+fn leased_from_row(row: &DbRow) -> Result<LeasedTarget> {
+    let port: i64 = row.try_get("port")?;
+    Ok(LeasedTarget {
+        id: parse_col(row, "id")?,
+        account_id: parse_col(row, "account_id")?,
+        hostname: row.try_get("hostname")?,
+        port: u16::try_from(port).map_err(|e| corrupt("port", e))?,
+    })
+}
+
+fn expiring_from_row(row: &DbRow) -> Result<ExpiringItem> {
+    let kind: String = row.try_get("kind")?;
+    Ok(ExpiringItem {
+        kind: if kind == "target" { "target" } else { "certificate" },
+        id: row.try_get("id")?,
+        account_id: parse_col(row, "account_id")?,
+        account_name: row.try_get("account_name")?,
+        collection_id: parse_col(row, "collection_id")?,
+        name: row.try_get("name")?,
+        not_after: from_micros(row.try_get("not_after")?),
+        error: row.try_get("error")?,
+    })
+}
+
 fn page_of<T>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
     let limit = limit as usize;
     let next = if items.len() > limit {
@@ -506,7 +562,7 @@ impl Repo {
         })
     }
 
-    /// What an account holds. (Agents and targets arrive with monitoring.)
+    /// What an account holds.
     async fn usage_of(tx: &mut Tx, account: AccountId) -> Result<Limits> {
         let users: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE account_id = $1")
             .bind(account.to_string())
@@ -520,7 +576,11 @@ impl Repo {
             .bind(account.to_string())
             .fetch_one(&mut **tx)
             .await?;
-        Ok(Limits { users, certificates, agents, targets: 0 })
+        let targets: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM targets WHERE account_id = $1")
+            .bind(account.to_string())
+            .fetch_one(&mut **tx)
+            .await?;
+        Ok(Limits { users, certificates, agents, targets })
     }
 
     /// Refuses to add `adding` of `resource` beyond the account's limit. Locks the account first, so
@@ -909,6 +969,91 @@ impl Repo {
 
     /// Revokes one credential of an account (`sql` takes the account, the id and the time) and
     /// records `action` if it was still live; revoking twice records nothing.
+    /// The branding `account`'s users see: its own record or its nearest ancestor's.
+    async fn effective_branding_of(&self, account: AccountId) -> Result<EffectiveBranding> {
+        let row = sqlx::query(nearest_branding!(
+            "b.display_name, b.support_email, b.support_phone, b.homepage_url, \
+             b.logo_light IS NOT NULL AS has_light, b.logo_dark IS NOT NULL AS has_dark"
+        ))
+        .bind(account.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(EffectiveBranding::default()) };
+        Ok(EffectiveBranding {
+            fields: branding_from_row(&row)?,
+            has_light_logo: row.try_get("has_light")?,
+            has_dark_logo: row.try_get("has_dark")?,
+        })
+    }
+
+    async fn effective_logo_of(&self, account: AccountId, variant: LogoVariant) -> Result<Option<Logo>> {
+        let sql = match variant {
+            LogoVariant::Light => nearest_branding!("b.logo_light AS bytes, b.logo_light_type AS content_type"),
+            LogoVariant::Dark => nearest_branding!("b.logo_dark AS bytes, b.logo_dark_type AS content_type"),
+        };
+        let row = sqlx::query(sql).bind(account.to_string()).fetch_optional(&self.pool).await?;
+        let Some(row) = row else { return Ok(None) };
+        let bytes: Option<Vec<u8>> = row.try_get("bytes")?;
+        let content_type: Option<String> = row.try_get("content_type")?;
+        Ok(bytes.zip(content_type).map(|(bytes, content_type)| Logo { bytes, content_type }))
+    }
+
+    /// The account a login page `/login/{slug}` is branded for: the platform, a partner or an
+    /// MSP — never a customer, whose name a public page must not confirm.
+    async fn login_account(&self, slug: &str) -> Result<Option<AccountId>> {
+        let id: Option<String> = sqlx::query_scalar("SELECT id FROM accounts WHERE slug = $1 AND kind <> 'customer'")
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await?;
+        id.map(|i| i.parse().map_err(|e| corrupt("id", e))).transpose()
+    }
+
+    async fn target_in(tx: &mut Tx, account: AccountId, id: TargetId) -> Result<MonitoredTarget> {
+        let row = sqlx::query(concat!("SELECT ", target_cols!(), " FROM targets WHERE account_id = $1 AND id = $2"))
+            .bind(account.to_string())
+            .bind(id.to_string())
+            .fetch_optional(&mut **tx)
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        target_from_row(&row)
+    }
+
+    /// Refuses a second target on the same `host:port` in one account.
+    async fn refuse_duplicate_target(tx: &mut Tx, account: AccountId, hostname: &str, port: u16, except: Option<TargetId>) -> Result<()> {
+        let taken: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM targets WHERE account_id = $1 AND hostname = $2 AND port = $3 AND ($4 IS NULL OR id <> $4)",
+        )
+        .bind(account.to_string())
+        .bind(hostname)
+        .bind(i64::from(port))
+        .bind(except.map(|e| e.to_string()))
+        .fetch_one(&mut **tx)
+        .await?;
+        if taken > 0 {
+            return Err(DomainError::Conflict(format!("{hostname}:{port} is already monitored in this account")).into());
+        }
+        Ok(())
+    }
+
+    /// Stores a check's findings on a target (`$1` account, `$2` id) and when it is due next.
+    async fn store_check(tx: &mut Tx, account: AccountId, id: TargetId, check: &TlsCheck, next_check_at: OffsetDateTime) -> Result<u64> {
+        Ok(sqlx::query(
+            "UPDATE targets SET checked_at = $3, not_after = $4, subject = $5, issuer = $6, error = $7, \
+             next_check_at = $8, lease_owner = NULL, lease_until = NULL WHERE account_id = $1 AND id = $2",
+        )
+        .bind(account.to_string())
+        .bind(id.to_string())
+        .bind(to_micros(check.checked_at))
+        .bind(check.not_after.map(to_micros))
+        .bind(&check.subject)
+        .bind(&check.issuer)
+        .bind(&check.error)
+        .bind(to_micros(next_check_at))
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+    }
+
     async fn revoke_in(
         tx: &mut Tx,
         now: OffsetDateTime,
@@ -1988,7 +2133,8 @@ impl crate::Repository for Repo {
             "SELECT a.id, a.name, \
              (SELECT COUNT(*) FROM users u WHERE u.account_id = a.id) AS users, \
              (SELECT COUNT(*) FROM certificates x WHERE x.account_id = a.id) AS certificates, \
-             (SELECT COUNT(*) FROM agents g WHERE g.account_id = a.id AND g.revoked_at IS NULL) AS agents \
+             (SELECT COUNT(*) FROM agents g WHERE g.account_id = a.id AND g.revoked_at IS NULL) AS agents, \
+             (SELECT COUNT(*) FROM targets t WHERE t.account_id = a.id) AS targets \
              FROM accounts a JOIN account_closure c ON c.descendant = a.id \
              WHERE c.ancestor = $1 AND c.depth > 0 AND a.kind = 'customer' AND ($2 IS NULL OR a.id > $2) \
              ORDER BY a.id LIMIT $3",
@@ -2008,7 +2154,7 @@ impl crate::Repository for Repo {
                         users: r.try_get("users")?,
                         certificates: r.try_get("certificates")?,
                         agents: r.try_get("agents")?,
-                        targets: 0,
+                        targets: r.try_get("targets")?,
                     },
                 })
             })
@@ -2016,7 +2162,13 @@ impl crate::Repository for Repo {
         Ok(page_of(items, page.limit, |u| u.account_id.to_string()))
     }
 
-    async fn create_support_request(&self, grant: &Grant, subject: String, message: String, ctx: &Ctx) -> Result<SupportRequest> {
+    async fn create_support_request(
+        &self,
+        grant: &Grant,
+        subject: String,
+        message: String,
+        ctx: &Ctx,
+    ) -> Result<(SupportRequest, Option<String>)> {
         let customer = grant.scope(Permission::SupportCreate)?;
         let (Some(user), Some(email)) = (ctx.actor.user_id, ctx.actor.email.clone()) else {
             return Err(DomainError::Internal("a support request needs a sender".into()).into());
@@ -2052,8 +2204,15 @@ impl crate::Repository for Repo {
         .fetch_one(&mut *tx)
         .await?;
         let request = support_from_row(&row)?;
+        let notify: Option<String> = sqlx::query_scalar(
+            "SELECT COALESCE(b.support_email, a.contact_email) FROM accounts a \
+             LEFT JOIN branding b ON b.account_id = a.id WHERE a.id = $1",
+        )
+        .bind(inbox.to_string())
+        .fetch_one(&mut *tx)
+        .await?;
         tx.commit().await?;
-        Ok(request)
+        Ok((request, notify))
     }
 
     async fn list_support_requests(&self, grant: &Grant, page: &PageRequest) -> Result<Page<SupportRequest>> {
@@ -2175,33 +2334,25 @@ impl crate::Repository for Repo {
     }
 
     async fn effective_branding(&self, grant: &Grant) -> Result<EffectiveBranding> {
-        let account = grant.scope(Permission::AccountRead)?;
-        let row = sqlx::query(nearest_branding!(
-            "b.display_name, b.support_email, b.support_phone, b.homepage_url, \
-             b.logo_light IS NOT NULL AS has_light, b.logo_dark IS NOT NULL AS has_dark"
-        ))
-        .bind(account.to_string())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(EffectiveBranding::default()) };
-        Ok(EffectiveBranding {
-            fields: branding_from_row(&row)?,
-            has_light_logo: row.try_get("has_light")?,
-            has_dark_logo: row.try_get("has_dark")?,
-        })
+        self.effective_branding_of(grant.scope(Permission::AccountRead)?).await
     }
 
     async fn effective_logo(&self, grant: &Grant, variant: LogoVariant) -> Result<Option<Logo>> {
-        let account = grant.scope(Permission::AccountRead)?;
-        let sql = match variant {
-            LogoVariant::Light => nearest_branding!("b.logo_light AS bytes, b.logo_light_type AS content_type"),
-            LogoVariant::Dark => nearest_branding!("b.logo_dark AS bytes, b.logo_dark_type AS content_type"),
-        };
-        let row = sqlx::query(sql).bind(account.to_string()).fetch_optional(&self.pool).await?;
-        let Some(row) = row else { return Ok(None) };
-        let bytes: Option<Vec<u8>> = row.try_get("bytes")?;
-        let content_type: Option<String> = row.try_get("content_type")?;
-        Ok(bytes.zip(content_type).map(|(bytes, content_type)| Logo { bytes, content_type }))
+        self.effective_logo_of(grant.scope(Permission::AccountRead)?, variant).await
+    }
+
+    async fn login_branding(&self, slug: &str) -> Result<Option<EffectiveBranding>> {
+        match self.login_account(slug).await? {
+            Some(account) => Ok(Some(self.effective_branding_of(account).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn login_logo(&self, slug: &str, variant: LogoVariant) -> Result<Option<Logo>> {
+        match self.login_account(slug).await? {
+            Some(account) => self.effective_logo_of(account, variant).await,
+            None => Ok(None),
+        }
     }
 
     async fn register_agent(
@@ -2337,6 +2488,228 @@ impl crate::Repository for Repo {
         Self::append(&mut tx, now, &draft, &ctx).await?;
         tx.commit().await?;
         Ok(imported.results)
+    }
+
+    async fn create_target(&self, grant: &Grant, new: NewTarget, ctx: &Ctx) -> Result<MonitoredTarget> {
+        let account = grant.scope(Permission::ResourceWrite)?;
+        let now = self.now();
+        let id = TargetId::new();
+        let mut tx = self.begin_write().await?;
+        Self::collection_in(&mut tx, account, new.collection_id).await?;
+        Self::enforce_limit(&mut tx, account, Resource::Targets, 1).await?;
+        Self::refuse_duplicate_target(&mut tx, account, &new.hostname, new.port, None).await?;
+        sqlx::query(
+            "INSERT INTO targets (id, account_id, collection_id, hostname, port, created_at, updated_at, next_check_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $6)",
+        )
+        .bind(id.to_string())
+        .bind(account.to_string())
+        .bind(new.collection_id.to_string())
+        .bind(&new.hostname)
+        .bind(i64::from(new.port))
+        .bind(to_micros(now))
+        .execute(&mut *tx)
+        .await?;
+        let details = serde_json::json!({
+            "hostname": new.hostname,
+            "port": new.port,
+            "collection_id": new.collection_id.to_string(),
+        });
+        Self::append(&mut tx, now, &change(account, "target.created", target("target", id), details), ctx).await?;
+        let created = Self::target_in(&mut tx, account, id).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn list_targets(&self, grant: &Grant, page: &PageRequest) -> Result<Page<MonitoredTarget>> {
+        let account = grant.scope(Permission::ResourceRead)?;
+        let sql = concat!(
+            "SELECT ",
+            target_cols!(),
+            " FROM targets WHERE account_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3"
+        );
+        self.page_of_account(sql, account, page, target_from_row, |t| t.id.to_string()).await
+    }
+
+    async fn get_target(&self, grant: &Grant, id: TargetId) -> Result<MonitoredTarget> {
+        let account = grant.scope_any(&[Permission::ResourceRead, Permission::ResourceWrite])?;
+        let sql = concat!("SELECT ", target_cols!(), " FROM targets WHERE account_id = $1 AND id = $2");
+        self.row_of_account(sql, account, id.to_string(), target_from_row).await
+    }
+
+    async fn update_target(&self, grant: &Grant, id: TargetId, patch: TargetPatch, ctx: &Ctx) -> Result<MonitoredTarget> {
+        let account = grant.scope(Permission::ResourceWrite)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let before = Self::target_in(&mut tx, account, id).await?;
+        if let Some(collection) = patch.collection_id {
+            Self::collection_in(&mut tx, account, collection).await?;
+        }
+        let hostname = patch.hostname.clone().unwrap_or_else(|| before.hostname.clone());
+        let port = patch.port.unwrap_or(before.port);
+        let moved = hostname != before.hostname || port != before.port;
+        if moved {
+            Self::refuse_duplicate_target(&mut tx, account, &hostname, port, Some(id)).await?;
+        }
+        let collection = patch.collection_id.unwrap_or(before.collection_id);
+        sqlx::query(
+            "UPDATE targets SET collection_id = $3, hostname = $4, port = $5, updated_at = $6 WHERE account_id = $1 AND id = $2",
+        )
+        .bind(account.to_string())
+        .bind(id.to_string())
+        .bind(collection.to_string())
+        .bind(&hostname)
+        .bind(i64::from(port))
+        .bind(to_micros(now))
+        .execute(&mut *tx)
+        .await?;
+        if moved {
+            // What was found on the old address says nothing about the new one.
+            sqlx::query(
+                "UPDATE targets SET checked_at = NULL, not_after = NULL, subject = NULL, issuer = NULL, error = NULL, \
+                 next_check_at = $3, lease_owner = NULL, lease_until = NULL WHERE account_id = $1 AND id = $2",
+            )
+            .bind(account.to_string())
+            .bind(id.to_string())
+            .bind(to_micros(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let details = serde_json::json!({
+            "hostname": hostname,
+            "port": port,
+            "collection_id": collection.to_string(),
+            "before": { "hostname": before.hostname, "port": before.port, "collection_id": before.collection_id.to_string() },
+        });
+        Self::append(&mut tx, now, &change(account, "target.updated", target("target", id), details), ctx).await?;
+        let updated = Self::target_in(&mut tx, account, id).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn delete_target(&self, grant: &Grant, id: TargetId, ctx: &Ctx) -> Result<()> {
+        let account = grant.scope(Permission::ResourceWrite)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let gone = Self::target_in(&mut tx, account, id).await?;
+        sqlx::query("DELETE FROM targets WHERE account_id = $1 AND id = $2")
+            .bind(account.to_string())
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let details = serde_json::json!({ "hostname": gone.hostname, "port": gone.port });
+        Self::append(&mut tx, now, &change(account, "target.deleted", target("target", id), details), ctx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_check(
+        &self,
+        grant: &Grant,
+        id: TargetId,
+        check: TlsCheck,
+        next_check_at: OffsetDateTime,
+        ctx: &Ctx,
+    ) -> Result<MonitoredTarget> {
+        let account = grant.scope(Permission::ResourceWrite)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let checked = Self::target_in(&mut tx, account, id).await?;
+        Self::store_check(&mut tx, account, id, &check, next_check_at).await?;
+        let details = serde_json::json!({
+            "hostname": checked.hostname,
+            "port": checked.port,
+            "not_after": check.not_after.map(tenantry_domain::clock::rfc3339_micros),
+            "error": check.error,
+        });
+        Self::append(&mut tx, now, &change(account, "target.checked", target("target", id), details), ctx).await?;
+        let updated = Self::target_in(&mut tx, account, id).await?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    async fn lease_due_targets(&self, owner: &str, lease_until: OffsetDateTime, limit: u32) -> Result<Vec<LeasedTarget>> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let rows = sqlx::query(concat!(
+            "UPDATE targets SET lease_owner = $1, lease_until = $2 WHERE id IN (",
+            "SELECT id FROM targets WHERE next_check_at <= $3 AND (lease_until IS NULL OR lease_until < $3) ",
+            "ORDER BY next_check_at LIMIT $4",
+            skip_locked!(),
+            ") RETURNING id, account_id, hostname, port"
+        ))
+        .bind(owner)
+        .bind(to_micros(lease_until))
+        .bind(to_micros(now))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        rows.iter().map(leased_from_row).collect()
+    }
+
+    async fn complete_lease(
+        &self,
+        owner: &str,
+        leased: &LeasedTarget,
+        check: TlsCheck,
+        next_check_at: OffsetDateTime,
+    ) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let still_ours: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM targets WHERE account_id = $1 AND id = $2 AND lease_owner = $3 AND hostname = $4 AND port = $5",
+        )
+        .bind(leased.account_id.to_string())
+        .bind(leased.id.to_string())
+        .bind(owner)
+        .bind(&leased.hostname)
+        .bind(i64::from(leased.port))
+        .fetch_one(&mut *tx)
+        .await?;
+        if still_ours == 0 {
+            return Ok(false);
+        }
+        Self::store_check(&mut tx, leased.account_id, leased.id, &check, next_check_at).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn expiring(&self, grant: &Grant, scope: ExpiryScope, page: &PageRequest) -> Result<Page<ExpiringItem>> {
+        let root = grant.scope(Permission::ExpiryRead)?;
+        let (after_at, after_id) = match &page.after {
+            Some(cursor) => {
+                let (at, id) = cursor.split_once('_').ok_or_else(|| DomainError::invalid("cursor", "unreadable cursor"))?;
+                let at: i64 = at.parse().map_err(|_| DomainError::invalid("cursor", "unreadable cursor"))?;
+                (Some(at), Some(id.to_owned()))
+            }
+            None => (None, None),
+        };
+        let rows = sqlx::query(
+            "WITH visible AS (SELECT a.id, a.name FROM accounts a JOIN account_closure c ON c.descendant = a.id \
+             WHERE c.ancestor = $1 AND a.kind = 'customer' \
+             AND ($2 IS NULL OR a.id IN (SELECT account_id FROM staff_assignments WHERE user_id = $2))), \
+             items AS ( \
+             SELECT 'certificate' AS kind, x.id, x.account_id, v.name AS account_name, x.collection_id, \
+             x.subject AS name, x.not_after, CAST(NULL AS TEXT) AS error \
+             FROM certificates x JOIN visible v ON v.id = x.account_id WHERE x.not_after <= $3 \
+             UNION ALL \
+             SELECT 'target' AS kind, t.id, t.account_id, v.name AS account_name, t.collection_id, \
+             t.hostname || ':' || CAST(t.port AS TEXT) AS name, t.not_after, t.error \
+             FROM targets t JOIN visible v ON v.id = t.account_id WHERE t.not_after IS NOT NULL AND t.not_after <= $3) \
+             SELECT kind, id, account_id, account_name, collection_id, name, not_after, error FROM items \
+             WHERE ($4 IS NULL OR not_after > $4 OR (not_after = $4 AND id > $5)) \
+             ORDER BY not_after, id LIMIT $6",
+        )
+        .bind(root.to_string())
+        .bind(scope.assigned_to.map(|u| u.to_string()))
+        .bind(to_micros(scope.until))
+        .bind(after_at)
+        .bind(after_id)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(expiring_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page.limit, |i| format!("{}_{}", to_micros(i.not_after), i.id)))
     }
 
     async fn record(&self, draft: AuditDraft, ctx: &Ctx) -> Result<EventId> {

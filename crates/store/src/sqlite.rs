@@ -12,6 +12,13 @@ use tenantry_domain::Clock;
 /// timeout instead of failing when a read lock cannot be upgraded.
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
+/// SQLite runs one write transaction at a time, so a lease needs no row locks.
+macro_rules! skip_locked {
+    () => {
+        ""
+    };
+}
+
 fn migrations() -> Vec<sqlx::migrate::Migration> {
     vec![
         crate::repo_migration(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
@@ -21,6 +28,7 @@ fn migrations() -> Vec<sqlx::migrate::Migration> {
         crate::repo_migration(5, "support", include_str!("../migrations/sqlite/0005_support.sql")),
         crate::repo_migration(6, "branding", include_str!("../migrations/sqlite/0006_branding.sql")),
         crate::repo_migration(7, "agents", include_str!("../migrations/sqlite/0007_agents.sql")),
+        crate::repo_migration(8, "targets", include_str!("../migrations/sqlite/0008_targets.sql")),
     ]
 }
 

@@ -4,8 +4,9 @@ use crate::Result;
 use tenantry_domain::authz::{BelowScope, Grant};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, AccountKind, AccountStatus, Agent, AgentId, ApiTokenId, AuditActor,
-    AuditEvent, AuditTarget, Certificate, CertificateId, Collection, CollectionId, Email, EventId, Limits, Outcome,
-    Plan, Role, SessionId, Slug, SupportRequest, SupportRequestId, User, UserId, audit::Verification,
+    AuditEvent, AuditTarget, Certificate, CertificateId, Collection, CollectionId, Email, EventId, Limits,
+    MonitoredTarget, Outcome, Plan, Role, SessionId, Slug, SupportRequest, SupportRequestId, TargetId, TlsCheck, User,
+    UserId, audit::Verification,
 };
 use time::OffsetDateTime;
 
@@ -322,6 +323,57 @@ pub struct UsageRow {
     pub usage: Limits,
 }
 
+/// A target to add to a collection.
+#[derive(Clone, Debug)]
+pub struct NewTarget {
+    pub collection_id: CollectionId,
+    pub hostname: String,
+    pub port: u16,
+}
+
+/// Changes to a target; `None` leaves a field as it is. Moving it to another host or port clears
+/// its last check and makes it due at once.
+#[derive(Clone, Debug, Default)]
+pub struct TargetPatch {
+    pub collection_id: Option<CollectionId>,
+    pub hostname: Option<String>,
+    pub port: Option<u16>,
+}
+
+/// A due target the scheduler leased: only this lease's owner checks it until `lease_until`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeasedTarget {
+    pub id: TargetId,
+    pub account_id: AccountId,
+    pub hostname: String,
+    pub port: u16,
+}
+
+/// Which customers an expiry overview covers: those at or below the grant's account, and for
+/// MSP staff only the assigned ones.
+#[derive(Clone, Copy, Debug)]
+pub struct ExpiryScope {
+    pub assigned_to: Option<UserId>,
+    /// Everything valid until this moment or earlier (expired ones included).
+    pub until: OffsetDateTime,
+}
+
+/// A certificate or a target that expires soon, in the expiry overview.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpiringItem {
+    /// `certificate` or `target`.
+    pub kind: &'static str,
+    pub id: String,
+    pub account_id: AccountId,
+    pub account_name: String,
+    pub collection_id: CollectionId,
+    /// The certificate's subject, or the target's `host:port`.
+    pub name: String,
+    pub not_after: OffsetDateTime,
+    /// A target's failed last check.
+    pub error: Option<String>,
+}
+
 /// The one repository API; implemented for SQLite and PostgreSQL.
 #[async_trait::async_trait]
 pub trait Repository: Send + Sync + 'static {
@@ -456,13 +508,15 @@ pub trait Repository: Send + Sync + 'static {
 
     // --- support ---
     /// Sends a request from the granted customer to its parent's inbox (grant: `support.create`).
+    /// Delivers a request to the account's parent; answers it with the address the parent's
+    /// inbox is notified at (its branding's support email, else its contact email), if any.
     async fn create_support_request(
         &self,
         grant: &Grant,
         subject: String,
         message: String,
         ctx: &Ctx,
-    ) -> Result<SupportRequest>;
+    ) -> Result<(SupportRequest, Option<String>)>;
     /// A customer's sent requests, or a partner-side account's inbox (grant: `support.read`).
     async fn list_support_requests(&self, grant: &Grant, page: &PageRequest) -> Result<Page<SupportRequest>>;
     /// Opens or closes a request in the granted account's inbox (grant: `support.manage`).
@@ -485,6 +539,10 @@ pub trait Repository: Send + Sync + 'static {
     async fn effective_branding(&self, grant: &Grant) -> Result<EffectiveBranding>;
     /// The logo they see, if any (grant: `account.read`).
     async fn effective_logo(&self, grant: &Grant, variant: LogoVariant) -> Result<Option<Logo>>;
+    /// The branding of the login page `/login/{slug}`, public by design: only the platform,
+    /// partner and MSP accounts have one; any other slug answers `None`.
+    async fn login_branding(&self, slug: &str) -> Result<Option<EffectiveBranding>>;
+    async fn login_logo(&self, slug: &str, variant: LogoVariant) -> Result<Option<Logo>>;
 
     // --- agents ---
     /// Registers an agent reporting into `collection` (grant: `resource.write`); counts against
@@ -510,6 +568,51 @@ pub trait Repository: Send + Sync + 'static {
         hostname: String,
         certificates: Vec<NewCertificate>,
     ) -> Result<Vec<(Certificate, bool)>>;
+
+    // --- monitored targets (grant: `resource.read` / `resource.write` on the customer) ---
+    async fn create_target(&self, grant: &Grant, new: NewTarget, ctx: &Ctx) -> Result<MonitoredTarget>;
+    async fn list_targets(&self, grant: &Grant, page: &PageRequest) -> Result<Page<MonitoredTarget>>;
+    /// With `resource.read` or `resource.write`.
+    async fn get_target(&self, grant: &Grant, id: TargetId) -> Result<MonitoredTarget>;
+    async fn update_target(
+        &self,
+        grant: &Grant,
+        id: TargetId,
+        patch: TargetPatch,
+        ctx: &Ctx,
+    ) -> Result<MonitoredTarget>;
+    async fn delete_target(&self, grant: &Grant, id: TargetId, ctx: &Ctx) -> Result<()>;
+    /// Records a check a user asked for (audited as `target.checked`); the next scheduled check
+    /// is due at `next_check_at`.
+    async fn record_check(
+        &self,
+        grant: &Grant,
+        id: TargetId,
+        check: TlsCheck,
+        next_check_at: OffsetDateTime,
+        ctx: &Ctx,
+    ) -> Result<MonitoredTarget>;
+    /// Leases up to `limit` due targets to `owner` until `lease_until`; a target leased by one
+    /// caller is not handed to another until its lease ends (on PostgreSQL with `FOR UPDATE SKIP
+    /// LOCKED`, so concurrent processes never wait on each other's leases).
+    async fn lease_due_targets(
+        &self,
+        owner: &str,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<LeasedTarget>>;
+    /// Stores a scheduled check by `owner` and ends its lease; a lease that was lost (expired and
+    /// taken by another owner, or the target moved or deleted) stores nothing and answers `false`.
+    async fn complete_lease(
+        &self,
+        owner: &str,
+        target: &LeasedTarget,
+        check: TlsCheck,
+        next_check_at: OffsetDateTime,
+    ) -> Result<bool>;
+
+    // --- expiry overview (grant: `expiry.read`) ---
+    async fn expiring(&self, grant: &Grant, scope: ExpiryScope, page: &PageRequest) -> Result<Page<ExpiringItem>>;
 
     // --- audit ---
     /// Records an event that accompanies no other change (a denial, a failed step-up).

@@ -5,6 +5,8 @@ use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::Path;
 use tenantry_server::Settings;
+use tenantry_server::app::MonitorSettings;
+use tenantry_server::mail::SmtpSettings;
 use time::Duration;
 
 /// Every setting, as the file spells it.
@@ -22,6 +24,17 @@ pub struct Config {
     pub session_hours: i64,
     pub bootstrap_admin_email: Option<String>,
     pub bootstrap_admin_password: Option<String>,
+    /// Whether targets on private, loopback and link-local addresses may be checked.
+    pub monitor_allow_private: bool,
+    /// A PEM file of extra trust anchors for checks (an internal CA).
+    pub monitor_ca_file: Option<String>,
+    pub monitor_interval_mins: i64,
+    /// How often the scheduler looks for due targets.
+    pub monitor_poll_secs: i64,
+    pub monitor_timeout_secs: i64,
+    /// The SMTP relay for notifications, e.g. `smtp://user:password@relay.example.com:587`.
+    pub smtp_url: Option<String>,
+    pub smtp_from: String,
 }
 
 impl Default for Config {
@@ -38,6 +51,13 @@ impl Default for Config {
             session_hours: 12,
             bootstrap_admin_email: None,
             bootstrap_admin_password: None,
+            monitor_allow_private: false,
+            monitor_ca_file: None,
+            monitor_interval_mins: 360,
+            monitor_poll_secs: 30,
+            monitor_timeout_secs: 10,
+            smtp_url: None,
+            smtp_from: "Tenantry <tenantry@localhost>".into(),
         }
     }
 }
@@ -50,6 +70,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("bootstrap_admin_email", &self.bootstrap_admin_email)
             .field("bootstrap_admin_password", &self.bootstrap_admin_password.as_ref().map(|_| "***"))
+            .field("smtp_url", &self.smtp_url.as_deref().map(tenantry_store::redact_url))
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +126,25 @@ impl Config {
         env_number("TENANTRY_EXPIRING_DAYS", &mut config.expiring_days)?;
         env_number("TENANTRY_SESSION_IDLE_MINS", &mut config.session_idle_mins)?;
         env_number("TENANTRY_SESSION_HOURS", &mut config.session_hours)?;
+        if let Some(v) = env_value("TENANTRY_MONITOR_ALLOW_PRIVATE")? {
+            config.monitor_allow_private = match v.trim() {
+                "1" | "true" => true,
+                "0" | "false" | "" => false,
+                _ => return Err("TENANTRY_MONITOR_ALLOW_PRIVATE must be 1 or 0".into()),
+            };
+        }
+        if let Some(v) = env_value("TENANTRY_MONITOR_CA_FILE")? {
+            config.monitor_ca_file = Some(v);
+        }
+        env_number("TENANTRY_MONITOR_INTERVAL_MINS", &mut config.monitor_interval_mins)?;
+        env_number("TENANTRY_MONITOR_POLL_SECS", &mut config.monitor_poll_secs)?;
+        env_number("TENANTRY_MONITOR_TIMEOUT_SECS", &mut config.monitor_timeout_secs)?;
+        if let Some(v) = env_value("TENANTRY_SMTP_URL")? {
+            config.smtp_url = Some(v);
+        }
+        if let Some(v) = env_value("TENANTRY_SMTP_FROM")? {
+            config.smtp_from = v;
+        }
         Ok(config)
     }
 
@@ -117,6 +157,7 @@ impl Config {
         let positive = |name: &str, v: i64| {
             if v > 0 { Ok(v) } else { Err(format!("{name} must be positive")) }
         };
+        let seconds = |name: &str, v: i64| positive(name, v).map(|v| std::time::Duration::from_secs(v.unsigned_abs()));
         Ok(Settings {
             public_url: self.public_url.clone(),
             reauth_window: Duration::seconds(positive("reauth_window_secs", self.reauth_window_secs)?),
@@ -125,6 +166,17 @@ impl Config {
             expiring_within: Duration::days(positive("expiring_days", self.expiring_days)?),
             session_idle: Duration::minutes(positive("session_idle_mins", self.session_idle_mins)?),
             session_absolute: Duration::hours(positive("session_hours", self.session_hours)?),
+            monitor: MonitorSettings {
+                allow_private: self.monitor_allow_private,
+                extra_roots_pem: match &self.monitor_ca_file {
+                    Some(path) => Some(std::fs::read(path).map_err(|e| format!("monitor_ca_file ({path}): {e}"))?),
+                    None => None,
+                },
+                interval: Duration::minutes(positive("monitor_interval_mins", self.monitor_interval_mins)?),
+                timeout: seconds("monitor_timeout_secs", self.monitor_timeout_secs)?,
+                poll_every: seconds("monitor_poll_secs", self.monitor_poll_secs)?,
+            },
+            smtp: self.smtp_url.clone().map(|url| SmtpSettings { url, from: self.smtp_from.clone() }),
             ..Settings::default()
         })
     }

@@ -182,6 +182,7 @@ async fn serve(mut config: Config) -> Result<ExitCode, String> {
     if let Some(url) = &first.setup_url {
         println!("one-time setup link for {}: {url}", first.admin_email.as_deref().unwrap_or_default());
     }
+    tokio::spawn(app.scheduler().run(app.settings.monitor.poll_every));
     println!("tenantry listening on http://{bound} ({})", tenantry_store::redact_url(&config.database_url));
     tracing::info!(%bound, "serving");
     let shutdown = async {

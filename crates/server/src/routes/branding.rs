@@ -15,7 +15,7 @@ use sha2::Digest;
 use tenantry_domain::authz::Permission;
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{AccountKind, Email};
-use tenantry_store::{BrandingFields, Logo, LogoVariant};
+use tenantry_store::{BrandingFields, EffectiveBranding, Logo, LogoVariant};
 
 /// An account's branding, as set.
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -40,6 +40,22 @@ pub struct EffectiveBrandingBody {
     homepage_url: Option<String>,
     logo_light_url: Option<String>,
     logo_dark_url: Option<String>,
+}
+
+impl EffectiveBrandingBody {
+    /// `logos` is the URL the `light` and `dark` logos are served under.
+    fn new(effective: EffectiveBranding, logos: &str) -> Self {
+        let url = |present: bool, which: &str| present.then(|| format!("{logos}/{which}"));
+        let f = effective.fields;
+        Self {
+            display_name: f.display_name,
+            support_email: f.support_email,
+            support_phone: f.support_phone,
+            homepage_url: f.homepage_url,
+            logo_light_url: url(effective.has_light_logo, "light"),
+            logo_dark_url: url(effective.has_dark_logo, "dark"),
+        }
+    }
 }
 
 impl From<BrandingFields> for BrandingBody {
@@ -165,18 +181,8 @@ pub async fn effective(
 ) -> ApiResult<Json<EffectiveBrandingBody>> {
     let (grant, account) = auth.grant(&app, Permission::AccountRead, &id, "branding.read").await?;
     let effective = app.store.effective_branding(&grant).await?;
-    let url = |present: bool, which: &str| {
-        present.then(|| format!("{}/api/v1/accounts/{}/branding/effective/logos/{which}", app.public_url, account.id))
-    };
-    let f = effective.fields;
-    Ok(Json(EffectiveBrandingBody {
-        display_name: f.display_name,
-        support_email: f.support_email,
-        support_phone: f.support_phone,
-        homepage_url: f.homepage_url,
-        logo_light_url: url(effective.has_light_logo, "light"),
-        logo_dark_url: url(effective.has_dark_logo, "dark"),
-    }))
+    let logos = format!("{}/api/v1/accounts/{}/branding/effective/logos", app.public_url, account.id);
+    Ok(Json(EffectiveBrandingBody::new(effective, &logos)))
 }
 
 #[utoipa::path(operation_id = "get_effective_logo", get, path = "/accounts/{id}/branding/effective/logos/{variant}", tag = "branding", security(("session" = [])), params(("id" = String, Path), ("variant" = String, Path)), responses((status = 200, description = "The image", content_type = "image/png"), crate::error::Failure))]
@@ -188,15 +194,37 @@ pub async fn effective_logo(
 ) -> ApiResult<Response> {
     let (grant, _) = auth.grant(&app, Permission::AccountRead, &id, "branding.read").await?;
     let logo = app.store.effective_logo(&grant, variant(&which)?).await?.ok_or(ApiError::NotFound)?;
+    Ok(logo_response(logo, &headers, "private, max-age=300"))
+}
+
+/// A logo's bytes with an ETag; a matching `If-None-Match` answers 304.
+fn logo_response(logo: Logo, headers: &HeaderMap, cache: &'static str) -> Response {
     let digest = hex::encode(sha2::Sha256::digest(&logo.bytes));
     let etag = format!("\"{}\"", &digest[..32]);
     if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) == Some(etag.as_str()) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
-    let cache = "private, max-age=300".to_owned();
-    Ok((
-        [(header::CONTENT_TYPE, logo.content_type.clone()), (header::ETAG, etag), (header::CACHE_CONTROL, cache)],
-        logo.bytes,
-    )
-        .into_response())
+    let cache = cache.to_owned();
+    ([(header::CONTENT_TYPE, logo.content_type), (header::ETAG, etag), (header::CACHE_CONTROL, cache)], logo.bytes)
+        .into_response()
+}
+
+#[utoipa::path(operation_id = "get_login_branding", get, path = "/login-branding/{slug}", tag = "branding", description = "Public, for the branded login page `/login/{slug}`: the effective branding of the platform, partner or MSP account with that slug (any other slug is 404).", params(("slug" = String, Path)), responses((status = 200, body = EffectiveBrandingBody), crate::error::Failure))]
+pub async fn login_branding(
+    State(app): State<App>,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<EffectiveBrandingBody>> {
+    let effective = app.store.login_branding(&slug).await?.ok_or(ApiError::NotFound)?;
+    let logos = format!("{}/api/v1/login-branding/{slug}/logos", app.public_url);
+    Ok(Json(EffectiveBrandingBody::new(effective, &logos)))
+}
+
+#[utoipa::path(operation_id = "get_login_logo", get, path = "/login-branding/{slug}/logos/{variant}", tag = "branding", description = "Public: the login page's logo.", params(("slug" = String, Path), ("variant" = String, Path)), responses((status = 200, description = "The image", content_type = "image/png"), crate::error::Failure))]
+pub async fn login_logo(
+    State(app): State<App>,
+    Path((slug, which)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let logo = app.store.login_logo(&slug, variant(&which)?).await?.ok_or(ApiError::NotFound)?;
+    Ok(logo_response(logo, &headers, "public, max-age=300"))
 }

@@ -8,10 +8,12 @@ pub mod auth;
 pub mod branding;
 pub mod certificates;
 pub mod collections;
+pub mod expiring;
 pub mod ops;
 pub mod staff;
 pub mod subscription;
 pub mod support;
+pub mod targets;
 pub mod tokens;
 pub mod users;
 

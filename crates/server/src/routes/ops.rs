@@ -34,11 +34,19 @@ pub async fn metrics(State(app): State<App>) -> impl IntoResponse {
          tenantry_http_server_errors_total {}\n\
          # HELP tenantry_password_verifications_total Password hashes verified (sign-in, step-up).\n\
          # TYPE tenantry_password_verifications_total counter\n\
-         tenantry_password_verifications_total {}\n",
+         tenantry_password_verifications_total {}\n\
+         # HELP tenantry_mail_sent_total Notifications the SMTP relay accepted.\n\
+         # TYPE tenantry_mail_sent_total counter\n\
+         tenantry_mail_sent_total {}\n\
+         # HELP tenantry_mail_failed_total Notifications the SMTP relay did not accept.\n\
+         # TYPE tenantry_mail_failed_total counter\n\
+         tenantry_mail_failed_total {}\n",
         m.requests.load(Ordering::Relaxed),
         m.client_errors.load(Ordering::Relaxed),
         m.server_errors.load(Ordering::Relaxed),
         app.passwords.verifications(),
+        m.mail_sent.load(Ordering::Relaxed),
+        m.mail_failed.load(Ordering::Relaxed),
     );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body)
 }

@@ -8,6 +8,7 @@ crate::api_tests!(
     an_msps_branding_is_what_its_customers_see_and_their_billing_contact,
     branding_fields_are_validated_and_customers_have_none_of_their_own,
     logos_are_checked_by_content_and_served_with_caching_headers,
+    the_login_page_branding_is_public_for_platform_partner_and_msp_slugs_only,
 );
 
 /// A 1×1 PNG.
@@ -113,4 +114,30 @@ async fn logos_are_checked_by_content_and_served_with_caching_headers(s: Server)
     assert!(served.headers.contains_key("etag"));
     t.msp.delete(&light).await.expect(204);
     t.customer.get(&path).await.problem(404, "not_found");
+}
+
+async fn the_login_page_branding_is_public_for_platform_partner_and_msp_slugs_only(s: Server) {
+    let t = s.tree().await;
+    let msp = format!("/api/v1/accounts/{}", t.msp_id);
+    t.msp.send("PUT", &format!("{msp}/branding"), Some(branding()), true).await.expect(200);
+    s.raw_bytes(&t.msp, "PUT", &format!("{msp}/branding/logos/light"), "image/png", PNG.to_vec()).await.expect(204);
+    let slug = t.msp.get(&msp).await.expect(200).id("/slug");
+    let page = s.anon("GET", &format!("/api/v1/login-branding/{slug}"), None).await.expect(200);
+    assert_eq!(page.body["display_name"], "Acme Managed Security");
+    assert_eq!(page.body["support_email"], "help@acme.test");
+    let logo_url = page.body["logo_light_url"].as_str().unwrap_or_default().to_owned();
+    assert!(logo_url.ends_with(&format!("/api/v1/login-branding/{slug}/logos/light")), "{logo_url}");
+    assert!(page.body["logo_dark_url"].is_null());
+    let logo = s.http.get(&logo_url).send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(logo.status(), 200);
+    assert_eq!(logo.headers().get("content-type").and_then(|v| v.to_str().ok()), Some("image/png"));
+    assert_eq!(logo.bytes().await.unwrap_or_default().as_ref(), PNG.as_slice());
+    let customer_slug = t.customer.get(&format!("/api/v1/accounts/{}", t.customer_id)).await.expect(200).id("/slug");
+    let hidden =
+        s.anon("GET", &format!("/api/v1/login-branding/{customer_slug}"), None).await.problem(404, "not_found");
+    let missing = s.anon("GET", "/api/v1/login-branding/no-such-msp", None).await.problem(404, "not_found");
+    assert_eq!(hidden.text, missing.text, "a customer's slug is not confirmed");
+    let partner_slug = t.partner.get(&format!("/api/v1/accounts/{}", t.partner_id)).await.expect(200).id("/slug");
+    let unbranded = s.anon("GET", &format!("/api/v1/login-branding/{partner_slug}"), None).await.expect(200);
+    assert!(unbranded.body["display_name"].is_null(), "no branding above it: {}", unbranded.text);
 }

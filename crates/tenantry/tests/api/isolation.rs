@@ -70,6 +70,13 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/accounts/{a}/agents", r#"{"name": "implant", "collection_id": "{c}"}"#),
     ("GET", "/api/v1/accounts/{a}/agents/{t}", ""),
     ("DELETE", "/api/v1/accounts/{a}/agents/{t}", ""),
+    ("GET", "/api/v1/accounts/{a}/targets", ""),
+    ("POST", "/api/v1/accounts/{a}/targets", r#"{"hostname": "planted.test", "collection_id": "{c}"}"#),
+    ("GET", "/api/v1/accounts/{a}/targets/{g}", ""),
+    ("PATCH", "/api/v1/accounts/{a}/targets/{g}", r#"{"port": 8443}"#),
+    ("DELETE", "/api/v1/accounts/{a}/targets/{g}", ""),
+    ("POST", "/api/v1/accounts/{a}/targets/{g}/check", "{}"),
+    ("GET", "/api/v1/accounts/{a}/expiring?within_days=3650", ""),
 ];
 
 /// The objects a route's placeholders name.
@@ -83,6 +90,7 @@ struct Objects {
     x: String,
     t: String,
     s: String,
+    g: String,
 }
 
 impl Objects {
@@ -96,6 +104,7 @@ impl Objects {
             .replace("{x}", &self.x)
             .replace("{t}", &self.t)
             .replace("{s}", &self.s)
+            .replace("{g}", &self.g)
     }
 
     /// The same objects with every id replaced by one nobody has.
@@ -109,7 +118,8 @@ impl Objects {
             c: none.clone(),
             x: none.clone(),
             t: none.clone(),
-            s: none,
+            s: none.clone(),
+            g: none,
         }
     }
 }
@@ -180,6 +190,14 @@ async fn every_route_answers_outsiders_404_changes_nothing_and_records_the_probe
     let msp_token =
         t.msp.post(&format!("/api/v1/accounts/{}/api-tokens", t.msp_id), token_body).await.expect(201).id("/id");
     let session = t.msp.enter(&t.customer_id, "legitimate").await;
+    let target = boss
+        .post(
+            &format!("/api/v1/accounts/{}/targets", t.customer_id),
+            json!({"hostname": "www.globex.test", "collection_id": collection}),
+        )
+        .await
+        .expect(201)
+        .id("/id");
     let customer = Objects {
         a: t.customer_id.clone(),
         m: t.msp_id.clone(),
@@ -189,6 +207,7 @@ async fn every_route_answers_outsiders_404_changes_nothing_and_records_the_probe
         x: certificate,
         t: customer_token,
         s: session.clone(),
+        g: target,
     };
     // For the MSP's routes, a session into a third customer that none of the callers belongs to.
     let (third, _) = s.account(&t.msp, "customer", "Hooli", "boss@hooli.test", None).await;
@@ -213,7 +232,8 @@ async fn every_route_answers_outsiders_404_changes_nothing_and_records_the_probe
 
     // The MSP, probed by its own customer (the parent is invisible to it) and by outsiders.
     const MSP_VIEWS: &[&str] = &["", "/users", "/api-tokens"];
-    const CUSTOMER_VIEWS: &[&str] = &["", "/users", "/collections", "/api-tokens", "/access-sessions"];
+    const CUSTOMER_VIEWS: &[&str] =
+        &["", "/users", "/collections", "/certificates", "/targets", "/api-tokens", "/access-sessions"];
     let msp_before = snapshot(&t.msp, &t.msp_id, MSP_VIEWS).await;
     // (label, caller, the caller's own account, who reads its trail)
     let callers: [(&str, &Session, &str, &Session); 6] = [

@@ -16,6 +16,7 @@ mod startup;
 mod subscription;
 mod support;
 mod support_requests;
+mod targets;
 mod users;
 
 /// Declares each test once per backend: `…::sqlite::name` and `…::postgres::name`.

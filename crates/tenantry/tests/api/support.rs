@@ -22,6 +22,71 @@ pub struct Server {
     pub base: String,
     pub clock: Arc<ManualClock>,
     pub http: reqwest::Client,
+    /// The server's state, for driving its background work (the scheduler) from a test.
+    pub app: App,
+    pub backend: Backend,
+}
+
+/// A certificate authority the test servers trust for TLS checks (beside the web PKI roots).
+pub struct TestCa {
+    pub pem: String,
+    params: rcgen::CertificateParams,
+    key: rcgen::KeyPair,
+}
+
+impl TestCa {
+    /// The one CA of this test run.
+    pub fn get() -> &'static TestCa {
+        static CA: std::sync::OnceLock<TestCa> = std::sync::OnceLock::new();
+        CA.get_or_init(|| {
+            let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap_or_else(|e| panic!("{e}"));
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params.distinguished_name.push(rcgen::DnType::CommonName, "Tenantry Test CA");
+            let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+            let pem = params.self_signed(&key).unwrap_or_else(|e| panic!("{e}")).pem();
+            TestCa { pem, params, key }
+        })
+    }
+
+    /// A leaf for `names`, valid from `from` to `to` days from now: its chain (DER) and PKCS#8 key.
+    pub fn leaf(&self, names: &[&str], from: i64, to: i64) -> (Vec<Vec<u8>>, Vec<u8>) {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = rcgen::CertificateParams::new(names.clone()).unwrap_or_else(|e| panic!("{e}"));
+        params.distinguished_name.push(rcgen::DnType::CommonName, names.first().cloned().unwrap_or_default());
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now + time::Duration::days(from);
+        params.not_after = now + time::Duration::days(to);
+        let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+        let issuer = rcgen::Issuer::from_params(&self.params, &self.key);
+        let cert = params.signed_by(&key, &issuer).unwrap_or_else(|e| panic!("{e}"));
+        (vec![cert.der().to_vec()], key.serialize_der())
+    }
+
+    /// A real TLS server presenting a leaf for `names` valid from `from` to `to` days from now;
+    /// answers its port.
+    pub async fn serve(&self, names: &[&str], from: i64, to: i64) -> u16 {
+        let (chain, key) = self.leaf(names, from, to);
+        tenantry_monitor::testing::serve_tls(chain, key).await.unwrap_or_else(|e| panic!("{e}")).port()
+    }
+}
+
+/// A self-signed leaf for `names`, valid for `days` more days: its chain (DER) and PKCS#8 key.
+pub fn self_signed(names: &[&str], days: i64) -> (Vec<Vec<u8>>, Vec<u8>) {
+    let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    let mut params = rcgen::CertificateParams::new(names).unwrap_or_else(|e| panic!("{e}"));
+    params.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(days);
+    let key = rcgen::KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+    let cert = params.self_signed(&key).unwrap_or_else(|e| panic!("{e}"));
+    (vec![cert.der().to_vec()], key.serialize_der())
+}
+
+/// The settings test servers run with: checks may reach this machine and trust [`TestCa`].
+pub fn test_settings() -> Settings {
+    let mut settings = Settings::default();
+    settings.monitor.allow_private = true;
+    settings.monitor.extra_roots_pem = Some(TestCa::get().pem.clone().into_bytes());
+    settings.monitor.timeout = std::time::Duration::from_secs(5);
+    settings
 }
 
 /// An HTTP answer, read whole.
@@ -74,7 +139,7 @@ async fn read(response: reqwest::Response) -> Reply {
 
 impl Server {
     pub async fn start(backend: Backend) -> Option<Self> {
-        Self::start_with(backend, Settings::default()).await
+        Self::start_with(backend, test_settings()).await
     }
 
     pub async fn start_with(backend: Backend, settings: Settings) -> Option<Self> {
@@ -89,9 +154,9 @@ impl Server {
         tenantry_server::bootstrap::bootstrap(&app, Some(ADMIN_EMAIL), Some(PASSWORD))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        tokio::spawn(tenantry_server::serve(listener, app, std::future::pending()));
+        tokio::spawn(tenantry_server::serve(listener, app.clone(), std::future::pending()));
         let http = client();
-        Some(Self { base: format!("http://{addr}"), clock, http })
+        Some(Self { base: format!("http://{addr}"), clock, http, app, backend })
     }
 
     pub fn clock_now(&self) -> time::OffsetDateTime {
@@ -369,5 +434,68 @@ impl Session {
             .post(&format!("/api/v1/accounts/{customer}/access-sessions"), serde_json::json!({"reason": reason}))
             .await;
         reply.expect(201).id("/id")
+    }
+}
+
+/// A local SMTP relay that accepts every message and hands each one's envelope and text to the
+/// test; answers its port.
+pub async fn smtp_sink() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+    let port = listener.local_addr().unwrap_or_else(|e| panic!("{e}")).port();
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let sender = sender.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 sink ESMTP\r\n").await;
+                let (mut message, mut in_data) = (String::new(), false);
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if in_data {
+                        if line == "." {
+                            in_data = false;
+                            let _ = sender.send(std::mem::take(&mut message));
+                            let _ = write.write_all(b"250 queued\r\n").await;
+                        } else {
+                            message.push_str(&line);
+                            message.push('\n');
+                        }
+                        continue;
+                    }
+                    message.push_str(&line);
+                    message.push('\n');
+                    let verb = line.get(..4).unwrap_or_default().to_ascii_uppercase();
+                    let answer: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 ok\r\n",
+                        "DATA" => {
+                            in_data = true;
+                            b"354 go ahead\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            break;
+                        }
+                        _ => b"502 not here\r\n",
+                    };
+                    let _ = write.write_all(answer).await;
+                }
+            });
+        }
+    });
+    (port, receiver)
+}
+
+impl Server {
+    /// Waits up to five seconds for a `/metrics` counter to reach `value`.
+    pub async fn metric_reaches(&self, name: &str, value: u64) -> bool {
+        for _ in 0..50 {
+            if self.metric(name).await >= value {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        false
     }
 }

@@ -1,10 +1,66 @@
 //! The contact form: a customer's request reaches its MSP's inbox, both sides list it, the MSP
 //! closes it, and nobody else sees it.
 
-use crate::support::{Reply, Server};
+use crate::support::{Reply, Server, smtp_sink, test_settings};
 use serde_json::{Value, json};
+use tenantry_server::mail::SmtpSettings;
 
-crate::api_tests!(a_customers_request_reaches_its_msps_inbox_and_the_msp_closes_it);
+crate::api_tests!(
+    a_customers_request_reaches_its_msps_inbox_and_the_msp_closes_it,
+    a_request_is_mailed_to_the_msps_support_address_through_the_relay,
+    without_a_relay_nothing_is_sent_and_a_failing_relay_loses_no_request,
+);
+
+fn relayed_through(port: u16) -> tenantry_server::Settings {
+    let mut settings = test_settings();
+    settings.smtp =
+        Some(SmtpSettings { url: format!("smtp://127.0.0.1:{port}"), from: "Tenantry <noreply@platform.test>".into() });
+    settings
+}
+
+async fn a_request_is_mailed_to_the_msps_support_address_through_the_relay(s: Server) {
+    let (port, mut mail) = smtp_sink().await;
+    let Some(s) = Server::start_with(s.backend, relayed_through(port)).await else { return };
+    let t = s.tree().await;
+    support_address(&t).await;
+    let sent = format!("/api/v1/accounts/{}/support-requests", t.customer_id);
+    t.customer.post(&sent, json!({"subject": "Renewal", "message": "Please renew www."})).await.expect(201);
+    let message = tokio::time::timeout(std::time::Duration::from_secs(10), mail.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no mail reached the relay"))
+        .unwrap_or_default();
+    assert!(message.contains("RCPT TO:<help@acme.test>"), "{message}");
+    assert!(message.contains("MAIL FROM:<noreply@platform.test>"), "{message}");
+    assert!(message.contains("Subject: Support request from Globex: Renewal"), "{message}");
+    assert!(message.contains("Please renew www."), "{message}");
+    assert!(s.metric_reaches("tenantry_mail_sent_total", 1).await);
+}
+
+/// Gives the tree's MSP a support address.
+async fn support_address(t: &crate::support::Tree) {
+    let branding = json!({"display_name": "Acme Managed Security", "support_email": "help@acme.test"});
+    t.msp.send("PUT", &format!("/api/v1/accounts/{}/branding", t.msp_id), Some(branding), true).await.expect(200);
+}
+
+async fn without_a_relay_nothing_is_sent_and_a_failing_relay_loses_no_request(s: Server) {
+    let t = s.tree().await;
+    support_address(&t).await;
+    let sent = format!("/api/v1/accounts/{}/support-requests", t.customer_id);
+    t.customer.post(&sent, json!({"subject": "Quiet", "message": "No relay here."})).await.expect(201);
+    assert_eq!((s.metric("tenantry_mail_sent_total").await, s.metric("tenantry_mail_failed_total").await), (0, 0));
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let port = closed.local_addr().unwrap_or_else(|e| panic!("{e}")).port();
+    drop(closed);
+    let Some(s) = Server::start_with(s.backend, relayed_through(port)).await else { return };
+    let t = s.tree().await;
+    support_address(&t).await;
+    let sent = format!("/api/v1/accounts/{}/support-requests", t.customer_id);
+    t.customer.post(&sent, json!({"subject": "Lost?", "message": "The relay is down."})).await.expect(201);
+    assert!(s.metric_reaches("tenantry_mail_failed_total", 1).await, "the failure is counted");
+    let inbox = t.msp.get(&format!("/api/v1/accounts/{}/support-requests", t.msp_id)).await.expect(200);
+    assert_eq!(items(&inbox).len(), 1, "and the request is kept");
+}
 
 fn items(reply: &Reply) -> Vec<Value> {
     reply.body["items"].as_array().cloned().unwrap_or_default()

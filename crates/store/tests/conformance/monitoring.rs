@@ -1,0 +1,85 @@
+//! Monitored targets: the scheduler's leases hand each due target to exactly one owner, even
+//! across processes sharing the database, and a lost lease stores nothing.
+
+use crate::support::Fixture;
+use std::collections::HashSet;
+use tenantry_domain::authz::{Permission, Relation};
+use tenantry_domain::{Clock, TlsCheck};
+use tenantry_store::{LeasedTarget, NewTarget, Store};
+
+crate::conformance!(
+    concurrent_leases_from_two_processes_hand_each_due_target_to_exactly_one_owner,
+    a_lease_blocks_others_until_it_ends_and_a_lost_lease_stores_nothing,
+);
+
+/// `count` targets (at most the trial plan's 10) in the tree's customer; answers the store.
+async fn targets(fx: &Fixture, count: u16) -> Store {
+    let t = fx.tree().await;
+    let write = t.customer.grant(Permission::ResourceWrite, &t.customer.account, Relation::Own);
+    let collection =
+        fx.store.create_collection(&write, "Edge".into(), &t.customer.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
+    for port in 1..=count {
+        let new = NewTarget { collection_id: collection.id, hostname: "edge.globex.test".into(), port };
+        fx.store.create_target(&write, new, &t.customer.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    fx.store.clone()
+}
+
+fn found(at: time::OffsetDateTime) -> TlsCheck {
+    TlsCheck {
+        checked_at: at,
+        not_after: Some(at + time::Duration::days(60)),
+        subject: None,
+        issuer: None,
+        error: None,
+    }
+}
+
+async fn concurrent_leases_from_two_processes_hand_each_due_target_to_exactly_one_owner(fx: Fixture) {
+    let store = targets(&fx, 10).await;
+    // A second process: its own pool on the same database.
+    let other = tenantry_store::connect(&fx.url, fx.clock.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+    let until = fx.clock.now() + time::Duration::minutes(10);
+    let mut workers = Vec::new();
+    for n in 0..4 {
+        let store = if n % 2 == 0 { store.clone() } else { other.clone() };
+        workers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = store.lease_due_targets(&format!("worker-{n}"), until, 2).await?;
+                if batch.is_empty() {
+                    return Ok::<_, tenantry_store::StoreError>(mine);
+                }
+                mine.extend(batch.into_iter().map(|t: LeasedTarget| t.id));
+            }
+        }));
+    }
+    let mut all = Vec::new();
+    for worker in workers {
+        all.extend(worker.await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|e| panic!("{e}")));
+    }
+    let distinct: HashSet<_> = all.iter().collect();
+    assert_eq!((all.len(), distinct.len()), (10, 10), "every due target leased once, none twice");
+}
+
+async fn a_lease_blocks_others_until_it_ends_and_a_lost_lease_stores_nothing(fx: Fixture) {
+    let store = targets(&fx, 1).await;
+    let soon = fx.clock.now() + time::Duration::minutes(10);
+    let first = store.lease_due_targets("a", soon, 10).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first.len(), 1);
+    assert!(store.lease_due_targets("b", soon, 10).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    // "a" stalls past its lease; "b" takes the target over and finishes first.
+    fx.clock.advance(time::Duration::minutes(11));
+    let later = fx.clock.now() + time::Duration::minutes(10);
+    let taken = store.lease_due_targets("b", later, 10).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(taken, first);
+    let next = fx.clock.now() + time::Duration::hours(6);
+    let stored = store.complete_lease("b", &taken[0], found(fx.clock.now()), next).await;
+    assert!(stored.unwrap_or_else(|e| panic!("{e}")));
+    let stale = store.complete_lease("a", &first[0], found(fx.clock.now()), fx.clock.now()).await;
+    assert!(!stale.unwrap_or_else(|e| panic!("{e}")), "a lost lease stores nothing");
+    // Checked and not due again until `next`.
+    assert!(store.lease_due_targets("c", later, 10).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    fx.clock.advance(time::Duration::hours(6));
+    assert_eq!(store.lease_due_targets("c", later + time::Duration::hours(6), 10).await.map(|l| l.len()).ok(), Some(1));
+}
