@@ -892,67 +892,79 @@ impl Repo {
         agent: Option<AgentId>,
     ) -> Result<Imported> {
         Self::lock_account(tx, account).await?;
-        let mut fresh = std::collections::HashSet::new();
-        for new in &certificates {
-            let known: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM certificates WHERE account_id = $1 AND fingerprint_sha256 = $2")
-                    .bind(account.to_string())
-                    .bind(&new.fingerprint_sha256)
-                    .fetch_one(&mut **tx)
-                    .await?;
-            if known == 0 {
-                fresh.insert(new.fingerprint_sha256.clone());
+        // What the account already holds of these, in one query per chunk.
+        let mut known: std::collections::HashMap<String, Certificate> = std::collections::HashMap::new();
+        let fingerprints: Vec<&String> = certificates.iter().map(|c| &c.fingerprint_sha256).collect();
+        for chunk in fingerprints.chunks(500) {
+            let mut query = sqlx::QueryBuilder::<Db>::new(concat!("SELECT ", certificate_cols!(), " FROM certificates WHERE account_id = "));
+            query.push_bind(account.to_string()).push(" AND fingerprint_sha256 IN (");
+            let mut list = query.separated(", ");
+            for fingerprint in chunk {
+                list.push_bind((*fingerprint).clone());
+            }
+            query.push(")");
+            for row in query.build().fetch_all(&mut **tx).await? {
+                let certificate = certificate_from_row(&row)?;
+                known.insert(certificate.fingerprint_sha256.clone(), certificate);
             }
         }
-        let adding = i64::try_from(fresh.len()).unwrap_or(i64::MAX);
-        Self::enforce_limit(tx, account, Resource::Certificates, adding).await?;
+        let fresh: std::collections::HashSet<&String> = fingerprints.iter().copied().filter(|f| !known.contains_key(*f)).collect();
+        Self::enforce_limit(tx, account, Resource::Certificates, i64::try_from(fresh.len()).unwrap_or(i64::MAX)).await?;
+        let created_at = tenantry_domain::clock::truncate_to_micros(now);
         let mut results = Vec::with_capacity(certificates.len());
         let (mut added, mut duplicates) = (Vec::new(), Vec::new());
+        let mut inserting = Vec::new();
         for new in certificates {
-            let existing = sqlx::query(concat!(
-                "SELECT ",
-                certificate_cols!(),
-                " FROM certificates WHERE account_id = $1 AND fingerprint_sha256 = $2"
-            ))
-            .bind(account.to_string())
-            .bind(&new.fingerprint_sha256)
-            .fetch_optional(&mut **tx)
-            .await?;
-            if let Some(row) = existing {
+            if let Some(existing) = known.get(&new.fingerprint_sha256) {
                 duplicates.push(new.fingerprint_sha256.clone());
-                results.push((certificate_from_row(&row)?, true));
+                results.push((existing.clone(), true));
                 continue;
             }
-            let id = CertificateId::new();
-            let sans = serde_json::to_string(&new.sans).map_err(|e| corrupt("sans", e))?;
-            sqlx::query(
-                "INSERT INTO certificates (id, account_id, collection_id, subject, sans, issuer, serial, not_before, \
-                 not_after, fingerprint_sha256, key_type, key_bits, pem, created_at, agent_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            )
-            .bind(id.to_string())
-            .bind(account.to_string())
-            .bind(collection.to_string())
-            .bind(&new.subject)
-            .bind(sans)
-            .bind(&new.issuer)
-            .bind(&new.serial)
-            .bind(to_micros(new.not_before))
-            .bind(to_micros(new.not_after))
-            .bind(&new.fingerprint_sha256)
-            .bind(&new.key_type)
-            .bind(i64::from(new.key_bits))
-            .bind(&new.pem)
-            .bind(to_micros(now))
-            .bind(agent.map(|a| a.to_string()))
-            .execute(&mut **tx)
-            .await?;
+            let certificate = Certificate {
+                id: CertificateId::new(),
+                account_id: account,
+                collection_id: collection,
+                subject: new.subject.clone(),
+                sans: new.sans.clone(),
+                issuer: new.issuer.clone(),
+                serial: new.serial.clone(),
+                not_before: tenantry_domain::clock::truncate_to_micros(new.not_before),
+                not_after: tenantry_domain::clock::truncate_to_micros(new.not_after),
+                fingerprint_sha256: new.fingerprint_sha256.clone(),
+                key_type: new.key_type.clone(),
+                key_bits: new.key_bits,
+                created_at,
+            };
+            known.insert(new.fingerprint_sha256.clone(), certificate.clone());
             added.push(new.fingerprint_sha256.clone());
-            let row = sqlx::query(concat!("SELECT ", certificate_cols!(), " FROM certificates WHERE id = $1"))
-                .bind(id.to_string())
-                .fetch_one(&mut **tx)
-                .await?;
-            results.push((certificate_from_row(&row)?, false));
+            results.push((certificate.clone(), false));
+            let sans = serde_json::to_string(&certificate.sans).map_err(|e| corrupt("sans", e))?;
+            inserting.push((certificate, sans, new.pem));
+        }
+        // Many rows to a statement (15 parameters each, well under either engine's limit).
+        for chunk in inserting.chunks(200) {
+            let mut query = sqlx::QueryBuilder::<Db>::new(
+                "INSERT INTO certificates (id, account_id, collection_id, subject, sans, issuer, serial, not_before, \
+                 not_after, fingerprint_sha256, key_type, key_bits, pem, created_at, agent_id) ",
+            );
+            query.push_values(chunk, |mut row, (c, sans, pem)| {
+                row.push_bind(c.id.to_string())
+                    .push_bind(c.account_id.to_string())
+                    .push_bind(c.collection_id.to_string())
+                    .push_bind(c.subject.clone())
+                    .push_bind(sans.clone())
+                    .push_bind(c.issuer.clone())
+                    .push_bind(c.serial.clone())
+                    .push_bind(to_micros(c.not_before))
+                    .push_bind(to_micros(c.not_after))
+                    .push_bind(c.fingerprint_sha256.clone())
+                    .push_bind(c.key_type.clone())
+                    .push_bind(i64::from(c.key_bits))
+                    .push_bind(pem.clone())
+                    .push_bind(to_micros(c.created_at))
+                    .push_bind(agent.map(|a| a.to_string()));
+            });
+            query.build().execute(&mut **tx).await?;
         }
         Ok(Imported { results, added, duplicates })
     }
@@ -1035,11 +1047,20 @@ impl Repo {
         Ok(())
     }
 
-    /// Stores a check's findings on a target (`$1` account, `$2` id) and when it is due next.
-    async fn store_check(tx: &mut Tx, account: AccountId, id: TargetId, check: &TlsCheck, next_check_at: OffsetDateTime) -> Result<u64> {
+    /// Stores a check's findings on a target and when it is due next, ending any lease. With
+    /// `lease`, only while the lease is still that owner's and the target is still at that address.
+    async fn store_check(
+        tx: &mut Tx,
+        account: AccountId,
+        id: TargetId,
+        check: &TlsCheck,
+        next_check_at: OffsetDateTime,
+        lease: Option<(&str, &str, u16)>,
+    ) -> Result<u64> {
         Ok(sqlx::query(
             "UPDATE targets SET checked_at = $3, not_after = $4, subject = $5, issuer = $6, error = $7, \
-             next_check_at = $8, lease_owner = NULL, lease_until = NULL WHERE account_id = $1 AND id = $2",
+             next_check_at = $8, lease_owner = NULL, lease_until = NULL WHERE account_id = $1 AND id = $2 \
+             AND ($9 IS NULL OR (lease_owner = $9 AND hostname = $10 AND port = $11))",
         )
         .bind(account.to_string())
         .bind(id.to_string())
@@ -1049,6 +1070,9 @@ impl Repo {
         .bind(&check.issuer)
         .bind(&check.error)
         .bind(to_micros(next_check_at))
+        .bind(lease.map(|(owner, _, _)| owner))
+        .bind(lease.map(|(_, host, _)| host))
+        .bind(lease.map(|(_, _, port)| i64::from(port)))
         .execute(&mut **tx)
         .await?
         .rows_affected())
@@ -2615,7 +2639,7 @@ impl crate::Repository for Repo {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let checked = Self::target_in(&mut tx, account, id).await?;
-        Self::store_check(&mut tx, account, id, &check, next_check_at).await?;
+        Self::store_check(&mut tx, account, id, &check, next_check_at, None).await?;
         let details = serde_json::json!({
             "hostname": checked.hostname,
             "port": checked.port,
@@ -2656,22 +2680,10 @@ impl crate::Repository for Repo {
         next_check_at: OffsetDateTime,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let still_ours: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM targets WHERE account_id = $1 AND id = $2 AND lease_owner = $3 AND hostname = $4 AND port = $5",
-        )
-        .bind(leased.account_id.to_string())
-        .bind(leased.id.to_string())
-        .bind(owner)
-        .bind(&leased.hostname)
-        .bind(i64::from(leased.port))
-        .fetch_one(&mut *tx)
-        .await?;
-        if still_ours == 0 {
-            return Ok(false);
-        }
-        Self::store_check(&mut tx, leased.account_id, leased.id, &check, next_check_at).await?;
+        let lease = Some((owner, leased.hostname.as_str(), leased.port));
+        let stored = Self::store_check(&mut tx, leased.account_id, leased.id, &check, next_check_at, lease).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(stored > 0)
     }
 
     async fn expiring(&self, grant: &Grant, scope: ExpiryScope, page: &PageRequest) -> Result<Page<ExpiringItem>> {
