@@ -4,6 +4,7 @@
 pub mod app;
 pub mod body;
 pub mod bootstrap;
+pub mod console;
 pub mod error;
 pub mod mail;
 pub mod openapi;
@@ -49,6 +50,7 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(accounts::list, accounts::create))
         .routes(routes!(accounts::get, accounts::patch, accounts::delete))
         .routes(routes!(accounts::restore))
+        .routes(routes!(accounts::permissions))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::get, users::patch, users::delete))
         .routes(routes!(audit::list))
@@ -99,6 +101,13 @@ pub fn openapi_json() -> String {
 pub fn router(app: App) -> Router {
     let (api, _) = api();
     let document = Arc::new(openapi_json());
+    // The console speaks to the same API, in-process, through the same edge.
+    let api_service = Router::new()
+        .merge(api.clone())
+        .fallback(|| async { ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn_with_state(app.clone(), edge))
+        .with_state(app.clone());
     Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
@@ -111,6 +120,7 @@ pub fn router(app: App) -> Router {
             }),
         )
         .merge(api)
+        .merge(console::routes(api_service))
         .fallback(|| async { ApiError::NotFound })
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn_with_state(app.clone(), edge))
@@ -139,11 +149,11 @@ async fn edge(State(app): State<App>, request: Request, next: Next) -> Response 
         Err(_) => span.in_scope(|| ApiError::Internal("a handler panicked".into()).into_response()),
     };
     let status = response.status();
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+    // Problems and console pages already say what went wrong in their own format.
+    let explained = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.as_bytes().starts_with(b"application/problem+json") || v.as_bytes().starts_with(b"text/html")
+    });
+    if (status.is_client_error() || status.is_server_error()) && !explained {
         response = match status {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.into_response(),
             StatusCode::NOT_FOUND => ApiError::NotFound.into_response(),
@@ -160,12 +170,16 @@ async fn edge(State(app): State<App>, request: Request, next: Next) -> Response 
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert("x-request-id", value);
     }
-    for (name, value) in [
-        ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
-        ("x-content-type-options", "nosniff"),
-        ("x-frame-options", "DENY"),
-        ("referrer-policy", "no-referrer"),
-    ] {
+    // Console pages set their own policy (styles, scripts and images from this origin).
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    for (name, value) in
+        [("x-content-type-options", "nosniff"), ("x-frame-options", "DENY"), ("referrer-policy", "no-referrer")]
+    {
         headers.insert(name, HeaderValue::from_static(value));
     }
     if !headers.contains_key(header::CACHE_CONTROL) {

@@ -201,19 +201,36 @@ impl Auth {
         permission: Permission,
         raw_id: &str,
     ) -> ApiResult<Result<(Grant, Account), (Denial, Option<AccountId>)>> {
-        let Ok(id) = raw_id.parse::<AccountId>() else { return Ok(Err((Denial::NotFound, None))) };
-        let view = app.store.account_view(id, self.principal.account_id, self.principal.user_id).await?;
-        let Some(view) = view else { return Ok(Err((Denial::NotFound, Some(id)))) };
+        let Some((target, account)) = self.target(app, raw_id).await? else {
+            return Ok(Err((Denial::NotFound, raw_id.parse().ok())));
+        };
+        Ok(match authorize(&self.principal, permission, &target) {
+            Ok(grant) => Ok((grant, account)),
+            Err(denial) => Err((denial, Some(target.id))),
+        })
+    }
+
+    /// The account named by `raw_id` and where it stands relative to the caller; `None` when it
+    /// does not exist.
+    async fn target(&self, app: &App, raw_id: &str) -> ApiResult<Option<(Target, Account)>> {
+        let Ok(id) = raw_id.parse::<AccountId>() else { return Ok(None) };
+        let Some(view) = app.store.account_view(id, self.principal.account_id, self.principal.user_id).await? else {
+            return Ok(None);
+        };
         let relation = match view.depth_below_viewer {
             Some(0) => Relation::Own,
             Some(_) => Relation::Below { assigned: view.assigned_to_viewer },
             None => Relation::Unrelated,
         };
-        let target = Target { id, kind: view.account.kind, relation };
-        Ok(match authorize(&self.principal, permission, &target) {
-            Ok(grant) => Ok((grant, view.account)),
-            Err(denial) => Err((denial, Some(id))),
-        })
+        Ok(Some((Target { id, kind: view.account.kind, relation }, view.account)))
+    }
+
+    /// Every permission the caller holds on the account named by `raw_id` (which it must see).
+    pub async fn permissions_on(&self, app: &App, raw_id: &str) -> ApiResult<(Account, Vec<Permission>)> {
+        let (_, account) = self.grant(app, Permission::AccountRead, raw_id, "account.read").await?;
+        let Some((target, _)) = self.target(app, raw_id).await? else { return Err(ApiError::NotFound) };
+        let held = Permission::ALL.into_iter().filter(|p| authorize(&self.principal, *p, &target).is_ok()).collect();
+        Ok((account, held))
     }
 
     /// A further permission on an account already granted (e.g. a PATCH touching several rows of

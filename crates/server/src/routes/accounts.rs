@@ -186,6 +186,22 @@ pub async fn create(
     ))
 }
 
+/// What the caller may do on an account.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PermissionsReply {
+    permissions: Vec<Permission>,
+}
+
+#[utoipa::path(operation_id = "get_account_permissions", get, path = "/accounts/{id}/permissions", tag = "accounts", description = "The permissions the caller holds on the account, by the same rule every request is authorized with (inside an access session, with it). Consoles use it to offer only what will be allowed.", security(("session" = [])), params(("id" = String, Path, description = "Account id")), responses((status = 200, body = PermissionsReply), crate::error::Failure))]
+pub async fn permissions(
+    State(app): State<App>,
+    auth: Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PermissionsReply>> {
+    let (_, permissions) = auth.permissions_on(&app, &id).await?;
+    Ok(Json(PermissionsReply { permissions }))
+}
+
 #[utoipa::path(operation_id = "get_account", get, path = "/accounts/{id}", tag = "accounts", security(("session" = [])), params(("id" = String, Path, description = "Account id")), responses((status = 200, body = Account), crate::error::Failure))]
 pub async fn get(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Account>> {
     let (_, account) = auth.grant(&app, Permission::AccountRead, &id, "account.read").await?;

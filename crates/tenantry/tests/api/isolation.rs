@@ -6,7 +6,10 @@
 use crate::support::{PASSWORD, Reply, Server, Session};
 use serde_json::{Value, json};
 
-crate::api_tests!(every_route_answers_outsiders_404_changes_nothing_and_records_the_probe);
+crate::api_tests!(
+    every_route_answers_outsiders_404_changes_nothing_and_records_the_probe,
+    console_pages_answer_outsiders_not_found_and_show_nothing_of_the_customer,
+);
 
 /// Method, path and body of every route that names an account or an object in one. Placeholders:
 /// `{a}` the target account, `{m}` its MSP, `{u}` a user of the target, `{staff}` a technician of
@@ -288,4 +291,59 @@ async fn every_route_answers_outsiders_404_changes_nothing_and_records_the_probe
     // An object id of another customer under the caller's own account is missing, not foreign.
     let other = format!("/api/v1/accounts/{}/collections/{collection}", t.sibling_id);
     sibling.get(&other).await.problem(404, "not_found");
+}
+
+async fn console_pages_answer_outsiders_not_found_and_show_nothing_of_the_customer(s: Server) {
+    let t = s.tree().await;
+    let boss = s.login("boss@globex.test", PASSWORD).await;
+    let secret = "Quarterly secret collection";
+    boss.post(&format!("/api/v1/accounts/{}/collections", t.customer_id), json!({"name": secret})).await.expect(201);
+    let session = t.msp.enter(&t.customer_id, "legitimate").await;
+    let inside = format!("/console/access/{session}");
+    // The MSP's own tab shows the customer: the pages below do hold what an outsider must not see.
+    let own = t.msp.get(&format!("{inside}/collections")).await;
+    assert!(own.status == 200 && own.text.contains(secret), "{}", own.text);
+
+    let (_, unassigned) = s.user(&t.msp, &t.msp_id, "msp_staff", "unassigned@acme.test").await;
+    let sibling = s.login("boss@initech.test", PASSWORD).await;
+    let rival_customer = s.login("boss@umbrella.test", PASSWORD).await;
+    let pages = [
+        format!("/console/accounts/{}", t.customer_id),
+        format!("/console/audit?account={}", t.customer_id),
+        inside.clone(),
+        format!("{inside}/collections"),
+        format!("{inside}/audit"),
+        format!("{inside}/subscription"),
+    ];
+    // (label, caller, whether it is on the partner side)
+    let callers = [
+        ("other MSP", &t.rival, true),
+        ("unassigned technician", &unassigned, true),
+        ("sibling customer", &sibling, false),
+        ("other MSP's customer", &rival_customer, false),
+    ];
+    for (label, caller, partner_side) in callers {
+        for path in &pages {
+            let seen = caller.get(path).await;
+            assert!(!seen.text.contains(secret) && !seen.text.contains("Globex"), "{label} saw {path}: {}", seen.text);
+            // Someone else's tab is an ended session to anyone; partner pages of an invisible
+            // customer are 404; customers are sent to their own portal.
+            let expected = match (path.starts_with("/console/access/"), partner_side) {
+                (true, _) => 403,
+                (false, true) => 404,
+                (false, false) => 200,
+            };
+            assert_eq!(seen.status, expected, "{label}: {path}: {}", seen.text);
+        }
+        // A console form aimed at the customer changes nothing.
+        let form = format!("csrf_token={}&email=mole%40inside.test&name=Mole&role=admin", caller.csrf);
+        let path = format!("/console/accounts/{}/users", t.customer_id);
+        let posted = s.raw(caller, "POST", &path, "application/x-www-form-urlencoded", &form).await;
+        assert!(!posted.text.contains("Globex"), "{label}: {}", posted.text);
+    }
+    let users = boss.get(&format!("/api/v1/accounts/{}/users", t.customer_id)).await.expect(200);
+    assert!(!users.text.contains("mole@inside.test"), "no console form planted a user");
+    let partner_side = t.rival.get(&format!("/console/accounts/{}", t.customer_id)).await;
+    assert_eq!(partner_side.status, 404);
+    assert!(partner_side.text.contains("Not found"));
 }

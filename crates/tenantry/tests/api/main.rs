@@ -7,6 +7,7 @@ mod agents;
 mod audit;
 mod auth;
 mod branding;
+mod browser;
 mod certificates;
 mod delegation;
 mod input;

@@ -1,0 +1,164 @@
+//! Sign-in pages: `/login` with the operator's branding, `/login/{slug}` with an MSP's, sign-out,
+//! and setting a first password from an activation link. A sign-in form is protected by a
+//! double-submit token of its own, since no sign-in exists yet to carry one.
+
+use super::{Api, Branding, Form, field, page, page_with_status};
+use crate::app::App;
+use crate::principal::cookie;
+use crate::secrets::{constant_time_eq, random_token};
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::json;
+
+/// The cookie that pairs a sign-in form with the browser that loaded it.
+const LOGIN_COOKIE: &str = "tenantry_login";
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/login/{slug}", get(branded_login_page).post(branded_login))
+        .route("/logout", axum::routing::post(logout))
+        .route("/activate", get(activate_page).post(activate))
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    branding: Branding,
+    action: String,
+    form_token: String,
+    email: String,
+    error: Option<String>,
+}
+
+/// The sign-in form, with a fresh form token in a cookie and a hidden field.
+fn login_form(
+    status: StatusCode,
+    branding: Branding,
+    action: String,
+    email: String,
+    error: Option<String>,
+) -> Response {
+    let form_token = random_token().unwrap_or_default();
+    let mut response =
+        page_with_status(status, &LoginPage { branding, action, form_token: form_token.clone(), email, error });
+    let cookie = format!("{LOGIN_COOKIE}={form_token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// The branding of the login page `/login/{slug}`, or the operator's for plain `/login`.
+async fn login_branding(api: &Api, slug: Option<&str>) -> Option<Branding> {
+    match slug {
+        Some(slug) => api.get(&format!("/login-branding/{}", super::encode(slug))).await.ok(),
+        None => Some(Branding::default()),
+    }
+}
+
+async fn login_page(api: Api) -> Response {
+    login_form(
+        StatusCode::OK,
+        login_branding(&api, None).await.unwrap_or_default(),
+        "/login".into(),
+        String::new(),
+        None,
+    )
+}
+
+async fn branded_login_page(api: Api, Path(slug): Path<String>) -> Response {
+    match login_branding(&api, Some(&slug)).await {
+        Some(branding) => login_form(StatusCode::OK, branding, format!("/login/{slug}"), String::new(), None),
+        None => {
+            super::refused(super::Problem { status: 404, code: "not_found".into(), ..Default::default() }, "/login")
+        }
+    }
+}
+
+async fn login(api: Api, headers: HeaderMap, axum::Form(form): axum::Form<Form>) -> Response {
+    sign_in(api, headers, form, None).await
+}
+
+async fn branded_login(
+    api: Api,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    axum::Form(form): axum::Form<Form>,
+) -> Response {
+    sign_in(api, headers, form, Some(slug)).await
+}
+
+#[derive(Deserialize)]
+struct SignedIn {
+    account: super::AccountRow,
+}
+
+async fn sign_in(api: Api, headers: HeaderMap, form: Form, slug: Option<String>) -> Response {
+    let branding = login_branding(&api, slug.as_deref()).await.unwrap_or_default();
+    let action = slug.as_deref().map(|s| format!("/login/{s}")).unwrap_or_else(|| "/login".into());
+    let email = field(&form, "email").to_owned();
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !constant_time_eq(expected.as_bytes(), field(&form, "form_token").as_bytes()) {
+        let error = Some("The sign-in form expired. Please try again.".to_owned());
+        return login_form(StatusCode::FORBIDDEN, branding, action, email, error);
+    }
+    let body = json!({"email": email, "password": form.get("password").cloned().unwrap_or_default()});
+    let reply = api.call(Method::POST, "/auth/login", Some(("application/json", body.to_string().into_bytes()))).await;
+    if !reply.status.is_success() {
+        let problem: super::Problem = serde_json::from_value(reply.body).unwrap_or_default();
+        let error = match problem.code.as_str() {
+            "invalid_credentials" => "Wrong email or password.".to_owned(),
+            "rate_limited" => "Too many failed sign-ins. Wait a while and try again.".to_owned(),
+            "validation_failed" => "Enter your email address and password.".to_owned(),
+            _ => problem.detail,
+        };
+        return login_form(reply.status, branding, action, email, Some(error));
+    }
+    let home = match serde_json::from_value::<SignedIn>(reply.body) {
+        Ok(s) if s.account.kind == "customer" => "/portal",
+        _ => "/console",
+    };
+    let mut response = Redirect::to(home).into_response();
+    for value in reply.headers.get_all(header::SET_COOKIE) {
+        response.headers_mut().append(header::SET_COOKIE, value.clone());
+    }
+    response
+}
+
+async fn logout(api: Api, axum::Form(form): axum::Form<Form>) -> Response {
+    let reply = api.with_csrf(field(&form, "csrf_token")).call(Method::POST, "/auth/logout", None).await;
+    let mut response = Redirect::to("/login").into_response();
+    for value in reply.headers.get_all(header::SET_COOKIE) {
+        response.headers_mut().append(header::SET_COOKIE, value.clone());
+    }
+    response
+}
+
+#[derive(Template)]
+#[template(path = "activate.html")]
+struct ActivatePage {
+    branding: Branding,
+    error: Option<String>,
+    done: bool,
+}
+
+async fn activate_page() -> Response {
+    page(&ActivatePage { branding: Branding::default(), error: None, done: false })
+}
+
+async fn activate(State(_app): State<App>, api: Api, axum::Form(form): axum::Form<Form>) -> Response {
+    let body = json!({"token": field(&form, "token"), "password": form.get("password").cloned().unwrap_or_default()});
+    match api.send::<serde_json::Value>(Method::POST, "/auth/activate", body).await {
+        Ok(_) => page(&ActivatePage { branding: Branding::default(), error: None, done: true }),
+        Err(problem) => page_with_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &ActivatePage { branding: Branding::default(), error: Some(problem.message()), done: false },
+        ),
+    }
+}

@@ -1,0 +1,685 @@
+//! The partner console (`/console`) for platform, partner and MSP users: accounts and their users,
+//! entering a customer in a new tab, staff assignments, co-branding, the audit trail, the support
+//! inbox, usage and the expiry overview.
+
+use super::{
+    AccountRow, Api, Branding, Flash, Form, Frame, List, Me, NavItem, Problem, UserRow, done, field, optional, page,
+    query, refused,
+};
+use crate::app::App;
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::Method;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+type Params = HashMap<String, String>;
+
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/console", get(accounts))
+        .route("/console/accounts/new", get(new_account).post(create_account))
+        .route("/console/accounts/{id}", get(account))
+        .route("/console/accounts/{id}/users", post(create_user))
+        .route("/console/accounts/{id}/users/{uid}", post(update_user))
+        .route("/console/accounts/{id}/users/{uid}/delete", post(delete_user))
+        .route("/console/accounts/{id}/access", post(open_access))
+        .route("/console/accounts/{id}/deletion", post(schedule_deletion))
+        .route("/console/accounts/{id}/restore", post(restore))
+        .route("/console/branding", get(branding).post(save_branding))
+        .route("/console/staff", get(staff))
+        .route("/console/staff/{uid}/assign", post(assign))
+        .route("/console/staff/{uid}/unassign/{cid}", post(unassign))
+        .route("/console/audit", get(audit))
+        .route("/console/support", get(support))
+        .route("/console/support/{rid}", post(support_status))
+        .route("/console/usage", get(usage))
+        .route("/console/expiring", get(expiring))
+}
+
+/// A signed-in partner-side user on a console page.
+pub struct Console {
+    pub api: Api,
+    pub me: Me,
+    pub branding: Branding,
+}
+
+impl FromRequestParts<App> for Console {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
+        let api = Api::from_request_parts(parts, app).await?;
+        let me: Me = match api.get("/me").await {
+            Ok(me) => me,
+            Err(problem) => return Err(refused(problem, "/login")),
+        };
+        if me.account.kind == "customer" {
+            return Err(Redirect::to("/portal").into_response());
+        }
+        let branding = api.get(&format!("/accounts/{}/branding/effective", me.account.id)).await.unwrap_or_default();
+        Ok(Console { api, me, branding })
+    }
+}
+
+impl Console {
+    /// The frame of a page in `section`.
+    fn frame(&self, section: &str, title: &str, flash: Flash) -> Frame {
+        let me = &self.me;
+        let mut nav = vec![("/console", "Accounts", "accounts")];
+        if me.can("expiry.read") {
+            nav.push(("/console/expiring", "Expiring", "expiring"));
+        }
+        if me.can("user.read") {
+            nav.push(("", "Our users", "users"));
+        }
+        if me.account.kind == "msp" && me.can("staff.read") {
+            nav.push(("/console/staff", "Staff", "staff"));
+        }
+        if me.can("audit.read") {
+            nav.push(("/console/audit", "Audit trail", "audit"));
+        }
+        if me.can("support.read") {
+            nav.push(("/console/support", "Support inbox", "support"));
+        }
+        if me.can("usage.read") {
+            nav.push(("/console/usage", "Usage", "usage"));
+        }
+        if me.can("branding.read") {
+            nav.push(("/console/branding", "Branding", "branding"));
+        }
+        let own = format!("/console/accounts/{}", me.account.id);
+        Frame {
+            title: title.to_owned(),
+            branding: self.branding.clone(),
+            nav: nav
+                .into_iter()
+                .map(|(href, label, key)| NavItem {
+                    href: if href.is_empty() { own.clone() } else { href.to_owned() },
+                    label,
+                    active: key == section,
+                })
+                .collect(),
+            user_email: me.user.email.clone(),
+            account_name: me.account.name.clone(),
+            csrf: me.csrf_token.clone(),
+            banner: None,
+            notice: flash.notice,
+            error: flash.error,
+        }
+    }
+
+    /// The permissions this user holds on account `id`, by the API's own rule.
+    async fn held(&self, id: &str) -> Vec<String> {
+        #[derive(Deserialize)]
+        struct Held {
+            permissions: Vec<String>,
+        }
+        let path = format!("/accounts/{}/permissions", super::encode(id));
+        self.api.get::<Held>(&path).await.map(|h| h.permissions).unwrap_or_default()
+    }
+
+    /// The API as this user, acting with the CSRF token the form sent.
+    fn act(&self, form: &Form) -> Api {
+        self.api.clone().with_csrf(field(form, "csrf_token"))
+    }
+}
+
+// --- accounts ---
+
+#[derive(Template)]
+#[template(path = "partner/accounts.html")]
+struct AccountsPage {
+    frame: Frame,
+    accounts: Vec<AccountRow>,
+    q: String,
+    kind: String,
+    next: Option<String>,
+    can_create: bool,
+}
+
+async fn accounts(c: Console, Query(params): Query<Params>) -> Response {
+    let q = params.get("q").cloned().unwrap_or_default();
+    let kind = params.get("kind").cloned().unwrap_or_default();
+    let cursor = params.get("cursor").cloned().unwrap_or_default();
+    let path = format!("/accounts{}", query(&[("q", &q), ("kind", &kind), ("cursor", &cursor), ("limit", "25")]));
+    let list: List<AccountRow> = match c.api.get(&path).await {
+        Ok(list) => list,
+        Err(problem) => return refused(problem, "/console"),
+    };
+    let next = list.next_cursor.map(|n| format!("/console{}", query(&[("q", &q), ("kind", &kind), ("cursor", &n)])));
+    page(&AccountsPage {
+        frame: c.frame("accounts", "Accounts", Flash::done(&params)),
+        accounts: list.items,
+        can_create: c.me.can("account.create"),
+        q,
+        kind,
+        next,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "partner/new_account.html")]
+struct NewAccountPage {
+    frame: Frame,
+    kinds: Vec<&'static str>,
+    /// The name typed before a refusal.
+    name: String,
+}
+
+/// The kinds this user's account may create below itself.
+fn creatable(me: &Me) -> Vec<&'static str> {
+    match me.account.kind.as_str() {
+        "platform" => vec!["partner", "msp", "customer"],
+        "partner" => vec!["msp", "customer"],
+        "msp" => vec!["customer"],
+        _ => vec![],
+    }
+}
+
+async fn new_account(c: Console) -> Response {
+    let frame = c.frame("accounts", "New account", Flash::default());
+    page(&NewAccountPage { frame, kinds: creatable(&c.me), name: String::new() })
+}
+
+#[derive(Deserialize)]
+struct Created {
+    account: AccountRow,
+    #[serde(default)]
+    activation_url: Option<String>,
+}
+
+async fn create_account(c: Console, axum::Form(form): axum::Form<Form>) -> Response {
+    let body = json!({
+        "kind": field(&form, "kind"),
+        "name": field(&form, "name"),
+        "contact_email": optional(&form, "contact_email"),
+        "admin": {"email": field(&form, "admin_email"), "name": field(&form, "admin_name")},
+    });
+    match c.act(&form).send::<Created>(Method::POST, "/accounts", body).await {
+        Ok(created) => {
+            let flash = Flash { notice: Some(format!("Created {}.", created.account.name)), error: None };
+            account_page(c, &created.account.id, flash, created.activation_url).await
+        }
+        Err(problem) => {
+            let frame = c.frame("accounts", "New account", Flash::error(&problem));
+            page(&NewAccountPage { frame, kinds: creatable(&c.me), name: field(&form, "name").to_owned() })
+        }
+    }
+}
+
+#[derive(Deserialize, Clone)]
+struct AccessSessionRow {
+    actor: ActorRow,
+    #[serde(default)]
+    reason: Option<String>,
+    started_at: String,
+    expires_at: String,
+    status: String,
+}
+
+#[derive(Deserialize, Clone)]
+struct ActorRow {
+    email: String,
+}
+
+#[derive(Template)]
+#[template(path = "partner/account.html")]
+struct AccountPage {
+    frame: Frame,
+    account: AccountRow,
+    users: Vec<UserRow>,
+    can_read_users: bool,
+    can_manage_users: bool,
+    can_enter: bool,
+    can_manage_account: bool,
+    roles: Vec<&'static str>,
+    sessions: Vec<AccessSessionRow>,
+    activation_url: Option<String>,
+}
+
+/// The roles of an account of `kind`.
+fn roles(kind: &str) -> Vec<&'static str> {
+    match kind {
+        "platform" => vec!["platform_admin"],
+        "partner" => vec!["partner_admin", "partner_readonly"],
+        "msp" => vec!["msp_admin", "msp_staff", "msp_readonly"],
+        _ => vec!["master_admin", "admin", "auditor", "viewer", "sso_admin"],
+    }
+}
+
+async fn account(c: Console, Path(id): Path<String>, Query(params): Query<Params>) -> Response {
+    account_page(c, &id, Flash::done(&params), None).await
+}
+
+async fn account_page(c: Console, id: &str, flash: Flash, activation_url: Option<String>) -> Response {
+    let account: AccountRow = match c.api.get(&format!("/accounts/{}", super::encode(id))).await {
+        Ok(a) => a,
+        Err(problem) => return refused(problem, "/console"),
+    };
+    let users: Result<List<UserRow>, Problem> = c.api.get(&format!("/accounts/{}/users?limit=200", account.id)).await;
+    let sessions: List<AccessSessionRow> = if account.kind == "customer" {
+        c.api
+            .get(&format!("/accounts/{}/access-sessions?limit=20", account.id))
+            .await
+            .unwrap_or(List { items: vec![], next_cursor: None })
+    } else {
+        List { items: vec![], next_cursor: None }
+    };
+    let own = account.id == c.me.account.id;
+    let held = c.held(&account.id).await;
+    let can = |p: &str| held.iter().any(|h| h == p);
+    let (can_manage_users, can_enter, can_manage_account) =
+        (can("user.manage"), can("access.enter"), can("account.delete"));
+    let title = account.name.clone();
+    page(&AccountPage {
+        frame: c.frame(if own { "users" } else { "accounts" }, &title, flash),
+        roles: roles(&account.kind),
+        can_read_users: can("user.read") && users.is_ok(),
+        users: users.map(|l| l.items).unwrap_or_default(),
+        can_manage_users,
+        can_enter,
+        can_manage_account,
+        sessions: sessions.items,
+        activation_url,
+        account,
+    })
+}
+
+async fn create_user(c: Console, Path(id): Path<String>, axum::Form(form): axum::Form<Form>) -> Response {
+    let body = json!({"email": field(&form, "email"), "name": field(&form, "name"), "role": field(&form, "role")});
+    let path = format!("/accounts/{}/users", super::encode(&id));
+    match c.act(&form).send::<Value>(Method::POST, &path, body).await {
+        Ok(created) => {
+            let flash = Flash { notice: Some("User created.".into()), error: None };
+            let link = created["activation_url"].as_str().map(str::to_owned);
+            account_page(c, &id, flash, link).await
+        }
+        Err(problem) => account_page(c, &id, Flash::error(&problem), None).await,
+    }
+}
+
+async fn update_user(
+    c: Console,
+    Path((id, uid)): Path<(String, String)>,
+    axum::Form(form): axum::Form<Form>,
+) -> Response {
+    let mut body = serde_json::Map::new();
+    for key in ["role", "status", "name"] {
+        if !field(&form, key).is_empty() {
+            body.insert(key.into(), Value::String(field(&form, key).to_owned()));
+        }
+    }
+    let path = format!("/accounts/{}/users/{}", super::encode(&id), super::encode(&uid));
+    match c.act(&form).send::<Value>(Method::PATCH, &path, Value::Object(body)).await {
+        Ok(_) => done(&format!("/console/accounts/{id}"), "saved"),
+        Err(problem) => account_page(c, &id, Flash::error(&problem), None).await,
+    }
+}
+
+async fn delete_user(
+    c: Console,
+    Path((id, uid)): Path<(String, String)>,
+    axum::Form(form): axum::Form<Form>,
+) -> Response {
+    let path = format!("/accounts/{}/users/{}", super::encode(&id), super::encode(&uid));
+    match c.act(&form).send::<Value>(Method::DELETE, &path, json!({})).await {
+        Ok(_) => done(&format!("/console/accounts/{id}"), "deleted"),
+        Err(problem) => account_page(c, &id, Flash::error(&problem), None).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct Opened {
+    id: String,
+}
+
+/// Opens an access session with the actor's own password; the form targets a new tab, which lands
+/// in the customer's console.
+async fn open_access(c: Console, Path(id): Path<String>, axum::Form(form): axum::Form<Form>) -> Response {
+    let body =
+        json!({"password": form.get("password").cloned().unwrap_or_default(), "reason": optional(&form, "reason")});
+    let path = format!("/accounts/{}/access-sessions", super::encode(&id));
+    match c.act(&form).send::<Opened>(Method::POST, &path, body).await {
+        Ok(opened) => Redirect::to(&format!("/console/access/{}", opened.id)).into_response(),
+        Err(problem) => account_page(c, &id, Flash::error(&problem), None).await,
+    }
+}
+
+async fn schedule_deletion(c: Console, Path(id): Path<String>, axum::Form(form): axum::Form<Form>) -> Response {
+    let body = json!({"password": form.get("password").cloned().unwrap_or_default()});
+    let path = format!("/accounts/{}", super::encode(&id));
+    match c.act(&form).send::<Value>(Method::DELETE, &path, body).await {
+        Ok(_) => done(&format!("/console/accounts/{id}"), "scheduled"),
+        Err(problem) => account_page(c, &id, Flash::error(&problem), None).await,
+    }
+}
+
+async fn restore(c: Console, Path(id): Path<String>, axum::Form(form): axum::Form<Form>) -> Response {
+    let path = format!("/accounts/{}/restore", super::encode(&id));
+    match c.act(&form).send::<Value>(Method::POST, &path, json!({})).await {
+        Ok(_) => done(&format!("/console/accounts/{id}"), "restored"),
+        Err(problem) => account_page(c, &id, Flash::error(&problem), None).await,
+    }
+}
+
+// --- branding ---
+
+#[derive(Template)]
+#[template(path = "partner/branding.html")]
+struct BrandingPage {
+    frame: Frame,
+    fields: Branding,
+    preview: Branding,
+    can_manage: bool,
+    account_id: String,
+}
+
+async fn branding(c: Console, Query(params): Query<Params>) -> Response {
+    branding_page(c, Flash::done(&params), None).await
+}
+
+async fn branding_page(c: Console, flash: Flash, fields: Option<Branding>) -> Response {
+    let own = c.me.account.id.clone();
+    let stored: Branding = match c.api.get(&format!("/accounts/{own}/branding")).await {
+        Ok(b) => b,
+        Err(problem) => return refused(problem, "/console"),
+    };
+    let preview = c.branding.clone();
+    page(&BrandingPage {
+        frame: c.frame("branding", "Branding", flash),
+        fields: fields.unwrap_or(stored),
+        preview,
+        can_manage: c.me.can("branding.manage"),
+        account_id: own,
+    })
+}
+
+async fn save_branding(c: Console, axum::Form(form): axum::Form<Form>) -> Response {
+    let body = json!({
+        "display_name": optional(&form, "display_name"),
+        "support_email": optional(&form, "support_email"),
+        "support_phone": optional(&form, "support_phone"),
+        "homepage_url": optional(&form, "homepage_url"),
+    });
+    let path = format!("/accounts/{}/branding", c.me.account.id);
+    match c.act(&form).send::<Value>(Method::PUT, &path, body).await {
+        Ok(_) => done("/console/branding", "saved"),
+        Err(problem) => {
+            let typed = Branding {
+                display_name: Some(field(&form, "display_name").to_owned()),
+                support_email: Some(field(&form, "support_email").to_owned()),
+                support_phone: Some(field(&form, "support_phone").to_owned()),
+                homepage_url: Some(field(&form, "homepage_url").to_owned()),
+                ..Branding::default()
+            };
+            branding_page(c, Flash::error(&problem), Some(typed)).await
+        }
+    }
+}
+
+// --- staff ---
+
+#[derive(Deserialize, Clone)]
+struct AssignmentRow {
+    account_id: String,
+    account_name: String,
+}
+
+struct StaffMember {
+    user: UserRow,
+    assignments: Vec<AssignmentRow>,
+}
+
+#[derive(Template)]
+#[template(path = "partner/staff.html")]
+struct StaffPage {
+    frame: Frame,
+    staff: Vec<StaffMember>,
+    customers: Vec<AccountRow>,
+    can_assign: bool,
+}
+
+async fn staff(c: Console, Query(params): Query<Params>) -> Response {
+    staff_page(c, Flash::done(&params)).await
+}
+
+async fn staff_page(c: Console, flash: Flash) -> Response {
+    let own = c.me.account.id.clone();
+    let users: List<UserRow> = match c.api.get(&format!("/accounts/{own}/users?limit=500")).await {
+        Ok(l) => l,
+        Err(problem) => return refused(problem, "/console"),
+    };
+    let mut staff = Vec::new();
+    for user in users.items.into_iter().filter(|u| u.role == "msp_staff") {
+        if c.me.user.role == "msp_staff" && user.id != c.me.user.id {
+            continue;
+        }
+        let path = format!("/accounts/{own}/users/{}/assignments?limit=500", user.id);
+        let assignments: List<AssignmentRow> =
+            c.api.get(&path).await.unwrap_or(List { items: vec![], next_cursor: None });
+        staff.push(StaffMember { user, assignments: assignments.items });
+    }
+    let customers: List<AccountRow> =
+        c.api.get("/accounts?kind=customer&limit=500").await.unwrap_or(List { items: vec![], next_cursor: None });
+    page(&StaffPage {
+        frame: c.frame("staff", "Staff and assignments", flash),
+        staff,
+        customers: customers.items,
+        can_assign: c.me.can("staff.assign"),
+    })
+}
+
+async fn assign(c: Console, Path(uid): Path<String>, axum::Form(form): axum::Form<Form>) -> Response {
+    let path = format!(
+        "/accounts/{}/users/{}/assignments/{}",
+        c.me.account.id,
+        super::encode(&uid),
+        super::encode(field(&form, "customer_id"))
+    );
+    match c.act(&form).call(Method::PUT, &path, None).await {
+        r if r.status.is_success() => done("/console/staff", "assigned"),
+        r => staff_page(c, Flash::error(&serde_json::from_value(r.body).unwrap_or_default())).await,
+    }
+}
+
+async fn unassign(
+    c: Console,
+    Path((uid, cid)): Path<(String, String)>,
+    axum::Form(form): axum::Form<Form>,
+) -> Response {
+    let path =
+        format!("/accounts/{}/users/{}/assignments/{}", c.me.account.id, super::encode(&uid), super::encode(&cid));
+    match c.act(&form).call(Method::DELETE, &path, None).await {
+        r if r.status.is_success() => done("/console/staff", "unassigned"),
+        r => staff_page(c, Flash::error(&serde_json::from_value(r.body).unwrap_or_default())).await,
+    }
+}
+
+// --- audit ---
+
+#[derive(Deserialize, Clone)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: String,
+    pub action: String,
+    pub outcome: String,
+    pub actor: AuditActorRow,
+    #[serde(default)]
+    pub access_session_id: Option<String>,
+    pub target: AuditTargetRow,
+}
+
+#[derive(Deserialize, Clone)]
+pub struct AuditActorRow {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub account_name: Option<String>,
+}
+
+#[derive(Deserialize, Clone)]
+pub struct AuditTargetRow {
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Template)]
+#[template(path = "partner/audit.html")]
+struct AuditPage {
+    frame: Frame,
+    events: Vec<AuditRow>,
+    account: String,
+    action: String,
+    next: Option<String>,
+    export: String,
+    accounts: Vec<AccountRow>,
+}
+
+async fn audit(c: Console, Query(params): Query<Params>) -> Response {
+    let account = params.get("account").cloned().filter(|a| !a.is_empty()).unwrap_or_else(|| c.me.account.id.clone());
+    let action = params.get("action").cloned().unwrap_or_default();
+    let cursor = params.get("cursor").cloned().unwrap_or_default();
+    let path = format!(
+        "/accounts/{}/audit{}",
+        super::encode(&account),
+        query(&[("action", &action), ("cursor", &cursor), ("limit", "50")])
+    );
+    let events: List<AuditRow> = match c.api.get(&path).await {
+        Ok(l) => l,
+        Err(problem) => return refused(problem, "/console"),
+    };
+    let next = events
+        .next_cursor
+        .map(|n| format!("/console/audit{}", query(&[("account", &account), ("action", &action), ("cursor", &n)])));
+    let accounts: List<AccountRow> =
+        c.api.get("/accounts?kind=customer&limit=500").await.unwrap_or(List { items: vec![], next_cursor: None });
+    page(&AuditPage {
+        frame: c.frame("audit", "Audit trail", Flash::default()),
+        events: events.items,
+        export: format!("/api/v1/accounts/{}/audit/export", super::encode(&account)),
+        account,
+        action,
+        next,
+        accounts: accounts.items,
+    })
+}
+
+// --- support inbox ---
+
+#[derive(Deserialize, Clone)]
+pub struct SupportRow {
+    pub id: String,
+    pub account_name: String,
+    pub created_by_email: String,
+    pub subject: String,
+    pub message: String,
+    pub status: String,
+    pub created_at: String,
+}
+
+#[derive(Template)]
+#[template(path = "partner/support.html")]
+struct SupportPage {
+    frame: Frame,
+    requests: Vec<SupportRow>,
+    can_manage: bool,
+}
+
+async fn support(c: Console, Query(params): Query<Params>) -> Response {
+    support_page(c, Flash::done(&params)).await
+}
+
+async fn support_page(c: Console, flash: Flash) -> Response {
+    let path = format!("/accounts/{}/support-requests?limit=200", c.me.account.id);
+    let requests: List<SupportRow> = match c.api.get(&path).await {
+        Ok(l) => l,
+        Err(problem) => return refused(problem, "/console"),
+    };
+    page(&SupportPage {
+        frame: c.frame("support", "Support inbox", flash),
+        requests: requests.items,
+        can_manage: c.me.can("support.manage"),
+    })
+}
+
+async fn support_status(c: Console, Path(rid): Path<String>, axum::Form(form): axum::Form<Form>) -> Response {
+    let status = field(&form, "status").to_owned();
+    let path = format!("/accounts/{}/support-requests/{}", c.me.account.id, super::encode(&rid));
+    match c.act(&form).send::<Value>(Method::PATCH, &path, json!({"status": status})).await {
+        Ok(_) => done("/console/support", if status == "closed" { "closed" } else { "reopened" }),
+        Err(problem) => support_page(c, Flash::error(&problem)).await,
+    }
+}
+
+// --- usage and expiry ---
+
+#[derive(Deserialize, Clone)]
+struct UsageRow {
+    account_id: String,
+    account_name: String,
+    users: i64,
+    certificates: i64,
+    agents: i64,
+    targets: i64,
+}
+
+#[derive(Template)]
+#[template(path = "partner/usage.html")]
+struct UsagePage {
+    frame: Frame,
+    rows: Vec<UsageRow>,
+    csv: String,
+    next: Option<String>,
+}
+
+async fn usage(c: Console, Query(params): Query<Params>) -> Response {
+    let own = c.me.account.id.clone();
+    let cursor = params.get("cursor").cloned().unwrap_or_default();
+    let rows: List<UsageRow> =
+        match c.api.get(&format!("/accounts/{own}/usage{}", query(&[("cursor", &cursor), ("limit", "100")]))).await {
+            Ok(l) => l,
+            Err(problem) => return refused(problem, "/console"),
+        };
+    page(&UsagePage {
+        frame: c.frame("usage", "Usage", Flash::default()),
+        rows: rows.items,
+        csv: format!("/api/v1/accounts/{own}/usage?format=csv"),
+        next: rows.next_cursor.map(|n| format!("/console/usage{}", query(&[("cursor", &n)]))),
+    })
+}
+
+#[derive(Deserialize, Clone)]
+pub struct ExpiringRow {
+    pub kind: String,
+    pub account_name: String,
+    pub name: String,
+    pub not_after: String,
+    pub days_remaining: i64,
+    pub status: String,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "partner/expiring.html")]
+struct ExpiringPage {
+    frame: Frame,
+    items: Vec<ExpiringRow>,
+    within: String,
+}
+
+async fn expiring(c: Console, Query(params): Query<Params>) -> Response {
+    let within = params.get("within_days").cloned().unwrap_or_default();
+    let path =
+        format!("/accounts/{}/expiring{}", c.me.account.id, query(&[("within_days", &within), ("limit", "200")]));
+    let items: List<ExpiringRow> = match c.api.get(&path).await {
+        Ok(l) => l,
+        Err(problem) => return refused(problem, "/console/expiring"),
+    };
+    page(&ExpiringPage { frame: c.frame("expiring", "Expiring soon", Flash::default()), items: items.items, within })
+}
