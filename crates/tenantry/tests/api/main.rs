@@ -9,6 +9,7 @@ mod auth;
 mod branding;
 mod browser;
 mod certificates;
+mod console;
 mod delegation;
 mod input;
 mod isolation;

@@ -1,0 +1,210 @@
+//! The console over plain HTTP: every page renders for the roles that use it, in a customer's own
+//! portal and inside an access session; its forms act through the API (so refusals read like the
+//! API's) and keep CSRF; the sign-in form resists login CSRF; console pages carry their own CSP.
+
+use crate::certificates::certificate;
+use crate::support::{PASSWORD, Reply, Server, Session, TestCa};
+use serde_json::json;
+
+crate::api_tests!(
+    every_console_page_renders_for_the_roles_that_use_it,
+    portal_forms_import_register_monitor_and_contact_through_the_api,
+    console_forms_without_the_sign_ins_csrf_token_change_nothing,
+    the_sign_in_form_needs_its_own_form_token_and_lands_by_account_kind,
+);
+
+/// A form post from `who`'s browser: its cookie, and `fields` urlencoded (with its CSRF token
+/// unless `csrf` is false).
+async fn form(s: &Server, who: &Session, path: &str, fields: &[(&str, &str)], csrf: bool) -> Reply {
+    let mut pairs: Vec<(&str, &str)> = fields.to_vec();
+    if csrf {
+        pairs.push(("csrf_token", &who.csrf));
+    }
+    let body = urlencoded(&pairs);
+    s.raw(who, "POST", path, "application/x-www-form-urlencoded", &body).await
+}
+
+fn urlencoded(pairs: &[(&str, &str)]) -> String {
+    let encode = |v: &str| {
+        v.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
+    };
+    pairs.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&")
+}
+
+#[track_caller]
+fn page(reply: &Reply, contains: &str) {
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let content_type = reply.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(reply.text.contains(contains), "no {contains:?} in {}", reply.text);
+}
+
+async fn every_console_page_renders_for_the_roles_that_use_it(s: Server) {
+    let t = s.tree().await;
+    for (path, title) in [
+        ("/console".to_owned(), "Accounts"),
+        ("/console/accounts/new".to_owned(), "New account"),
+        (format!("/console/accounts/{}", t.customer_id), "Globex"),
+        (format!("/console/accounts/{}", t.msp_id), "Acme MSP"),
+        ("/console/staff".to_owned(), "Staff and assignments"),
+        ("/console/branding".to_owned(), "Branding"),
+        ("/console/audit".to_owned(), "Audit trail"),
+        (format!("/console/audit?account={}", t.customer_id), "Audit trail"),
+        ("/console/support".to_owned(), "Support inbox"),
+        ("/console/usage".to_owned(), "Usage"),
+        ("/console/expiring?within_days=90".to_owned(), "Expiring soon"),
+    ] {
+        let reply = t.msp.get(&path).await;
+        page(&reply, title);
+        let csp = reply.headers.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{path}: {csp}");
+    }
+    let boss = s.login("boss@globex.test", PASSWORD).await;
+    let session = t.msp.enter(&t.customer_id, "checking").await;
+    for base in ["/portal".to_owned(), format!("/console/access/{session}")] {
+        let who = if base == "/portal" { &boss } else { &t.msp };
+        for (rest, title) in [
+            ("", "Dashboard"),
+            ("/certificates", "Certificates"),
+            ("/collections", "Collections"),
+            ("/agents", "Agents"),
+            ("/targets", "Monitored domains"),
+            ("/users", "Users"),
+            ("/audit", "Audit trail"),
+            ("/tokens", "API tokens"),
+            ("/subscription", "Subscription"),
+            ("/contact", "Contact"),
+        ] {
+            let reply = who.get(&format!("{base}{rest}")).await;
+            page(&reply, title);
+            assert_eq!(reply.text.contains("data-testid=\"access-banner\""), base != "/portal", "{base}{rest}");
+        }
+    }
+    // Customers have no partner console; partner-side users have no portal of their own.
+    assert!(boss.get("/console").await.text.contains("Dashboard"));
+    assert!(t.msp.get("/portal").await.text.contains("Accounts"));
+    // Signed out, every page sends to the sign-in.
+    let anonymous = s.anon("GET", "/console/branding", None).await;
+    page(&anonymous, "Sign in");
+}
+
+async fn portal_forms_import_register_monitor_and_contact_through_the_api(s: Server) {
+    let t = s.tree().await;
+    let boss = s.login("boss@globex.test", PASSWORD).await;
+    form(&s, &boss, "/portal/collections", &[("name", "Web")], true).await;
+    let collections = boss.get(&format!("/api/v1/accounts/{}/collections", t.customer_id)).await.expect(200);
+    let collection = collections.id("/items/0/id");
+
+    let (pem, _) = certificate("www.globex.test", -1, 20);
+    let imported =
+        form(&s, &boss, "/portal/certificates", &[("collection_id", &collection), ("pem", &pem)], true).await;
+    page(&imported, "Certificates imported.");
+    assert!(imported.text.contains("CN=www.globex.test"));
+    let key = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n";
+    let refused = form(&s, &boss, "/portal/certificates", &[("collection_id", &collection), ("pem", key)], true).await;
+    assert!(refused.text.contains("role=\"alert\"") && refused.text.contains("private key"), "{}", refused.text);
+
+    let registered =
+        form(&s, &boss, "/portal/agents", &[("name", "web-1"), ("collection_id", &collection)], true).await;
+    page(&registered, "tna_");
+
+    let port = TestCa::get().serve(&["localhost"], -1, 90).await.to_string();
+    let body = [("hostname", "localhost"), ("port", port.as_str()), ("collection_id", collection.as_str())];
+    page(&form(&s, &boss, "/portal/targets", &body, true).await, "localhost");
+    let targets = boss.get(&format!("/api/v1/accounts/{}/targets", t.customer_id)).await.expect(200);
+    let target = targets.id("/items/0/id");
+    let checked = form(&s, &boss, &format!("/portal/targets/{target}/check"), &[], true).await;
+    page(&checked, "Checked.");
+    assert!(checked.text.contains(">ok"), "{}", checked.text);
+
+    let token =
+        form(&s, &boss, "/portal/tokens", &[("name", "ci"), ("expires_in_days", "30"), ("password", PASSWORD)], true)
+            .await;
+    page(&token, "tnt_");
+    let sent = form(&s, &boss, "/portal/contact", &[("subject", "Help"), ("message", "Renew it, please.")], true).await;
+    page(&sent, "Your message was sent.");
+
+    // Inside an access session the MSP acts with master admin rights, but creates no API token.
+    let session = t.msp.enter(&t.customer_id, "helping").await;
+    let inside = format!("/console/access/{session}");
+    let body = [("name", "msp"), ("expires_in_days", "30"), ("password", PASSWORD)];
+    let refused = form(&s, &t.msp, &format!("{inside}/tokens"), &body, true).await;
+    assert!(refused.text.contains("role=\"alert\"") && !refused.text.contains("tnt_"), "{}", refused.text);
+    page(&form(&s, &t.msp, &format!("{inside}/collections"), &[("name", "By the MSP")], true).await, "By the MSP");
+    let trail = boss.get(&format!("/api/v1/accounts/{}/audit?action=collection.created", t.customer_id)).await;
+    let events = trail.expect(200).body["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(events.len(), 2, "one event per console action");
+    assert_eq!(events[0]["actor"]["email"], "admin@acme.test");
+    assert_eq!(events[0]["access_session_id"], json!(session));
+}
+
+async fn console_forms_without_the_sign_ins_csrf_token_change_nothing(s: Server) {
+    let t = s.tree().await;
+    let boss = s.login("boss@globex.test", PASSWORD).await;
+    let forged = form(&s, &boss, "/portal/collections", &[("name", "Forged"), ("csrf_token", "guess")], false).await;
+    assert!(!forged.text.contains("Created."), "{}", forged.text);
+    let missing = form(&s, &t.msp, "/console/accounts/new", &[("kind", "customer"), ("name", "Forged")], false).await;
+    assert!(missing.text.contains("role=\"alert\""), "{}", missing.text);
+    let collections = boss.get(&format!("/api/v1/accounts/{}/collections", t.customer_id)).await.expect(200);
+    assert!(!collections.text.contains("Forged"));
+    let accounts = t.msp.get("/api/v1/accounts?q=Forged").await.expect(200);
+    assert_eq!(accounts.body["items"], json!([]));
+}
+
+async fn the_sign_in_form_needs_its_own_form_token_and_lands_by_account_kind(s: Server) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let form_page = http.get(s.url("/login")).send().await.unwrap_or_else(|e| panic!("{e}"));
+    let cookie = form_page
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .unwrap_or_default()
+        .to_owned();
+    let html = form_page.text().await.unwrap_or_default();
+    let token = html.split("name=\"form_token\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
+    let post = |cookie: String, token: String, email: &'static str| {
+        let http = http.clone();
+        let url = s.url("/login");
+        async move {
+            let body = format!(
+                "form_token={token}&email={}&password={}",
+                email.replace('@', "%40"),
+                PASSWORD.replace(' ', "+")
+            );
+            http.post(url)
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+    };
+    // A cross-site form has no matching cookie: refused before any password is checked.
+    let forged = post(String::new(), token.to_owned(), "root@platform.test").await;
+    assert_eq!(forged.status(), 403);
+    let root = post(cookie.clone(), token.to_owned(), "root@platform.test").await;
+    assert_eq!(root.status(), 303);
+    assert_eq!(root.headers().get("location").and_then(|v| v.to_str().ok()), Some("/console"));
+    assert!(
+        root.headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|c| c.starts_with("tenantry_session="))
+    );
+    s.tree().await;
+    let boss = post(cookie, token.to_owned(), "boss@globex.test").await;
+    assert_eq!(boss.headers().get("location").and_then(|v| v.to_str().ok()), Some("/portal"));
+}
