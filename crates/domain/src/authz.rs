@@ -409,10 +409,12 @@ fn allows(role: Role, permission: Permission, relation: Relation, kind: AccountK
         ResourceWrite => own && customer && matches!(role, MasterAdmin | Admin),
         ApiTokenManage | ApiTokenCreate => own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin),
         SsoManage => own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin | SsoAdmin),
-        // Expiry dates of what customers hold, across the customers the caller sees: everyone who
-        // sees accounts below, and whoever reads a customer's resources, for its own account.
+        // Expiry dates of what customers hold: those who may work in the customers below (and
+        // see them), on their own account and below; and whoever reads a customer's resources,
+        // on its own account. Read-only partner-side roles see no customer data.
         ExpiryRead => {
-            below_scope(role) != BelowScope::Nothing || (own && matches!(role, MasterAdmin | Admin | Auditor | Viewer))
+            (own && matches!(role, PlatformAdmin | MspAdmin | MspStaff | MasterAdmin | Admin | Auditor | Viewer))
+                || (below && matches!(role, PlatformAdmin | MspAdmin | MspStaff))
         }
     }
 }

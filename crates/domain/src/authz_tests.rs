@@ -189,23 +189,12 @@ const MATRIX: &[Row] = &[
         below: &[],
         customers_only: false,
     },
-    // the expiry overview (the contract's `GET …/expiring`, beyond the matrix): what the caller
-    // sees below, or its own customer's resources
+    // the expiry overview (the contract's `GET …/expiring`, beyond the matrix): those who may work
+    // in the customers below, and a customer's own resource readers
     Row {
         permission: Permission::ExpiryRead,
-        own: &[
-            PlatformAdmin,
-            PartnerAdmin,
-            PartnerReadonly,
-            MspAdmin,
-            MspStaff,
-            MspReadonly,
-            MasterAdmin,
-            Admin,
-            Auditor,
-            Viewer,
-        ],
-        below: SEES_BELOW,
+        own: &[PlatformAdmin, MspAdmin, MspStaff, MasterAdmin, Admin, Auditor, Viewer],
+        below: &[PlatformAdmin, MspAdmin, MspStaff],
         customers_only: false,
     },
 ];

@@ -26,9 +26,11 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    /// How long a lease lasts: long enough for a whole batch of timed-out checks.
+    /// How long a lease lasts: long enough for a whole batch of timed-out checks, twice over.
     fn lease(&self) -> Duration {
-        Duration::minutes(10)
+        let rounds = self.batch.div_ceil(u32::try_from(self.concurrency.max(1)).unwrap_or(u32::MAX));
+        let worst = self.checker.timeout().saturating_mul(rounds.saturating_mul(2));
+        Duration::minutes(10).max(Duration::try_from(worst).unwrap_or(Duration::minutes(10)))
     }
 
     /// One round: leases due targets, checks them and stores the results; answers how many were

@@ -15,39 +15,49 @@ use time::OffsetDateTime;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-/// Whether `ip` is a public address: not private, loopback, link-local, unspecified, shared
-/// (carrier-grade NAT), broadcast, multicast or documentation space, nor an IPv4 address hidden in
-/// an IPv6 one.
+/// Whether `ip` may be checked without `TENANTRY_MONITOR_ALLOW_PRIVATE`: a public unicast address.
+/// IPv4: not private, loopback, link-local, unspecified or `0/8`, shared (carrier-grade NAT),
+/// benchmarking, documentation, IETF protocol, 6to4 relay, reserved, multicast or broadcast space.
+/// IPv6: only global unicast (`2000::/3`), without Teredo, ORCHID, documentation, and 6to4 that
+/// hides a non-public IPv4 address; an IPv4-mapped or -compatible address is judged as its IPv4.
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            let shared = a == 100 && (64..128).contains(&b);
-            let documentation = v4.is_documentation();
-            !(v4.is_private()
+            let [a, b, c, _] = v4.octets();
+            let special = v4.is_private()
                 || v4.is_loopback()
                 || v4.is_link_local()
                 || v4.is_unspecified()
                 || v4.is_broadcast()
                 || v4.is_multicast()
-                || shared
-                || documentation
-                || a == 0)
+                || v4.is_documentation()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (b == 18 || b == 19))
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 192 && b == 88 && c == 99)
+                || a >= 240;
+            !special
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_public(IpAddr::V4(v4));
+            let s = v6.segments();
+            if s[..5] == [0, 0, 0, 0, 0] && (s[5] == 0xffff || (s[5] == 0 && s[6] != 0)) {
+                // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d).
+                let [a, b] = s[6].to_be_bytes();
+                let [c, d] = s[7].to_be_bytes();
+                return is_public(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)));
             }
-            let first = v6.segments()[0];
-            let unique_local = first & 0xfe00 == 0xfc00;
-            let link_local = first & 0xffc0 == 0xfe80;
-            let documentation = first == 0x2001 && v6.segments()[1] == 0x0db8;
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || unique_local
-                || link_local
-                || documentation)
+            let global_unicast = s[0] & 0xe000 == 0x2000;
+            let teredo = s[0] == 0x2001 && s[1] == 0;
+            let orchid = s[0] == 0x2001 && matches!(s[1] & 0xfff0, 0x0010 | 0x0020);
+            let documentation = s[0] == 0x2001 && s[1] == 0x0db8;
+            if s[0] == 0x2002 {
+                // 6to4 carries an IPv4 address in its next 32 bits.
+                let [a, b] = s[1].to_be_bytes();
+                let [c, d] = s[2].to_be_bytes();
+                return is_public(IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d)));
+            }
+            global_unicast && !teredo && !orchid && !documentation
         }
     }
 }
@@ -91,6 +101,11 @@ impl Checker {
             provider: Arc::new(rustls::crypto::ring::default_provider()),
             roots: Arc::new(roots),
         })
+    }
+
+    /// How long one check may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Whether addresses that are not public may be checked.
@@ -176,10 +191,11 @@ impl Checker {
                 .map_err(|e| format!("could not resolve {host}: {e}"))?
                 .collect(),
         };
-        if !self.allow_private
-            && let Some(refused) = addresses.iter().find(|a| !is_public(a.ip()))
-        {
-            return Err(format!("{host} resolves to {}, a private, loopback or link-local address", refused.ip()));
+        // The address itself is not told: a check must not map someone's internal network.
+        if !self.allow_private && addresses.iter().any(|a| !is_public(a.ip())) {
+            return Err(format!(
+                "{host} resolves to a private, loopback or link-local address, which may not be checked"
+            ));
         }
         Ok(addresses)
     }
@@ -273,11 +289,31 @@ mod tests {
             "ff02::1",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
+            "::10.0.0.1",
             "2001:db8::1",
+            "64:ff9b::a00:5",
+            "64:ff9b:1::1",
+            "2002:a00:1::1",
+            "2001::1",
+            "2001:10::1",
+            "fec0::1",
+            "100::1",
+            "198.18.0.1",
+            "240.0.0.1",
+            "192.0.0.8",
+            "192.88.99.1",
         ] {
             assert!(!is_public(private.parse().unwrap_or_else(|e| panic!("{private}: {e}"))), "{private}");
         }
-        for public in ["1.1.1.1", "93.184.216.34", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for public in [
+            "1.1.1.1",
+            "93.184.216.34",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "2002:808:808::1",
+        ] {
             assert!(is_public(public.parse().unwrap_or_else(|e| panic!("{public}: {e}"))), "{public}");
         }
     }

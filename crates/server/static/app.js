@@ -6,7 +6,7 @@ document.addEventListener("DOMContentLoaded", () => {
   const activation = document.querySelector("form[data-activation]");
   if (activation) {
     const token = new URLSearchParams(location.hash.slice(1)).get("token");
-    if (token) activation.querySelector("#token").value = token;
+    if (token && !activation.querySelector("#token").value) activation.querySelector("#token").value = token;
   }
   for (const form of document.querySelectorAll("form[data-confirm]")) {
     form.addEventListener("submit", (e) => { if (!confirm(form.dataset.confirm)) e.preventDefault(); });

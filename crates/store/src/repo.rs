@@ -1047,20 +1047,22 @@ impl Repo {
         Ok(())
     }
 
-    /// Stores a check's findings on a target and when it is due next, ending any lease. With
-    /// `lease`, only while the lease is still that owner's and the target is still at that address.
+    /// Stores a check's findings on a target and when it is due next, ending any lease — only
+    /// while the target is still at the address that was checked and, for a scheduled check, the
+    /// lease is still `owner`'s. A check that found no certificate keeps the last one known.
     async fn store_check(
         tx: &mut Tx,
         account: AccountId,
-        id: TargetId,
+        checked: (TargetId, &str, u16),
+        owner: Option<&str>,
         check: &TlsCheck,
         next_check_at: OffsetDateTime,
-        lease: Option<(&str, &str, u16)>,
     ) -> Result<u64> {
+        let (id, hostname, port) = checked;
         Ok(sqlx::query(
-            "UPDATE targets SET checked_at = $3, not_after = $4, subject = $5, issuer = $6, error = $7, \
-             next_check_at = $8, lease_owner = NULL, lease_until = NULL WHERE account_id = $1 AND id = $2 \
-             AND ($9 IS NULL OR (lease_owner = $9 AND hostname = $10 AND port = $11))",
+            "UPDATE targets SET checked_at = $3, not_after = COALESCE($4, not_after), subject = COALESCE($5, subject), \
+             issuer = COALESCE($6, issuer), error = $7, next_check_at = $8, lease_owner = NULL, lease_until = NULL \
+             WHERE account_id = $1 AND id = $2 AND hostname = $9 AND port = $10 AND ($11 IS NULL OR lease_owner = $11)",
         )
         .bind(account.to_string())
         .bind(id.to_string())
@@ -1070,9 +1072,9 @@ impl Repo {
         .bind(&check.issuer)
         .bind(&check.error)
         .bind(to_micros(next_check_at))
-        .bind(lease.map(|(owner, _, _)| owner))
-        .bind(lease.map(|(_, host, _)| host))
-        .bind(lease.map(|(_, _, port)| i64::from(port)))
+        .bind(hostname)
+        .bind(i64::from(port))
+        .bind(owner)
         .execute(&mut **tx)
         .await?
         .rows_affected())
@@ -2630,7 +2632,7 @@ impl crate::Repository for Repo {
     async fn record_check(
         &self,
         grant: &Grant,
-        id: TargetId,
+        checked: &MonitoredTarget,
         check: TlsCheck,
         next_check_at: OffsetDateTime,
         ctx: &Ctx,
@@ -2638,16 +2640,19 @@ impl crate::Repository for Repo {
         let account = grant.scope(Permission::ResourceWrite)?;
         let now = self.now();
         let mut tx = self.begin_write().await?;
-        let checked = Self::target_in(&mut tx, account, id).await?;
-        Self::store_check(&mut tx, account, id, &check, next_check_at, None).await?;
+        Self::target_in(&mut tx, account, checked.id).await?;
+        let address = (checked.id, checked.hostname.as_str(), checked.port);
+        if Self::store_check(&mut tx, account, address, None, &check, next_check_at).await? == 0 {
+            return Err(DomainError::Conflict("the target moved while it was checked; check it again".into()).into());
+        }
         let details = serde_json::json!({
             "hostname": checked.hostname,
             "port": checked.port,
             "not_after": check.not_after.map(tenantry_domain::clock::rfc3339_micros),
             "error": check.error,
         });
-        Self::append(&mut tx, now, &change(account, "target.checked", target("target", id), details), ctx).await?;
-        let updated = Self::target_in(&mut tx, account, id).await?;
+        Self::append(&mut tx, now, &change(account, "target.checked", target("target", checked.id), details), ctx).await?;
+        let updated = Self::target_in(&mut tx, account, checked.id).await?;
         tx.commit().await?;
         Ok(updated)
     }
@@ -2680,8 +2685,8 @@ impl crate::Repository for Repo {
         next_check_at: OffsetDateTime,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let lease = Some((owner, leased.hostname.as_str(), leased.port));
-        let stored = Self::store_check(&mut tx, leased.account_id, leased.id, &check, next_check_at, lease).await?;
+        let address = (leased.id, leased.hostname.as_str(), leased.port);
+        let stored = Self::store_check(&mut tx, leased.account_id, address, Some(owner), &check, next_check_at).await?;
         tx.commit().await?;
         Ok(stored > 0)
     }

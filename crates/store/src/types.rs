@@ -582,12 +582,13 @@ pub trait Repository: Send + Sync + 'static {
         ctx: &Ctx,
     ) -> Result<MonitoredTarget>;
     async fn delete_target(&self, grant: &Grant, id: TargetId, ctx: &Ctx) -> Result<()>;
-    /// Records a check a user asked for (audited as `target.checked`); the next scheduled check
-    /// is due at `next_check_at`.
+    /// Records a check a user asked for (audited as `target.checked`) of `checked` as it was read
+    /// before the handshake; a target moved meanwhile is a conflict. The next scheduled check is
+    /// due at `next_check_at`.
     async fn record_check(
         &self,
         grant: &Grant,
-        id: TargetId,
+        checked: &MonitoredTarget,
         check: TlsCheck,
         next_check_at: OffsetDateTime,
         ctx: &Ctx,

@@ -38,6 +38,7 @@ struct LoginPage {
 
 /// The sign-in form, with a fresh form token in a cookie and a hidden field.
 fn login_form(
+    app: &App,
     status: StatusCode,
     branding: Branding,
     action: String,
@@ -47,7 +48,8 @@ fn login_form(
     let form_token = random_token().unwrap_or_default();
     let mut response =
         page_with_status(status, &LoginPage { branding, action, form_token: form_token.clone(), email, error });
-    let cookie = format!("{LOGIN_COOKIE}={form_token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600");
+    let secure = if app.secure_cookies() { "; Secure" } else { "" };
+    let cookie = format!("{LOGIN_COOKIE}={form_token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600{secure}");
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -62,36 +64,32 @@ async fn login_branding(api: &Api, slug: Option<&str>) -> Option<Branding> {
     }
 }
 
-async fn login_page(api: Api) -> Response {
-    login_form(
-        StatusCode::OK,
-        login_branding(&api, None).await.unwrap_or_default(),
-        "/login".into(),
-        String::new(),
-        None,
-    )
+async fn login_page(State(app): State<App>, api: Api) -> Response {
+    let branding = login_branding(&api, None).await.unwrap_or_default();
+    login_form(&app, StatusCode::OK, branding, "/login".into(), String::new(), None)
 }
 
-async fn branded_login_page(api: Api, Path(slug): Path<String>) -> Response {
+async fn branded_login_page(State(app): State<App>, api: Api, Path(slug): Path<String>) -> Response {
     match login_branding(&api, Some(&slug)).await {
-        Some(branding) => login_form(StatusCode::OK, branding, format!("/login/{slug}"), String::new(), None),
+        Some(branding) => login_form(&app, StatusCode::OK, branding, format!("/login/{slug}"), String::new(), None),
         None => {
             super::refused(super::Problem { status: 404, code: "not_found".into(), ..Default::default() }, "/login")
         }
     }
 }
 
-async fn login(api: Api, headers: HeaderMap, axum::Form(form): axum::Form<Form>) -> Response {
-    sign_in(api, headers, form, None).await
+async fn login(State(app): State<App>, api: Api, headers: HeaderMap, axum::Form(form): axum::Form<Form>) -> Response {
+    sign_in(&app, api, headers, form, None).await
 }
 
 async fn branded_login(
+    State(app): State<App>,
     api: Api,
     headers: HeaderMap,
     Path(slug): Path<String>,
     axum::Form(form): axum::Form<Form>,
 ) -> Response {
-    sign_in(api, headers, form, Some(slug)).await
+    sign_in(&app, api, headers, form, Some(slug)).await
 }
 
 #[derive(Deserialize)]
@@ -99,14 +97,14 @@ struct SignedIn {
     account: super::AccountRow,
 }
 
-async fn sign_in(api: Api, headers: HeaderMap, form: Form, slug: Option<String>) -> Response {
+async fn sign_in(app: &App, api: Api, headers: HeaderMap, form: Form, slug: Option<String>) -> Response {
     let branding = login_branding(&api, slug.as_deref()).await.unwrap_or_default();
     let action = slug.as_deref().map(|s| format!("/login/{s}")).unwrap_or_else(|| "/login".into());
     let email = field(&form, "email").to_owned();
     let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if expected.is_empty() || !constant_time_eq(expected.as_bytes(), field(&form, "form_token").as_bytes()) {
         let error = Some("The sign-in form expired. Please try again.".to_owned());
-        return login_form(StatusCode::FORBIDDEN, branding, action, email, error);
+        return login_form(app, StatusCode::FORBIDDEN, branding, action, email, error);
     }
     let body = json!({"email": email, "password": form.get("password").cloned().unwrap_or_default()});
     let reply = api.call(Method::POST, "/auth/login", Some(("application/json", body.to_string().into_bytes()))).await;
@@ -118,7 +116,7 @@ async fn sign_in(api: Api, headers: HeaderMap, form: Form, slug: Option<String>)
             "validation_failed" => "Enter your email address and password.".to_owned(),
             _ => problem.detail,
         };
-        return login_form(reply.status, branding, action, email, Some(error));
+        return login_form(app, reply.status, branding, action, email, Some(error));
     }
     let home = match serde_json::from_value::<SignedIn>(reply.body) {
         Ok(s) if s.account.kind == "customer" => "/portal",
@@ -133,6 +131,9 @@ async fn sign_in(api: Api, headers: HeaderMap, form: Form, slug: Option<String>)
 
 async fn logout(api: Api, axum::Form(form): axum::Form<Form>) -> Response {
     let reply = api.with_csrf(field(&form, "csrf_token")).call(Method::POST, "/auth/logout", None).await;
+    if !reply.status.is_success() {
+        return super::refused(serde_json::from_value(reply.body).unwrap_or_default(), "/console");
+    }
     let mut response = Redirect::to("/login").into_response();
     for value in reply.headers.get_all(header::SET_COOKIE) {
         response.headers_mut().append(header::SET_COOKIE, value.clone());
@@ -146,19 +147,23 @@ struct ActivatePage {
     branding: Branding,
     error: Option<String>,
     done: bool,
+    /// The token sent with a refused attempt, so that the next one can go again (the page's
+    /// script fills it from the link's fragment the first time).
+    token: String,
 }
 
 async fn activate_page() -> Response {
-    page(&ActivatePage { branding: Branding::default(), error: None, done: false })
+    page(&ActivatePage { branding: Branding::default(), error: None, done: false, token: String::new() })
 }
 
-async fn activate(State(_app): State<App>, api: Api, axum::Form(form): axum::Form<Form>) -> Response {
-    let body = json!({"token": field(&form, "token"), "password": form.get("password").cloned().unwrap_or_default()});
+async fn activate(api: Api, axum::Form(form): axum::Form<Form>) -> Response {
+    let token = field(&form, "token").to_owned();
+    let body = json!({"token": token, "password": form.get("password").cloned().unwrap_or_default()});
     match api.send::<serde_json::Value>(Method::POST, "/auth/activate", body).await {
-        Ok(_) => page(&ActivatePage { branding: Branding::default(), error: None, done: true }),
+        Ok(_) => page(&ActivatePage { branding: Branding::default(), error: None, done: true, token: String::new() }),
         Err(problem) => page_with_status(
             StatusCode::UNPROCESSABLE_ENTITY,
-            &ActivatePage { branding: Branding::default(), error: Some(problem.message()), done: false },
+            &ActivatePage { branding: Branding::default(), error: Some(problem.message()), done: false, token },
         ),
     }
 }

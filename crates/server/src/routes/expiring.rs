@@ -3,14 +3,14 @@
 
 use super::{ListBody, Params, page_request, param};
 use crate::app::App;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::principal::Auth;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Serialize;
-use tenantry_domain::authz::{BelowScope, Permission, below_scope};
+use tenantry_domain::authz::{BelowScope, Credential, Permission, below_scope};
 use tenantry_domain::clock::serde_micros;
-use tenantry_domain::{AccountId, CollectionId, ExpiryStatus, days_remaining, expiry_status};
+use tenantry_domain::{AccountId, AccountKind, CollectionId, ExpiryStatus, days_remaining, expiry_status};
 use tenantry_store::{ExpiringItem, ExpiryScope};
 use time::{Duration, OffsetDateTime};
 
@@ -69,7 +69,12 @@ pub async fn list(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<ExpiringView>>> {
-    let (grant, _) = auth.grant(&app, Permission::ExpiryRead, &id, "expiring.listed").await?;
+    let (grant, account) = auth.grant(&app, Permission::ExpiryRead, &id, "expiring.listed").await?;
+    // A partner-side API token automates the partner side, never reads customers' data.
+    if auth.principal.credential == Credential::ApiToken && auth.account.kind != AccountKind::Customer {
+        let refused = ApiError::Forbidden("an API token does not read customers' data".into());
+        return Err(auth.refuse(&app, refused, Some(account.id), &id, "expiring.listed").await);
+    }
     let within = param(&params, "within_days", |v| match v.parse::<i64>() {
         Ok(days) if (0..=MAX_WITHIN_DAYS).contains(&days) => Ok(Duration::days(days)),
         _ => Err(format!("must be a whole number of days from 0 to {MAX_WITHIN_DAYS}")),

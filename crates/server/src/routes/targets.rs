@@ -203,5 +203,5 @@ pub async fn check(
     let target = app.store.get_target(&grant, tid).await?;
     let found = app.checker.check(&target.hostname, target.port, app.now()).await;
     let next = found.checked_at + app.settings.monitor.interval;
-    Ok(Json(view(&app, app.store.record_check(&grant, tid, found, next, &auth.ctx()).await?)))
+    Ok(Json(view(&app, app.store.record_check(&grant, &target, found, next, &auth.ctx()).await?)))
 }

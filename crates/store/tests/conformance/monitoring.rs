@@ -3,7 +3,7 @@
 
 use crate::support::Fixture;
 use std::collections::HashSet;
-use tenantry_domain::authz::{Permission, Relation};
+use tenantry_domain::authz::{Grant, Permission, Relation};
 use tenantry_domain::{Clock, TlsCheck};
 use tenantry_store::{LeasedTarget, NewTarget, Store};
 
@@ -12,8 +12,9 @@ crate::conformance!(
     a_lease_blocks_others_until_it_ends_and_a_lost_lease_stores_nothing,
 );
 
-/// `count` targets (at most the trial plan's 10) in the tree's customer; answers the store.
-async fn targets(fx: &Fixture, count: u16) -> Store {
+/// `count` targets (at most the trial plan's 10) in the tree's customer; answers the store and
+/// the customer's grant to read them.
+async fn targets(fx: &Fixture, count: u16) -> (Store, Grant) {
     let t = fx.tree().await;
     let write = t.customer.grant(Permission::ResourceWrite, &t.customer.account, Relation::Own);
     let collection =
@@ -22,7 +23,7 @@ async fn targets(fx: &Fixture, count: u16) -> Store {
         let new = NewTarget { collection_id: collection.id, hostname: "edge.globex.test".into(), port };
         fx.store.create_target(&write, new, &t.customer.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
     }
-    fx.store.clone()
+    (fx.store.clone(), t.customer.grant(Permission::ResourceRead, &t.customer.account, Relation::Own))
 }
 
 fn found(at: time::OffsetDateTime) -> TlsCheck {
@@ -36,7 +37,7 @@ fn found(at: time::OffsetDateTime) -> TlsCheck {
 }
 
 async fn concurrent_leases_from_two_processes_hand_each_due_target_to_exactly_one_owner(fx: Fixture) {
-    let store = targets(&fx, 10).await;
+    let (store, _) = targets(&fx, 10).await;
     // A second process: its own pool on the same database.
     let other = tenantry_store::connect(&fx.url, fx.clock.clone()).await.unwrap_or_else(|e| panic!("{e}"));
     let until = fx.clock.now() + time::Duration::minutes(10);
@@ -63,7 +64,7 @@ async fn concurrent_leases_from_two_processes_hand_each_due_target_to_exactly_on
 }
 
 async fn a_lease_blocks_others_until_it_ends_and_a_lost_lease_stores_nothing(fx: Fixture) {
-    let store = targets(&fx, 1).await;
+    let (store, read) = targets(&fx, 1).await;
     let soon = fx.clock.now() + time::Duration::minutes(10);
     let first = store.lease_due_targets("a", soon, 10).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(first.len(), 1);
@@ -81,5 +82,21 @@ async fn a_lease_blocks_others_until_it_ends_and_a_lost_lease_stores_nothing(fx:
     // Checked and not due again until `next`.
     assert!(store.lease_due_targets("c", later, 10).await.unwrap_or_else(|e| panic!("{e}")).is_empty());
     fx.clock.advance(time::Duration::hours(6));
-    assert_eq!(store.lease_due_targets("c", later + time::Duration::hours(6), 10).await.map(|l| l.len()).ok(), Some(1));
+    let again =
+        store.lease_due_targets("c", later + time::Duration::hours(6), 10).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(again.len(), 1);
+    // The host is down this time: the last certificate known stays, with the error beside it.
+    let down = TlsCheck {
+        checked_at: fx.clock.now(),
+        not_after: None,
+        subject: None,
+        issuer: None,
+        error: Some("no answer".into()),
+    };
+    let next = fx.clock.now() + time::Duration::hours(6);
+    assert!(store.complete_lease("c", &again[0], down, next).await.unwrap_or_else(|e| panic!("{e}")));
+    let kept = store.get_target(&read, again[0].id).await.unwrap_or_else(|e| panic!("{e}"));
+    let last = kept.last_check.unwrap_or_else(|| panic!("no check"));
+    assert_eq!(last.error.as_deref(), Some("no answer"));
+    assert!(last.not_after.is_some(), "the expiry known from the earlier check is kept");
 }

@@ -157,6 +157,12 @@ async fn console_forms_without_the_sign_ins_csrf_token_change_nothing(s: Server)
     assert!(!collections.text.contains("Forged"));
     let accounts = t.msp.get("/api/v1/accounts?q=Forged").await.expect(200);
     assert_eq!(accounts.body["items"], json!([]));
+    // A forged sign-out signs nobody out, and says so.
+    let signed_out = form(&s, &boss, "/logout", &[], false).await;
+    assert_eq!(signed_out.status, 403, "{}", signed_out.text);
+    boss.get("/api/v1/me").await.expect(200);
+    form(&s, &boss, "/logout", &[], true).await;
+    boss.get("/api/v1/me").await.problem(401, "unauthenticated");
 }
 
 async fn the_sign_in_form_needs_its_own_form_token_and_lands_by_account_kind(s: Server) {

@@ -257,4 +257,12 @@ async fn the_expiry_overview_shows_soon_expiring_items_of_visible_customers_only
     assert!(rival_view.is_empty());
     let platform = names(t.root.get(&format!("/api/v1/accounts/{}/expiring?within_days=365", t.partner_id)).await);
     assert_eq!(platform.len(), 4);
+    // Read-only partner-side roles and partner-side API tokens read no customer data.
+    let (_, readonly) = s.user(&t.msp, &t.msp_id, "msp_readonly", "ro@acme.test").await;
+    readonly.get(&format!("/api/v1/accounts/{}/expiring", t.msp_id)).await.problem(403, "forbidden");
+    t.partner.get(&format!("/api/v1/accounts/{}/expiring", t.partner_id)).await.problem(403, "forbidden");
+    let token_body = json!({"name": "billing", "expires_in_days": 10});
+    let token = t.msp.post(&format!("/api/v1/accounts/{}/api-tokens", t.msp_id), token_body).await.expect(201);
+    let automation = t.msp.bearer(&token.id("/token"));
+    automation.get(&format!("/api/v1/accounts/{}/expiring", t.msp_id)).await.problem(403, "forbidden");
 }
