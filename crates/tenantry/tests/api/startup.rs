@@ -146,6 +146,102 @@ async fn two_processes_on_one_postgres_database_share_sign_ins() {
     assert_eq!(get_status(&two.base, "/readyz", None).await, 200);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_processes_on_postgres_check_each_due_target_exactly_once() {
+    let dir = scratch("scheduler");
+    let Some(url) = tenantry_store::testing::fresh_database(Backend::Postgres, &dir).await else {
+        return;
+    };
+    let ca = crate::support::TestCa::get();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, &ca.pem).unwrap_or_else(|e| panic!("{e}"));
+    let ca_path = ca_file.display().to_string();
+    let env = [
+        ("TENANTRY_DATABASE_URL", url.as_str()),
+        ("TENANTRY_BOOTSTRAP_ADMIN_EMAIL", "ops@example.test"),
+        ("TENANTRY_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD),
+        ("TENANTRY_MONITOR_ALLOW_PRIVATE", "1"),
+        ("TENANTRY_MONITOR_CA_FILE", ca_path.as_str()),
+        ("TENANTRY_MONITOR_POLL_SECS", "1"),
+    ];
+    let one = serve(&dir, &[], &env);
+    let _two = serve(&dir, &[], &env);
+    // Five TLS servers, each monitored under two names: ten due targets.
+    let mut counters = Vec::new();
+    let mut ports = Vec::new();
+    for _ in 0..5 {
+        let (chain, key) = ca.leaf(&["localhost", "127.0.0.1"], -1, 90);
+        let (address, handshakes) =
+            tenantry_monitor::testing::serve_tls_counted(chain, key).await.unwrap_or_else(|e| panic!("{e}"));
+        counters.push(handshakes);
+        ports.push(address.port());
+    }
+    let http = crate::support::client();
+    let signed_in =
+        post(&one.base, "/api/v1/auth/login", json!({"email": "ops@example.test", "password": PASSWORD})).await;
+    let cookie = signed_in.headers().get("set-cookie").and_then(|v| v.to_str().ok()).and_then(|c| c.split(';').next());
+    let cookie = cookie.unwrap_or_default().to_owned();
+    let csrf =
+        signed_in.json::<Value>().await.unwrap_or_default()["csrf_token"].as_str().unwrap_or_default().to_owned();
+    let send = |path: String, body: Value| {
+        let (http, cookie, csrf, base) = (http.clone(), cookie.clone(), csrf.clone(), one.base.clone());
+        async move {
+            let reply = http
+                .post(format!("{base}{path}"))
+                .header("cookie", cookie)
+                .header("x-csrf-token", csrf)
+                .json(&body)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(reply.status().is_success(), "{path}: {}", reply.status());
+            reply.json::<Value>().await.unwrap_or_default()
+        }
+    };
+    let admin = json!({"email": "boss@customer.test", "name": "Boss", "password": PASSWORD});
+    let created =
+        send("/api/v1/accounts".into(), json!({"kind": "customer", "name": "Customer", "admin": admin})).await;
+    let customer = created["account"]["id"].as_str().unwrap_or_default().to_owned();
+    // The platform admin works in the customer through an access session of its own.
+    let session = send(format!("/api/v1/accounts/{customer}/access-sessions"), json!({"password": PASSWORD})).await;
+    let session = session["id"].as_str().unwrap_or_default().to_owned();
+    let inside = |path: String, body: Value| {
+        let (http, cookie, csrf, base, session) =
+            (http.clone(), cookie.clone(), csrf.clone(), one.base.clone(), session.clone());
+        async move {
+            let reply = http
+                .post(format!("{base}{path}"))
+                .header("cookie", cookie)
+                .header("x-csrf-token", csrf)
+                .header("x-access-session", session)
+                .json(&body)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert!(reply.status().is_success(), "{path}: {}", reply.status());
+            reply.json::<Value>().await.unwrap_or_default()
+        }
+    };
+    let collection = inside(format!("/api/v1/accounts/{customer}/collections"), json!({"name": "Edge"})).await;
+    let collection = collection["id"].as_str().unwrap_or_default().to_owned();
+    for port in &ports {
+        for host in ["localhost", "127.0.0.1"] {
+            let body = json!({"hostname": host, "port": port, "collection_id": collection});
+            inside(format!("/api/v1/accounts/{customer}/targets"), body).await;
+        }
+    }
+    // Both processes poll every second; wait until all ten are checked, then a few more rounds.
+    let total = || counters.iter().map(|c| c.load(std::sync::atomic::Ordering::SeqCst)).sum::<usize>();
+    for _ in 0..60 {
+        if total() >= 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(total(), 10, "each due target was checked by exactly one of the two processes");
+}
+
 #[tokio::test]
 async fn operators_migrate_and_create_users_from_the_command_line() {
     let dir = scratch("operator");
