@@ -233,6 +233,25 @@ impl Auth {
         Ok((account, held))
     }
 
+    /// A change to one object of an account: the caller must see it first — `read` on the account,
+    /// and `find` (given that grant) must find the object — before `write` is judged, so that a
+    /// missing object answers 404 whatever the caller's role, as the contract's order says.
+    pub async fn grant_change<Fut>(
+        &self,
+        app: &App,
+        (read, write): (Permission, Permission),
+        raw_id: &str,
+        action: &str,
+        find: impl FnOnce(Grant) -> Fut,
+    ) -> ApiResult<(Grant, Account)>
+    where
+        Fut: std::future::Future<Output = ApiResult<()>>,
+    {
+        let (seen, _) = self.grant(app, read, raw_id, action).await?;
+        find(seen).await?;
+        self.grant(app, write, raw_id, action).await
+    }
+
     /// A further permission on an account already granted (e.g. a PATCH touching several rows of
     /// the matrix); refusals are recorded like `grant`'s.
     pub async fn also(&self, app: &App, permission: Permission, account: &Account, action: &str) -> ApiResult<Grant> {

@@ -1,7 +1,7 @@
 //! Agents: registered with a one-time token, they report the certificates they find on a host into
 //! their own account and collection, and nowhere else.
 
-use super::{ListBody, Params, id_cursor, page_request};
+use super::{ListBody, Params, RESOURCE, id_cursor, page_request};
 use crate::app::App;
 use crate::body;
 use crate::error::{ApiError, ApiResult};
@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
-use tenantry_domain::authz::Permission;
+use tenantry_domain::authz::{Grant, Permission};
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{Agent, AgentId, Certificate, CollectionId};
 use tenantry_store::NewCertificate;
@@ -54,6 +54,12 @@ pub struct ReportedCertificate {
 
 fn agent_id(raw: &str) -> ApiResult<AgentId> {
     raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+/// Whether the object exists, for `Auth::grant_change`.
+async fn find(app: &App, seen: Grant, id: &ApiResult<AgentId>) -> ApiResult<()> {
+    let id = id.as_ref().map_err(|_| ApiError::NotFound)?;
+    Ok(app.store.get_agent(&seen, *id).await.map(drop)?)
 }
 
 /// Converts parsed certificates into what the store keeps.
@@ -129,8 +135,9 @@ pub async fn revoke(
     auth: Auth,
     Path((id, aid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceWrite, &id, "agent.revoked").await?;
-    app.store.revoke_agent(&grant, agent_id(&aid)?, &auth.ctx()).await?;
+    let aid = agent_id(&aid);
+    let (grant, _) = auth.grant_change(&app, RESOURCE, &id, "agent.revoked", |seen| find(&app, seen, &aid)).await?;
+    app.store.revoke_agent(&grant, aid?, &auth.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,7 +1,7 @@
 //! A customer's certificate inventory: PEM imports into a collection (de-duplicated by fingerprint,
 //! private keys refused), the filtered list, one certificate, deletion.
 
-use super::{ListBody, Params, id_cursor, page_request, param};
+use super::{ListBody, Params, RESOURCE, id_cursor, page_request, param};
 use crate::app::App;
 use crate::body;
 use crate::error::{ApiError, ApiResult};
@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
-use tenantry_domain::authz::Permission;
+use tenantry_domain::authz::{Grant, Permission};
 use tenantry_domain::{Certificate, CertificateId, CollectionId};
 use tenantry_store::CertificateFilter;
 use time::Duration;
@@ -26,6 +26,12 @@ pub struct ImportedCertificate {
 
 fn object_id<T: std::str::FromStr>(raw: &str) -> ApiResult<T> {
     raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+/// Whether the object exists, for `Auth::grant_change`.
+async fn find(app: &App, seen: Grant, id: &ApiResult<CertificateId>) -> ApiResult<()> {
+    let id = id.as_ref().map_err(|_| ApiError::NotFound)?;
+    Ok(app.store.get_certificate(&seen, *id).await.map(drop)?)
 }
 
 /// PEM comes as `application/x-pem-file` or `text/plain`.
@@ -106,7 +112,9 @@ pub async fn delete(
     auth: Auth,
     Path((id, cert)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceWrite, &id, "certificate.deleted").await?;
-    app.store.delete_certificate(&grant, object_id(&cert)?, &auth.ctx()).await?;
+    let cert = object_id(&cert);
+    let (grant, _) =
+        auth.grant_change(&app, RESOURCE, &id, "certificate.deleted", |seen| find(&app, seen, &cert)).await?;
+    app.store.delete_certificate(&grant, cert?, &auth.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,7 @@
 //! `/api/v1/accounts/{id}/collections`: a customer's certificate collections — customer data,
 //! reached from the partner side only inside an access session.
 
-use super::{ListBody, Params, id_cursor, page_request};
+use super::{ListBody, Params, RESOURCE, id_cursor, page_request};
 use crate::app::App;
 use crate::body;
 use crate::error::{ApiError, ApiResult};
@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use tenantry_domain::authz::Permission;
+use tenantry_domain::authz::{Grant, Permission};
 use tenantry_domain::{Collection, CollectionId, validate};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -22,6 +22,12 @@ pub struct CollectionRequest {
 
 fn collection_id(raw: &str) -> ApiResult<CollectionId> {
     raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+/// Whether the object exists, for `Auth::grant_change`.
+async fn find(app: &App, seen: Grant, id: &ApiResult<CollectionId>) -> ApiResult<()> {
+    let id = id.as_ref().map_err(|_| ApiError::NotFound)?;
+    Ok(app.store.get_collection(&seen, *id).await.map(drop)?)
 }
 
 fn name(headers: &HeaderMap, bytes: &[u8]) -> ApiResult<String> {
@@ -73,9 +79,10 @@ pub async fn update(
     headers: HeaderMap,
     request_body: Body,
 ) -> ApiResult<Json<Collection>> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceWrite, &id, "collection.updated").await?;
-    let cid = collection_id(&cid)?;
-    app.store.get_collection(&grant, cid).await?;
+    let cid = collection_id(&cid);
+    let (grant, _) =
+        auth.grant_change(&app, RESOURCE, &id, "collection.updated", |seen| find(&app, seen, &cid)).await?;
+    let cid = cid?;
     let bytes = body::read(request_body).await?;
     let name = name(&headers, &bytes)?;
     Ok(Json(app.store.rename_collection(&grant, cid, name, &auth.ctx()).await?))
@@ -87,7 +94,9 @@ pub async fn delete(
     auth: Auth,
     Path((id, cid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceWrite, &id, "collection.deleted").await?;
-    app.store.delete_collection(&grant, collection_id(&cid)?, &auth.ctx()).await?;
+    let cid = collection_id(&cid);
+    let (grant, _) =
+        auth.grant_change(&app, RESOURCE, &id, "collection.deleted", |seen| find(&app, seen, &cid)).await?;
+    app.store.delete_collection(&grant, cid?, &auth.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

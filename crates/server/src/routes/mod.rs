@@ -20,7 +20,11 @@ pub mod users;
 use crate::error::{ApiError, ApiResult};
 use serde::Serialize;
 use std::collections::HashMap;
+use tenantry_domain::authz::Permission;
 use tenantry_store::{Page, PageRequest};
+
+/// Reading and changing a customer's resources, for `Auth::grant_change`.
+pub const RESOURCE: (Permission, Permission) = (Permission::ResourceRead, Permission::ResourceWrite);
 
 /// Query-string parameters, as sent.
 pub type Params = HashMap<String, String>;

@@ -1,6 +1,7 @@
 //! Monitored targets: `host:port` checked by a real TLS handshake, now on request and in the
 //! background by the scheduler; each shows what its last check found.
 
+use super::RESOURCE;
 use super::{ListBody, Params, id_cursor, page_request};
 use crate::app::App;
 use crate::body;
@@ -11,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use tenantry_domain::authz::Permission;
+use tenantry_domain::authz::{Grant, Permission};
 use tenantry_domain::clock::serde_micros;
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{AccountId, CollectionId, ExpiryStatus, MonitoredTarget, TargetId, days_remaining};
@@ -96,6 +97,12 @@ fn target_id(raw: &str) -> ApiResult<TargetId> {
     raw.parse().map_err(|_| ApiError::NotFound)
 }
 
+/// Whether the target exists, for `Auth::grant_change`.
+async fn find(app: &App, seen: Grant, id: &ApiResult<TargetId>) -> ApiResult<()> {
+    let id = id.as_ref().map_err(|_| ApiError::NotFound)?;
+    Ok(app.store.get_target(&seen, *id).await.map(drop)?)
+}
+
 /// A host that may be monitored: a literal private address is refused unless the server allows it
 /// (names are judged when checked, after resolution).
 fn host(app: &App, raw: &str) -> Result<String, String> {
@@ -166,9 +173,9 @@ pub async fn update(
     headers: HeaderMap,
     request_body: Body,
 ) -> ApiResult<Json<TargetView>> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceWrite, &id, "target.updated").await?;
-    let tid = target_id(&tid)?;
-    app.store.get_target(&grant, tid).await?;
+    let tid = target_id(&tid);
+    let (grant, _) = auth.grant_change(&app, RESOURCE, &id, "target.updated", |seen| find(&app, seen, &tid)).await?;
+    let tid = tid?;
     let bytes = body::read(request_body).await?;
     let request: UpdateTargetRequest = body::json(&headers, &bytes)?;
     let mut v = Validator::new();
@@ -187,8 +194,9 @@ pub async fn delete(
     auth: Auth,
     Path((id, tid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceWrite, &id, "target.deleted").await?;
-    app.store.delete_target(&grant, target_id(&tid)?, &auth.ctx()).await?;
+    let tid = target_id(&tid);
+    let (grant, _) = auth.grant_change(&app, RESOURCE, &id, "target.deleted", |seen| find(&app, seen, &tid)).await?;
+    app.store.delete_target(&grant, tid?, &auth.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -198,9 +206,9 @@ pub async fn check(
     auth: Auth,
     Path((id, tid)): Path<(String, String)>,
 ) -> ApiResult<Json<TargetView>> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceWrite, &id, "target.checked").await?;
-    let tid = target_id(&tid)?;
-    let target = app.store.get_target(&grant, tid).await?;
+    let tid = target_id(&tid);
+    let (grant, _) = auth.grant_change(&app, RESOURCE, &id, "target.checked", |seen| find(&app, seen, &tid)).await?;
+    let target = app.store.get_target(&grant, tid?).await?;
     let found = app.checker.check(&target.hostname, target.port, app.now()).await;
     let next = found.checked_at + app.settings.monitor.interval;
     Ok(Json(view(&app, app.store.record_check(&grant, &target, found, next, &auth.ctx()).await?)))

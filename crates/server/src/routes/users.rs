@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use tenantry_domain::authz::Permission;
+use tenantry_domain::authz::{Grant, Permission};
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{AccountKind, Email, Role, User, UserId, UserStatus};
 use tenantry_store::{NewUser, UserPatch};
@@ -63,8 +63,17 @@ fn timestamp(raw: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| "must be an RFC 3339 time".to_owned())
 }
 
+/// Reading and managing an account's users, for `Auth::grant_change`.
+const USERS: (Permission, Permission) = (Permission::UserRead, Permission::UserManage);
+
 fn user_id(raw: &str) -> ApiResult<UserId> {
     raw.parse().map_err(|_| ApiError::NotFound)
+}
+
+/// Whether the object exists, for `Auth::grant_change`.
+async fn find(app: &App, seen: Grant, id: &ApiResult<UserId>) -> ApiResult<()> {
+    let id = id.as_ref().map_err(|_| ApiError::NotFound)?;
+    Ok(app.store.get_user(&seen, *id).await.map(drop)?)
 }
 
 #[utoipa::path(operation_id = "list_users", get, path = "/accounts/{id}/users", tag = "users", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("limit" = Option<u32>, Query, description = "Page size, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")), responses((status = 200, body = ListBody<User>), crate::error::Failure))]
@@ -126,9 +135,9 @@ pub async fn patch(
     headers: HeaderMap,
     request_body: Body,
 ) -> ApiResult<Json<User>> {
-    let (grant, account) = auth.grant(&app, Permission::UserManage, &id, "user.updated").await?;
-    let uid = user_id(&uid)?;
-    app.store.get_user(&grant, uid).await?;
+    let uid = user_id(&uid);
+    let (grant, account) = auth.grant_change(&app, USERS, &id, "user.updated", |seen| find(&app, seen, &uid)).await?;
+    let uid = uid?;
     let bytes = body::read(request_body).await?;
     let request: PatchUserRequest = body::json(&headers, &bytes)?;
     let mut v = Validator::new();
@@ -168,8 +177,9 @@ pub async fn delete(
     auth: Auth,
     Path((id, uid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (grant, _) = auth.grant(&app, Permission::UserManage, &id, "user.deleted").await?;
-    let uid = user_id(&uid)?;
+    let uid = user_id(&uid);
+    let (grant, _) = auth.grant_change(&app, USERS, &id, "user.deleted", |seen| find(&app, seen, &uid)).await?;
+    let uid = uid?;
     if uid == auth.principal.user_id {
         return Err(ApiError::Conflict("you cannot delete yourself".into()));
     }

@@ -10,6 +10,7 @@ crate::api_tests!(
     private_keys_bad_pem_and_wrong_media_types_store_nothing,
     certificates_filter_by_expiry_issuer_name_and_collection,
     the_msp_reaches_certificates_only_inside_an_access_session,
+    a_change_to_a_missing_object_is_404_before_the_roles_403,
 );
 
 /// A self-signed certificate for `name`, valid from `from` to `to` days from now; and its key.
@@ -160,4 +161,27 @@ async fn the_msp_reaches_certificates_only_inside_an_access_session(s: Server) {
         t.customer.get(&format!("/api/v1/accounts/{}/audit?action=certificate.imported", t.customer_id)).await;
     assert_eq!(items(&customer_trail.expect(200))[0]["actor"]["email"], "admin@acme.test");
     t.rival.get(&format!("/api/v1/accounts/{}/certificates", t.customer_id)).await.problem(404, "not_found");
+}
+
+async fn a_change_to_a_missing_object_is_404_before_the_roles_403(s: Server) {
+    let t = s.tree().await;
+    let servers = collection(&t.customer, &t.customer_id).await;
+    let (pem, _) = certificate("www.globex.test", -1, 90);
+    let stored = import(&s, &t.customer, &t.customer_id, &servers, &pem).await.expect(201).id("/items/0/id");
+    let (_, viewer) = s.user(&t.customer, &t.customer_id, "viewer", "viewer@globex.test").await;
+    let base = format!("/api/v1/accounts/{}", t.customer_id);
+    let missing = "01900000-0000-7000-8000-00000000dead";
+    for (existing, gone) in [
+        (format!("{base}/certificates/{stored}"), format!("{base}/certificates/{missing}")),
+        (format!("{base}/collections/{servers}"), format!("{base}/collections/{missing}")),
+        (format!("{base}/collections/{servers}"), format!("{base}/collections/not-an-id")),
+    ] {
+        viewer.delete(&existing).await.problem(403, "forbidden");
+        viewer.delete(&gone).await.problem(404, "not_found");
+    }
+    // An auditor reads users but does not manage them.
+    let (auditor_id, auditor) = s.user(&t.customer, &t.customer_id, "auditor", "auditor@globex.test").await;
+    auditor.patch(&format!("{base}/users/{auditor_id}"), json!({"name": "x"})).await.problem(403, "forbidden");
+    auditor.patch(&format!("{base}/users/{missing}"), json!({"name": "x"})).await.problem(404, "not_found");
+    t.customer.get(&format!("{base}/certificates/{stored}")).await.expect(200);
 }
