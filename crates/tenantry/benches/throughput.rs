@@ -39,14 +39,7 @@ async fn measure(backend: Backend, workers: usize) {
     let account = me["account"]["id"].as_str().unwrap_or_default().to_owned();
     let cookie = Arc::new(cookie);
 
-    let healthz = {
-        let bench = bench.clone();
-        rate(workers, move || {
-            let bench = bench.clone();
-            async move { bench.status("/healthz", None).await == 200 }
-        })
-        .await
-    };
+    let healthz = common::healthz_rate(&bench, workers).await;
     let authorized = {
         let (bench, cookie, path) = (bench.clone(), cookie.clone(), format!("/api/v1/accounts/{account}"));
         rate(workers, move || {

@@ -112,14 +112,7 @@ async fn measure(backend: Backend, workers: usize, ca: &Ca) {
     let import_rate = CERTIFICATES as f64 / started.elapsed().as_secs_f64();
 
     // The expiry overview over them, against the bare route.
-    let healthz = {
-        let bench = bench.clone();
-        rate(workers, move || {
-            let bench = bench.clone();
-            async move { bench.status("/healthz", None).await == 200 }
-        })
-        .await
-    };
+    let healthz = common::healthz_rate(&bench, workers).await;
     let expiring = {
         let path = Arc::new(format!("/api/v1/accounts/{msp}/expiring?within_days=30&limit=50"));
         let (bench, cookie) = (bench.clone(), Arc::new(msp_admin.0.clone()));

@@ -154,6 +154,16 @@ impl Bench {
     }
 }
 
+/// `GET /healthz` per second with `workers` clients: the bare-route baseline.
+pub async fn healthz_rate(bench: &Arc<Bench>, workers: usize) -> f64 {
+    let bench = bench.clone();
+    rate(workers, move || {
+        let bench = bench.clone();
+        async move { bench.status("/healthz", None).await == 200 }
+    })
+    .await
+}
+
 fn uuid_like() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default()
 }

@@ -212,13 +212,6 @@ browser_tests!(
     the_customer_sees_its_msps_technician_in_its_trail_and_its_branding_on_subscription_and_contact,
 );
 
-/// A 1×1 PNG.
-const PNG: [u8; 70] = [
-    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0, 0, 31, 21, 196,
-    137, 0, 0, 0, 13, 73, 68, 65, 84, 120, 218, 99, 252, 207, 192, 80, 15, 0, 4, 133, 1, 128, 132, 169, 140, 33, 0, 0,
-    0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
-];
-
 fn assignment(t: &crate::support::Tree, staff: &str, customer: &str) -> String {
     format!("/api/v1/accounts/{}/users/{staff}/assignments/{customer}", t.msp_id)
 }
@@ -254,7 +247,7 @@ async fn an_operator_creates_an_msp_whose_admin_brands_the_console_and_sets_up_a
     assert_eq!(b.text("[data-testid=notice]").await, "Saved.");
     assert!(b.text("[data-testid=preview-dark]").await.contains("Acme Managed Security"));
     let logo = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("logo.png");
-    std::fs::write(&logo, PNG).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&logo, crate::branding::PNG).unwrap_or_else(|e| panic!("{e}"));
     let input = b.client.find(Locator::Css("#logo-light")).await.unwrap_or_else(|e| panic!("{e}"));
     input.send_keys(&logo.display().to_string()).await.unwrap_or_else(|e| panic!("{e}"));
     b.click("form[data-logo$='/light'] button").await;

@@ -183,51 +183,35 @@ async fn two_processes_on_postgres_check_each_due_target_exactly_once() {
     let cookie = cookie.unwrap_or_default().to_owned();
     let csrf =
         signed_in.json::<Value>().await.unwrap_or_default()["csrf_token"].as_str().unwrap_or_default().to_owned();
-    let send = |path: String, body: Value| {
+    // A signed-in POST, inside the access session `inside` names, if any.
+    let send = |path: String, body: Value, inside: Option<String>| {
         let (http, cookie, csrf, base) = (http.clone(), cookie.clone(), csrf.clone(), one.base.clone());
         async move {
-            let reply = http
-                .post(format!("{base}{path}"))
-                .header("cookie", cookie)
-                .header("x-csrf-token", csrf)
-                .json(&body)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            let mut request =
+                http.post(format!("{base}{path}")).header("cookie", cookie).header("x-csrf-token", csrf).json(&body);
+            if let Some(session) = inside {
+                request = request.header("x-access-session", session);
+            }
+            let reply = request.send().await.unwrap_or_else(|e| panic!("{e}"));
             assert!(reply.status().is_success(), "{path}: {}", reply.status());
             reply.json::<Value>().await.unwrap_or_default()
         }
     };
     let admin = json!({"email": "boss@customer.test", "name": "Boss", "password": PASSWORD});
-    let created =
-        send("/api/v1/accounts".into(), json!({"kind": "customer", "name": "Customer", "admin": admin})).await;
+    let body = json!({"kind": "customer", "name": "Customer", "admin": admin});
+    let created = send("/api/v1/accounts".into(), body, None).await;
     let customer = created["account"]["id"].as_str().unwrap_or_default().to_owned();
     // The platform admin works in the customer through an access session of its own.
-    let session = send(format!("/api/v1/accounts/{customer}/access-sessions"), json!({"password": PASSWORD})).await;
-    let session = session["id"].as_str().unwrap_or_default().to_owned();
-    let inside = |path: String, body: Value| {
-        let (http, cookie, csrf, base, session) =
-            (http.clone(), cookie.clone(), csrf.clone(), one.base.clone(), session.clone());
-        async move {
-            let reply = http
-                .post(format!("{base}{path}"))
-                .header("cookie", cookie)
-                .header("x-csrf-token", csrf)
-                .header("x-access-session", session)
-                .json(&body)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            assert!(reply.status().is_success(), "{path}: {}", reply.status());
-            reply.json::<Value>().await.unwrap_or_default()
-        }
-    };
-    let collection = inside(format!("/api/v1/accounts/{customer}/collections"), json!({"name": "Edge"})).await;
+    let session =
+        send(format!("/api/v1/accounts/{customer}/access-sessions"), json!({"password": PASSWORD}), None).await;
+    let inside = Some(session["id"].as_str().unwrap_or_default().to_owned());
+    let collection =
+        send(format!("/api/v1/accounts/{customer}/collections"), json!({"name": "Edge"}), inside.clone()).await;
     let collection = collection["id"].as_str().unwrap_or_default().to_owned();
     for port in &ports {
         for host in ["localhost", "127.0.0.1"] {
             let body = json!({"hostname": host, "port": port, "collection_id": collection});
-            inside(format!("/api/v1/accounts/{customer}/targets"), body).await;
+            send(format!("/api/v1/accounts/{customer}/targets"), body, inside.clone()).await;
         }
     }
     // Both processes poll every second; wait until all ten are checked, then a few more rounds.
