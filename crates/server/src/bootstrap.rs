@@ -45,3 +45,11 @@ pub async fn bootstrap(app: &App, admin_email: Option<&str>, admin_password: Opt
     app.store.create_user_as_operator(platform.id, user).await?;
     Ok(Bootstrap { platform, admin_email: Some(email.to_string()), setup_url: creds.activation_url })
 }
+
+/// The first administrator's email while it is still invited (its setup link unused), so that a
+/// later start can say how to get a new link.
+pub async fn invited_first_admin(app: &App, admin_email: Option<&str>) -> Option<String> {
+    let email = admin_email.unwrap_or(DEFAULT_ADMIN_EMAIL);
+    let candidate = app.store.login_candidate(email).await.ok()??;
+    (candidate.user.status == tenantry_domain::UserStatus::Invited).then(|| candidate.user.email.to_string())
+}

@@ -141,6 +141,7 @@ pub async fn serve(
 /// own refusals (unknown method, oversized body, unreadable path or query).
 async fn edge(State(app): State<App>, request: Request, next: Next) -> Response {
     let request_id = uuid::Uuid::now_v7().to_string();
+    let (path, method) = (request.uri().path().to_owned(), request.method().clone());
     let span =
         tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
     let run = std::panic::AssertUnwindSafe(next.run(request).instrument(span.clone()));
@@ -148,6 +149,10 @@ async fn edge(State(app): State<App>, request: Request, next: Next) -> Response 
         Ok(response) => response,
         Err(_) => span.in_scope(|| ApiError::Internal("a handler panicked".into()).into_response()),
     };
+    let is_page = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if !is_page && let Some(page) = console::not_a_page(&path, &method, response.status()) {
+        response = page;
+    }
     let status = response.status();
     // Problems and console pages already say what went wrong in their own format.
     let explained = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| {

@@ -1468,6 +1468,30 @@ impl crate::Repository for Repo {
         Ok(user)
     }
 
+    async fn reissue_activation(&self, email: &str, activation: ActivationSecret) -> Result<Option<User>> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(concat!("SELECT ", user_cols!(), " FROM users WHERE email_key = $1 AND status = 'invited'"))
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let user = user_from_row(&row)?;
+        sqlx::query("DELETE FROM activation_tokens WHERE user_id = $1").bind(user.id.to_string()).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO activation_tokens (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(&activation.token_hash)
+            .bind(user.id.to_string())
+            .bind(to_micros(now))
+            .bind(to_micros(activation.expires_at))
+            .execute(&mut *tx)
+            .await?;
+        let details = serde_json::json!({ "email": user.email.as_str(), "by": "operator" });
+        let draft = change(user.account_id, "user.activation_reissued", target("user", user.id), details);
+        Self::append(&mut tx, now, &draft, &Ctx::default()).await?;
+        tx.commit().await?;
+        Ok(Some(user))
+    }
+
     async fn login_candidate(&self, email: &str) -> Result<Option<LoginCandidate>> {
         let row = sqlx::query(concat!(
             "SELECT ",

@@ -417,6 +417,9 @@ pub trait Repository: Send + Sync + 'static {
     async fn delete_user(&self, grant: &Grant, id: UserId, ctx: &Ctx) -> Result<()>;
     /// Creates a user outside any request (operator command, bootstrap); audited as the system.
     async fn create_user_as_operator(&self, account: AccountId, user: NewUser) -> Result<User>;
+    /// An operator's new one-time link for an invited user (the old links stop working); `None`
+    /// when no invited user has that email.
+    async fn reissue_activation(&self, email: &str, activation: ActivationSecret) -> Result<Option<User>>;
 
     // --- sign-in ---
     async fn login_candidate(&self, email: &str) -> Result<Option<LoginCandidate>>;

@@ -86,6 +86,14 @@ enum AdminCommand {
         #[arg(long)]
         database_url: Option<String>,
     },
+    /// Print a new one-time activation link for an invited user (earlier links stop working), for
+    /// instance the first administrator whose setup link was lost. Links use `public_url`.
+    SetupLink {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -148,6 +156,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let config = load_config(cli.config, database_url)?;
             create_user(&config, &email, &name, &role, account.as_deref(), password_file).await
         }
+        Command::Admin { command: AdminCommand::SetupLink { email, database_url } } => {
+            let config = load_config(cli.config, database_url)?;
+            setup_link(&config, &email).await
+        }
         Command::Audit { command: AuditCommand::Verify { file } } => verify_export(&file),
         Command::Agent { server, token_file, scan, interval } => {
             let token = std::fs::read_to_string(&token_file).map_err(|e| format!("{}: {e}", token_file.display()))?;
@@ -181,6 +193,10 @@ async fn serve(mut config: Config) -> Result<ExitCode, String> {
     }
     if let Some(url) = &first.setup_url {
         println!("one-time setup link for {}: {url}", first.admin_email.as_deref().unwrap_or_default());
+    } else if let Some(email) = bootstrap::invited_first_admin(&app, config.bootstrap_admin_email.as_deref()).await {
+        println!(
+            "the administrator {email} has not set a password yet; `tenantry admin setup-link --email {email}` prints a new link"
+        );
     }
     tokio::spawn(app.scheduler().run(app.settings.monitor.poll_every));
     println!("tenantry listening on http://{bound} ({})", tenantry_store::redact_url(&config.database_url));
@@ -231,8 +247,32 @@ async fn create_user(
     println!("created {} ({}) in account {account}", user.email, user.role);
     if let Some(url) = creds.activation_url {
         println!("activation link: {url}");
+        if config.public_url.is_none() {
+            println!("(the link assumes the server at http://{}; set TENANTRY_PUBLIC_URL otherwise)", config.listen);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn setup_link(config: &Config, email: &str) -> Result<ExitCode, String> {
+    let app = app_for(config).await?;
+    let creds = tenantry_server::routes::accounts::credentials(&app, None).await.map_err(|e| e.to_string())?;
+    let (Some(activation), Some(url)) = (creds.activation, creds.activation_url) else {
+        return Err("no activation link could be made".into());
+    };
+    match app.store.reissue_activation(email, activation).await.map_err(|e| e.to_string())? {
+        Some(user) => {
+            println!("activation link for {}: {url}", user.email);
+            if config.public_url.is_none() {
+                println!(
+                    "(the link assumes the server at http://{}; set TENANTRY_PUBLIC_URL otherwise)",
+                    config.listen
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Err(format!("no invited user has the email {email}")),
+    }
 }
 
 fn verify_export(file: &PathBuf) -> Result<ExitCode, String> {

@@ -73,12 +73,18 @@ pub struct FieldProblem {
 impl Problem {
     /// One line for people: the detail and each field's complaint.
     pub fn message(&self) -> String {
-        let mut text = self.detail.clone();
-        for e in &self.errors {
-            text.push_str(&format!(" {}: {}.", e.field.replace('_', " "), e.message));
+        if self.errors.is_empty() {
+            return self.detail.clone();
         }
-        text
+        let fields: Vec<String> =
+            self.errors.iter().map(|e| format!("{} {}", capitalized(&e.field.replace('_', " ")), e.message)).collect();
+        format!("{}.", fields.join("; "))
     }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// An answer of the API: status, headers, body.
@@ -339,14 +345,38 @@ pub fn refused(problem: Problem, back: &str) -> Response {
     };
     let message = match problem.code.as_str() {
         "not_found" => "There is nothing here, or it is not yours to see.".to_owned(),
-        "access_session_required" => {
-            "This tab no longer acts in the customer's account. Close it and access the account again from the \
-             partner console."
-                .to_owned()
-        }
+        "access_session_required" => "This tab does not act in the customer's account: its access session has ended, \
+                                      or was opened from another sign-in (an access session belongs to the sign-in \
+                                      that opened it). Close it and access the account again from the partner console."
+            .to_owned(),
         _ => problem.message(),
     };
     page_with_status(status, &ErrorPage { title, message, back: back.to_owned() })
+}
+
+/// A console address that names no page (an unknown path, or a form's address opened again after
+/// a reload) answers a page that says so, not the API's JSON.
+pub fn not_a_page(path: &str, method: &Method, status: StatusCode) -> Option<Response> {
+    let console = ["/console", "/portal", "/login", "/activate", "/logout"].iter().any(|p| path.starts_with(p));
+    if !console {
+        return None;
+    }
+    let back = match path.rsplit_once('/') {
+        Some((parent, _)) if !parent.is_empty() => parent.to_owned(),
+        _ => "/console".to_owned(),
+    };
+    let (title, message) = match status {
+        StatusCode::METHOD_NOT_ALLOWED if method == Method::GET => (
+            "Nothing to show here",
+            "This address is where a form was sent; it has no page of its own. Go back to the page the form was on.",
+        ),
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {
+            ("Not found", "There is nothing here, or it is not yours to see.")
+        }
+        _ => return None,
+    };
+    let page = ErrorPage { title: title.into(), message: message.into(), back };
+    Some(page_with_status(StatusCode::NOT_FOUND, &page))
 }
 
 /// A form's fields, with its CSRF token.

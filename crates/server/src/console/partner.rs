@@ -138,6 +138,8 @@ struct AccountsPage {
     accounts: Vec<AccountRow>,
     q: String,
     kind: String,
+    /// The kinds that can be below the user's account.
+    kinds: Vec<&'static str>,
     next: Option<String>,
     can_create: bool,
 }
@@ -156,6 +158,7 @@ async fn accounts(c: Console, Query(params): Query<Params>) -> Response {
         frame: c.frame("accounts", "Accounts", Flash::done(&params)),
         accounts: list.items,
         can_create: c.me.can("account.create"),
+        kinds: creatable(&c.me),
         q,
         kind,
         next,
@@ -346,7 +349,16 @@ async fn open_access(c: Console, Path(id): Path<String>, axum::Form(form): axum:
     let path = format!("/accounts/{}/access-sessions", super::encode(&id));
     match c.act(&form).send::<Opened>(Method::POST, &path, body).await {
         Ok(opened) => Redirect::to(&format!("/console/access/{}", opened.id)).into_response(),
-        Err(problem) => account_page(c, &id, Flash::error(&problem), None).await,
+        // This answer opens in the new tab: say what went wrong, and where to go on.
+        Err(problem) => {
+            let message = match problem.code.as_str() {
+                "invalid_credentials" => "Your password was not accepted. Close this tab and try again.".to_owned(),
+                _ => problem.message(),
+            };
+            let status = axum::http::StatusCode::from_u16(problem.status).unwrap_or(axum::http::StatusCode::FORBIDDEN);
+            let back = format!("/console/accounts/{id}");
+            super::page_with_status(status, &super::ErrorPage { title: "Not opened".into(), message, back })
+        }
     }
 }
 

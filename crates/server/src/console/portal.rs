@@ -664,6 +664,8 @@ struct ContactPage {
     frame: Frame,
     sent: Vec<SupportRow>,
     action: String,
+    /// Who the request goes to: the account above (its branding, or its name and contact email).
+    contact: Contact,
 }
 
 async fn contact(p: Portal, Query(params): Query<Params>) -> Response {
@@ -672,7 +674,16 @@ async fn contact(p: Portal, Query(params): Query<Params>) -> Response {
 
 async fn contact_page(p: Portal, flash: Flash) -> Response {
     let sent = p.list::<SupportRow>("/support-requests?limit=50").await.unwrap_or_default();
-    page(&ContactPage { frame: p.frame("contact", "Contact", flash), sent, action: p.here("/contact") })
+    let contact = match p.api.get::<SubscriptionRow>(&p.path("/subscription")).await {
+        Ok(s) => s.billing_contact,
+        Err(_) => Contact {
+            name: p.branding.name().to_owned(),
+            email: p.branding.support_email.clone(),
+            phone: p.branding.support_phone.clone(),
+            homepage_url: p.branding.homepage_url.clone(),
+        },
+    };
+    page(&ContactPage { frame: p.frame("contact", "Contact", flash), sent, action: p.here("/contact"), contact })
 }
 
 async fn send_contact(p: Portal, axum::Form(form): axum::Form<Form>) -> Response {
@@ -699,6 +710,11 @@ async fn end(p: Portal, axum::Form(form): axum::Form<Form>) -> Response {
     if !reply.status.is_success() {
         return refused(serde_json::from_value(reply.body).unwrap_or_default(), "/console");
     }
-    let frame = Frame { title: "Access ended".into(), user_email: p.me.user.email.clone(), ..Frame::default() };
+    let frame = Frame {
+        title: "Access ended".into(),
+        user_email: p.me.user.email.clone(),
+        account_name: p.me.account.name.clone(),
+        ..Frame::default()
+    };
     page(&EndedPage { frame, customer: p.customer.name.clone() })
 }

@@ -128,6 +128,32 @@ async fn serve_without_configuration_creates_the_sqlite_file_and_a_working_setup
 }
 
 #[tokio::test]
+async fn a_lost_setup_link_is_replaced_by_an_operator_command() {
+    let dir = scratch("lost-link");
+    let first = serve(&dir, &[], &[]);
+    assert!(first.output.iter().any(|l| l.contains("setup link")));
+    drop(first);
+    let again = serve(&dir, &[], &[]);
+    assert!(
+        again.output.iter().any(|l| l.contains("admin@tenantry.local has not set a password yet")),
+        "a later start says how to go on: {:?}",
+        again.output
+    );
+    let printed = tenantry(&dir)
+        .args(["admin", "setup-link", "--email", "admin@tenantry.local"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stdout = String::from_utf8_lossy(&printed.stdout).to_string();
+    assert!(printed.status.success(), "{stdout}");
+    let token = stdout.split("token=").nth(1).and_then(|t| t.split_whitespace().next()).unwrap_or_default();
+    let activated = post(&again.base, "/api/v1/auth/activate", json!({"token": token, "password": PASSWORD})).await;
+    assert_eq!(activated.status(), 204, "the new link works");
+    assert!(login_cookie(&again.base, "admin@tenantry.local", PASSWORD).await.is_some());
+    let unknown = tenantry(&dir).args(["admin", "setup-link", "--email", "nobody@example.test"]).output();
+    assert!(!unknown.map(|o| o.status.success()).unwrap_or(true), "only invited users get a link");
+}
+
+#[tokio::test]
 async fn two_processes_on_one_postgres_database_share_sign_ins() {
     let dir = scratch("postgres");
     let Some(url) = tenantry_store::testing::fresh_database(Backend::Postgres, &dir).await else {
