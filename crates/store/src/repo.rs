@@ -2282,6 +2282,17 @@ impl crate::Repository for Repo {
         Ok(page_of(items, page.limit, |r| r.id.to_string()))
     }
 
+    async fn get_support_request(&self, grant: &Grant, id: SupportRequestId) -> Result<SupportRequest> {
+        let account = grant.scope_any(&[Permission::SupportRead, Permission::SupportManage])?;
+        let sql = concat!(
+            "SELECT ",
+            support_cols!(),
+            " FROM support_requests r JOIN accounts a ON a.id = r.from_account_id ",
+            "WHERE (r.to_account_id = $1 OR r.from_account_id = $1) AND r.id = $2"
+        );
+        self.row_of_account(sql, account, id.to_string(), support_from_row).await
+    }
+
     async fn set_support_status(&self, grant: &Grant, id: SupportRequestId, open: bool, ctx: &Ctx) -> Result<SupportRequest> {
         let inbox = grant.scope(Permission::SupportManage)?;
         let now = self.now();

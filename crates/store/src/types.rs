@@ -522,6 +522,9 @@ pub trait Repository: Send + Sync + 'static {
     ) -> Result<(SupportRequest, Option<String>)>;
     /// A customer's sent requests, or a partner-side account's inbox (grant: `support.read`).
     async fn list_support_requests(&self, grant: &Grant, page: &PageRequest) -> Result<Page<SupportRequest>>;
+    /// One request, sent by or delivered to the grant's account (`support.read` or
+    /// `support.manage`).
+    async fn get_support_request(&self, grant: &Grant, id: SupportRequestId) -> Result<SupportRequest>;
     /// Opens or closes a request in the granted account's inbox (grant: `support.manage`).
     async fn set_support_status(
         &self,

@@ -11,9 +11,15 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use tenantry_domain::authz::Permission;
+use tenantry_domain::authz::{Grant, Permission};
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{SupportRequest, SupportRequestId};
+
+/// Whether the request exists, for `Auth::grant_change`.
+async fn find(app: &App, seen: Grant, id: &ApiResult<SupportRequestId>) -> ApiResult<()> {
+    let id = id.as_ref().map_err(|_| ApiError::NotFound)?;
+    Ok(app.store.get_support_request(&seen, *id).await.map(drop)?)
+}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -101,8 +107,11 @@ pub async fn update(
     headers: HeaderMap,
     request_body: Body,
 ) -> ApiResult<Json<SupportRequest>> {
-    let (grant, _) = auth.grant(&app, Permission::SupportManage, &id, "support_request.updated").await?;
-    let rid: SupportRequestId = rid.parse().map_err(|_| ApiError::NotFound)?;
+    let rid = rid.parse::<SupportRequestId>().map_err(|_| ApiError::NotFound);
+    let rights = (Permission::SupportRead, Permission::SupportManage);
+    let action = "support_request.updated";
+    let (grant, _) = auth.grant_change(&app, rights, &id, action, |seen| find(&app, seen, &rid)).await?;
+    let rid = rid?;
     let bytes = body::read(request_body).await?;
     let request: SupportStatusBody = body::json(&headers, &bytes)?;
     let open = match request.status.as_str() {

@@ -93,6 +93,9 @@ fn view(app: &App, target: MonitoredTarget) -> TargetView {
     TargetView::at(target, app.now(), app.settings.expiring_within)
 }
 
+/// The shortest time between two checks of one target on demand.
+pub const MIN_CHECK_GAP: time::Duration = time::Duration::seconds(10);
+
 fn target_id(raw: &str) -> ApiResult<TargetId> {
     raw.parse().map_err(|_| ApiError::NotFound)
 }
@@ -209,6 +212,13 @@ pub async fn check(
     let tid = target_id(&tid);
     let (grant, _) = auth.grant_change(&app, RESOURCE, &id, "target.checked", |seen| find(&app, seen, &tid)).await?;
     let target = app.store.get_target(&grant, tid?).await?;
+    // Checking on demand reaches out to someone's server: at most once per target in a while.
+    if let Some(last) = &target.last_check {
+        let wait = MIN_CHECK_GAP - (app.now() - last.checked_at);
+        if wait.is_positive() {
+            return Err(ApiError::RateLimited { retry_after_secs: wait.whole_seconds().max(1).unsigned_abs() });
+        }
+    }
     let found = app.checker.check(&target.hostname, target.port, app.now()).await;
     let next = found.checked_at + app.settings.monitor.interval;
     Ok(Json(view(&app, app.store.record_check(&grant, &target, found, next, &auth.ctx()).await?)))

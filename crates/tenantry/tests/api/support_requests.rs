@@ -7,6 +7,7 @@ use tenantry_server::mail::SmtpSettings;
 
 crate::api_tests!(
     a_customers_request_reaches_its_msps_inbox_and_the_msp_closes_it,
+    closing_a_missing_request_is_404_before_the_roles_403_and_the_body,
     a_request_is_mailed_to_the_msps_support_address_through_the_relay,
     without_a_relay_nothing_is_sent_and_a_failing_relay_loses_no_request,
 );
@@ -103,4 +104,17 @@ async fn a_customers_request_reaches_its_msps_inbox_and_the_msp_closes_it(s: Ser
     t.msp.post(&sent, json!({"subject": "From the MSP", "message": "?"})).await.problem(403, "access_session_required");
     let (_, viewer) = s.user(&t.customer, &t.customer_id, "viewer", "v@globex.test").await;
     viewer.post(&sent, json!({"subject": "Hi", "message": "?"})).await.problem(403, "forbidden");
+}
+
+async fn closing_a_missing_request_is_404_before_the_roles_403_and_the_body(s: Server) {
+    let t = s.tree().await;
+    let sent = format!("/api/v1/accounts/{}/support-requests", t.customer_id);
+    let id = t.customer.post(&sent, json!({"subject": "Renewal", "message": "Please."})).await.expect(201).id("/id");
+    let (_, readonly) = s.user(&t.msp, &t.msp_id, "msp_readonly", "ro@acme.test").await;
+    let inbox = format!("/api/v1/accounts/{}/support-requests", t.msp_id);
+    let missing = format!("{inbox}/01900000-0000-7000-8000-00000000dead");
+    readonly.patch(&format!("{inbox}/{id}"), json!({"status": "closed"})).await.problem(403, "forbidden");
+    readonly.patch(&missing, json!({"status": "closed"})).await.problem(404, "not_found");
+    t.msp.patch(&missing, json!({"status": "nonsense"})).await.problem(404, "not_found");
+    t.msp.patch(&format!("{inbox}/{id}"), json!({"status": "nonsense"})).await.problem(422, "validation_failed");
 }

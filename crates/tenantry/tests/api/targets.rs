@@ -48,6 +48,9 @@ async fn checks_find_ok_expiring_and_expired_certificates_over_real_tls(s: Serve
 
     let ok = check(boss, account, &fresh).await;
     assert_eq!(ok["status"], "ok", "{ok}");
+    let path = format!("/api/v1/accounts/{account}/targets/{fresh}/check");
+    let again = boss.post(&path, json!({})).await.problem(429, "rate_limited");
+    assert!(again.headers.get("retry-after").is_some(), "checks on demand are spaced");
     assert_eq!(ok["error"], Value::Null);
     assert_eq!(ok["days_remaining"], 89);
     assert!(ok["issuer"].as_str().is_some_and(|i| i.contains("Tenantry Test CA")));
