@@ -29,6 +29,11 @@ fn migrations() -> Vec<sqlx::migrate::Migration> {
         crate::repo_migration(6, "branding", include_str!("../migrations/sqlite/0006_branding.sql")),
         crate::repo_migration(7, "agents", include_str!("../migrations/sqlite/0007_agents.sql")),
         crate::repo_migration(8, "targets", include_str!("../migrations/sqlite/0008_targets.sql")),
+        crate::repo_migration(
+            9,
+            "certificate_search",
+            include_str!("../migrations/sqlite/0009_certificate_search.sql"),
+        ),
     ]
 }
 

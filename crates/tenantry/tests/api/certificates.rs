@@ -9,6 +9,7 @@ crate::api_tests!(
     a_bundle_is_stored_once_per_certificate_and_duplicates_are_reported,
     private_keys_bad_pem_and_wrong_media_types_store_nothing,
     certificates_filter_by_expiry_issuer_name_and_collection,
+    search_folds_unicode_case_alike_on_both_engines_and_matches_names_not_storage,
     the_msp_reaches_certificates_only_inside_an_access_session,
     a_change_to_a_missing_object_is_404_before_the_roles_403,
 );
@@ -184,4 +185,25 @@ async fn a_change_to_a_missing_object_is_404_before_the_roles_403(s: Server) {
     auditor.patch(&format!("{base}/users/{auditor_id}"), json!({"name": "x"})).await.problem(403, "forbidden");
     auditor.patch(&format!("{base}/users/{missing}"), json!({"name": "x"})).await.problem(404, "not_found");
     t.customer.get(&format!("{base}/certificates/{stored}")).await.expect(200);
+}
+
+async fn search_folds_unicode_case_alike_on_both_engines_and_matches_names_not_storage(s: Server) {
+    let t = s.tree().await;
+    let web = collection(&t.customer, &t.customer_id).await;
+    let mut params = CertificateParams::new(vec!["aerzte.globex.test".to_owned(), "www.aerzte.globex.test".to_owned()])
+        .unwrap_or_else(|e| panic!("{e}"));
+    params.distinguished_name.push(DnType::CommonName, "Ärztekammer Süd");
+    let key = KeyPair::generate().unwrap_or_else(|e| panic!("{e}"));
+    let pem = params.self_signed(&key).unwrap_or_else(|e| panic!("{e}")).pem();
+    import(&s, &t.customer, &t.customer_id, &web, &pem).await.expect(201);
+    let base = format!("/api/v1/accounts/{}/certificates", t.customer_id);
+    let count = |query: &'static str| {
+        let (who, url) = (t.customer.clone(), format!("{base}?{query}"));
+        async move { items(&who.get(&url).await.expect(200)).len() }
+    };
+    assert_eq!(count("q=%C3%84RZTEKAMMER").await, 1, "ÄRZTEKAMMER finds Ärztekammer");
+    assert_eq!(count("q=s%C3%BCD").await, 1, "süD finds Süd");
+    assert_eq!(count("issuer=%C3%A4rztekammer%20s%C3%BCd").await, 1);
+    assert_eq!(count("q=WWW.AERZTE").await, 1, "SAN names are searched");
+    assert_eq!(count("q=%22%2C%22").await, 0, "not the stored JSON of the names");
 }
