@@ -20,6 +20,7 @@ crate::api_tests!(
     api_tokens_are_shown_once_act_with_the_creators_role_and_never_step_up,
     an_msp_token_automates_the_partner_side_but_never_reaches_customer_data,
     collections_belong_to_one_customer_and_validate_their_input,
+    the_permissions_on_an_account_follow_the_matrix_and_the_access_session,
 );
 
 fn items(reply: &Reply) -> Vec<Value> {
@@ -404,4 +405,29 @@ async fn collections_belong_to_one_customer_and_validate_their_input(s: Server) 
     t.customer.delete(&format!("{base}/{id}")).await.expect(204);
     t.customer.get(&format!("{base}/{id}")).await.problem(404, "not_found");
     assert!(items(&t.customer.get(&base).await.expect(200)).is_empty());
+}
+
+async fn the_permissions_on_an_account_follow_the_matrix_and_the_access_session(s: Server) {
+    let t = s.tree().await;
+    let path = format!("/api/v1/accounts/{}/permissions", t.customer_id);
+    let held = |reply: Reply| -> Vec<String> {
+        let reply = reply.expect(200);
+        reply.body["permissions"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|p| p.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    };
+    let outside = held(t.msp.get(&path).await);
+    for expected in ["account.read", "access.enter", "user.manage", "subscription.manage"] {
+        assert!(outside.iter().any(|p| p == expected), "{expected} missing from {outside:?}");
+    }
+    assert!(!outside.iter().any(|p| p == "resource.read"), "customer data needs a session: {outside:?}");
+    let inside = held(t.msp.inside(&t.msp.enter(&t.customer_id, "work").await).get(&path).await);
+    assert!(inside.iter().any(|p| p == "resource.write"), "{inside:?}");
+    assert!(!inside.iter().any(|p| p == "api_token.create"), "never inside a session: {inside:?}");
+    let own = held(t.customer.get(&path).await);
+    assert!(own.iter().any(|p| p == "api_token.create") && !own.iter().any(|p| p == "access.enter"), "{own:?}");
+    let (_, stranger) = technician(&s, &t, "unassigned@acme.test").await;
+    stranger.get(&path).await.problem(404, "not_found");
+    t.rival.get(&path).await.problem(404, "not_found");
 }

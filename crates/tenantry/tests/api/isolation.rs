@@ -16,6 +16,7 @@ crate::api_tests!(
 /// the MSP, `{c}` a collection, `{x}` a certificate, `{t}` an API token, `{s}` an access session.
 const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/accounts/{a}", ""),
+    ("GET", "/api/v1/accounts/{a}/permissions", ""),
     ("PATCH", "/api/v1/accounts/{a}", r#"{"name": "Taken over"}"#),
     ("DELETE", "/api/v1/accounts/{a}", r#"{"password": "correct horse battery staple"}"#),
     ("POST", "/api/v1/accounts/{a}/restore", "{}"),
