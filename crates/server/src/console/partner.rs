@@ -17,6 +17,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use tenantry_domain::{AccountKind, Role};
 
 type Params = HashMap<String, String>;
 
@@ -174,14 +175,10 @@ struct NewAccountPage {
     name: String,
 }
 
-/// The kinds this user's account may create below itself.
+/// The kinds this user's account may have below itself, by the domain's rule.
 fn creatable(me: &Me) -> Vec<&'static str> {
-    match me.account.kind.as_str() {
-        "platform" => vec!["partner", "msp", "customer"],
-        "partner" => vec!["msp", "customer"],
-        "msp" => vec!["customer"],
-        _ => vec![],
-    }
+    let Ok(parent) = me.account.kind.parse::<AccountKind>() else { return Vec::new() };
+    AccountKind::ALL.into_iter().filter(|k| parent.may_parent(*k)).map(AccountKind::as_str).collect()
 }
 
 async fn new_account(c: Console) -> Response {
@@ -245,14 +242,10 @@ struct AccountPage {
     activation_url: Option<String>,
 }
 
-/// The roles of an account of `kind`.
-fn roles(kind: &str) -> Vec<&'static str> {
-    match kind {
-        "platform" => vec!["platform_admin"],
-        "partner" => vec!["partner_admin", "partner_readonly"],
-        "msp" => vec!["msp_admin", "msp_staff", "msp_readonly"],
-        _ => vec!["master_admin", "admin", "auditor", "viewer", "sso_admin"],
-    }
+/// The roles an account of `kind` may give, by the domain's rule.
+pub fn roles(kind: &str) -> Vec<&'static str> {
+    let Ok(kind) = kind.parse::<AccountKind>() else { return Vec::new() };
+    Role::ALL.into_iter().filter(|r| r.fits(kind)).map(Role::as_str).collect()
 }
 
 async fn account(c: Console, Path(id): Path<String>, Query(params): Query<Params>) -> Response {

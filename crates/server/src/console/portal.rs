@@ -453,6 +453,7 @@ async fn delete_target(p: Portal, Path(params): Path<Params>, axum::Form(form): 
 struct UsersPage {
     frame: Frame,
     users: Vec<UserRow>,
+    roles: Vec<&'static str>,
     can_manage: bool,
     base: String,
     activation_url: Option<String>,
@@ -467,6 +468,7 @@ async fn users_page(p: Portal, flash: Flash, activation_url: Option<String>) -> 
         Ok(users) => page(&UsersPage {
             frame: p.frame("users", "Users", flash),
             users,
+            roles: super::partner::roles(&p.customer.kind),
             can_manage: p.can("user.manage"),
             base: p.base.clone(),
             activation_url,
