@@ -28,6 +28,9 @@ use tower::ServiceExt;
 pub const CONSOLE_CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
                                connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/// The most pages of 500 a console page reads of one list.
+const MAX_PAGES: usize = 100;
+
 /// The JSON API as a service the console calls in-process.
 #[derive(Clone)]
 pub struct ApiService(pub Router);
@@ -183,6 +186,26 @@ impl Api {
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Problem> {
         self.call(Method::GET, path, None).await.into_result()
+    }
+
+    /// Every item of a list, following its cursor page by page (`path` has no `limit` or `cursor`).
+    pub async fn all<T: DeserializeOwned>(&self, path: &str) -> Result<Vec<T>, Problem> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        let sep = if path.contains('?') { '&' } else { '?' };
+        for _ in 0..MAX_PAGES {
+            let page_path = match &cursor {
+                Some(c) => format!("{path}{sep}limit=500&cursor={}", encode(c)),
+                None => format!("{path}{sep}limit=500"),
+            };
+            let page: List<T> = self.get(&page_path).await?;
+            items.extend(page.items);
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(items)
     }
 
     /// A JSON request (`POST`, `PUT`, `PATCH`, `DELETE`).

@@ -455,26 +455,24 @@ async fn staff(c: Console, Query(params): Query<Params>) -> Response {
 
 async fn staff_page(c: Console, flash: Flash) -> Response {
     let own = c.me.account.id.clone();
-    let users: List<UserRow> = match c.api.get(&format!("/accounts/{own}/users?limit=500")).await {
+    let users: Vec<UserRow> = match c.api.all(&format!("/accounts/{own}/users")).await {
         Ok(l) => l,
         Err(problem) => return refused(problem, "/console"),
     };
     let mut staff = Vec::new();
-    for user in users.items.into_iter().filter(|u| u.role == "msp_staff") {
+    for user in users.into_iter().filter(|u| u.role == "msp_staff") {
         if c.me.user.role == "msp_staff" && user.id != c.me.user.id {
             continue;
         }
-        let path = format!("/accounts/{own}/users/{}/assignments?limit=500", user.id);
-        let assignments: List<AssignmentRow> =
-            c.api.get(&path).await.unwrap_or(List { items: vec![], next_cursor: None });
-        staff.push(StaffMember { user, assignments: assignments.items });
+        let path = format!("/accounts/{own}/users/{}/assignments", user.id);
+        let assignments: Vec<AssignmentRow> = c.api.all(&path).await.unwrap_or_default();
+        staff.push(StaffMember { user, assignments });
     }
-    let customers: List<AccountRow> =
-        c.api.get("/accounts?kind=customer&limit=500").await.unwrap_or(List { items: vec![], next_cursor: None });
+    let customers: Vec<AccountRow> = c.api.all("/accounts?kind=customer").await.unwrap_or_default();
     page(&StaffPage {
         frame: c.frame("staff", "Staff and assignments", flash),
         staff,
-        customers: customers.items,
+        customers,
         can_assign: c.me.can("staff.assign"),
     })
 }
@@ -561,8 +559,7 @@ async fn audit(c: Console, Query(params): Query<Params>) -> Response {
     let next = events
         .next_cursor
         .map(|n| format!("/console/audit{}", query(&[("account", &account), ("action", &action), ("cursor", &n)])));
-    let accounts: List<AccountRow> =
-        c.api.get("/accounts?kind=customer&limit=500").await.unwrap_or(List { items: vec![], next_cursor: None });
+    let accounts: Vec<AccountRow> = c.api.all("/accounts?kind=customer").await.unwrap_or_default();
     page(&AuditPage {
         frame: c.frame("audit", "Audit trail", Flash::default()),
         events: events.items,
@@ -570,7 +567,7 @@ async fn audit(c: Console, Query(params): Query<Params>) -> Response {
         account,
         action,
         next,
-        accounts: accounts.items,
+        accounts,
     })
 }
 

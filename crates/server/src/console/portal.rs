@@ -163,8 +163,15 @@ impl Portal {
         format!("{}{rest}", self.base)
     }
 
+    /// All of one of this customer's lists.
     async fn list<T: serde::de::DeserializeOwned>(&self, rest: &str) -> Result<Vec<T>, Problem> {
-        self.api.get::<List<T>>(&self.path(rest)).await.map(|l| l.items)
+        self.api.all(&self.path(rest)).await
+    }
+
+    /// The first `limit` of one of this customer's lists (newest first where the list is).
+    async fn first<T: serde::de::DeserializeOwned>(&self, rest: &str, limit: u32) -> Result<Vec<T>, Problem> {
+        let sep = if rest.contains('?') { '&' } else { '?' };
+        self.api.get::<List<T>>(&self.path(&format!("{rest}{sep}limit={limit}"))).await.map(|l| l.items)
     }
 }
 
@@ -185,7 +192,7 @@ struct DashboardPage {
 
 async fn dashboard(p: Portal) -> Response {
     let readable = p.can("expiry.read");
-    let items = if readable { p.list::<ExpiringRow>("/expiring?limit=50").await.unwrap_or_default() } else { vec![] };
+    let items = if readable { p.first::<ExpiringRow>("/expiring", 50).await.unwrap_or_default() } else { vec![] };
     page(&DashboardPage {
         frame: p.frame("dashboard", "Dashboard", Flash::default()),
         base: p.base.clone(),
@@ -217,7 +224,7 @@ async fn collections(p: Portal, Query(params): Query<Params>) -> Response {
 }
 
 async fn collections_page(p: Portal, flash: Flash) -> Response {
-    match p.list::<CollectionRow>("/collections?limit=500").await {
+    match p.list::<CollectionRow>("/collections").await {
         Ok(collections) => page(&CollectionsPage {
             frame: p.frame("collections", "Collections", flash),
             collections,
@@ -271,7 +278,7 @@ async fn certificates_page(p: Portal, flash: Flash, params: &Params) -> Response
         Ok(l) => l,
         Err(problem) => return refused(problem, &p.base),
     };
-    let collections = p.list::<CollectionRow>("/collections?limit=500").await.unwrap_or_default();
+    let collections = p.list::<CollectionRow>("/collections").await.unwrap_or_default();
     let next =
         listed.next_cursor.map(|n| format!("{}{}", p.here("/certificates"), query(&[("q", &q), ("cursor", &n)])));
     page(&CertificatesPage {
@@ -338,11 +345,11 @@ async fn agents(p: Portal, Query(params): Query<Params>) -> Response {
 }
 
 async fn agents_page(p: Portal, flash: Flash, token: Option<String>) -> Response {
-    let agents = match p.list::<AgentRow>("/agents?limit=500").await {
+    let agents = match p.list::<AgentRow>("/agents").await {
         Ok(a) => a,
         Err(problem) => return refused(problem, &p.base),
     };
-    let collections = p.list::<CollectionRow>("/collections?limit=500").await.unwrap_or_default();
+    let collections = p.list::<CollectionRow>("/collections").await.unwrap_or_default();
     page(&AgentsPage {
         frame: p.frame("agents", "Agents", flash),
         agents,
@@ -406,11 +413,11 @@ async fn targets(p: Portal, Query(params): Query<Params>) -> Response {
 }
 
 async fn targets_page(p: Portal, flash: Flash) -> Response {
-    let targets = match p.list::<TargetRow>("/targets?limit=500").await {
+    let targets = match p.list::<TargetRow>("/targets").await {
         Ok(t) => t,
         Err(problem) => return refused(problem, &p.base),
     };
-    let collections = p.list::<CollectionRow>("/collections?limit=500").await.unwrap_or_default();
+    let collections = p.list::<CollectionRow>("/collections").await.unwrap_or_default();
     page(&TargetsPage {
         frame: p.frame("targets", "Monitored domains", flash),
         targets,
@@ -464,7 +471,7 @@ async fn users(p: Portal, Query(params): Query<Params>) -> Response {
 }
 
 async fn users_page(p: Portal, flash: Flash, activation_url: Option<String>) -> Response {
-    match p.list::<UserRow>("/users?limit=500").await {
+    match p.list::<UserRow>("/users").await {
         Ok(users) => page(&UsersPage {
             frame: p.frame("users", "Users", flash),
             users,
@@ -523,11 +530,11 @@ struct AuditPage {
 }
 
 async fn audit(p: Portal) -> Response {
-    let events = match p.list::<AuditRow>("/audit?limit=100").await {
+    let events = match p.first::<AuditRow>("/audit", 100).await {
         Ok(e) => e,
         Err(problem) => return refused(problem, &p.base),
     };
-    let sessions = p.list::<SessionRow>("/access-sessions?limit=50").await.unwrap_or_default();
+    let sessions = p.first::<SessionRow>("/access-sessions", 50).await.unwrap_or_default();
     let export = format!("/api/v1{}", p.path("/audit/export"));
     page(&AuditPage { frame: p.frame("audit", "Audit trail", Flash::default()), events, sessions, export })
 }
@@ -561,7 +568,7 @@ async fn tokens(p: Portal, Query(params): Query<Params>) -> Response {
 }
 
 async fn tokens_page(p: Portal, flash: Flash, token: Option<String>) -> Response {
-    match p.list::<TokenRow>("/api-tokens?limit=500").await {
+    match p.list::<TokenRow>("/api-tokens").await {
         Ok(tokens) => page(&TokensPage {
             frame: p.frame("tokens", "API tokens", flash),
             tokens,
@@ -675,7 +682,7 @@ async fn contact(p: Portal, Query(params): Query<Params>) -> Response {
 }
 
 async fn contact_page(p: Portal, flash: Flash) -> Response {
-    let sent = p.list::<SupportRow>("/support-requests?limit=50").await.unwrap_or_default();
+    let sent = p.first::<SupportRow>("/support-requests", 50).await.unwrap_or_default();
     let contact = match p.api.get::<SubscriptionRow>(&p.path("/subscription")).await {
         Ok(s) => s.billing_contact,
         Err(_) => Contact {
