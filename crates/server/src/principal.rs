@@ -248,7 +248,11 @@ impl Auth {
         Fut: std::future::Future<Output = ApiResult<()>>,
     {
         let (seen, _) = self.grant(app, read, raw_id, action).await?;
-        find(seen).await?;
+        match find(seen).await {
+            // Not there: a denied attempt like any other 404, in the actor's own trail.
+            Err(ApiError::NotFound) => return Err(self.refuse(app, ApiError::NotFound, None, raw_id, action).await),
+            other => other?,
+        }
         self.grant(app, write, raw_id, action).await
     }
 

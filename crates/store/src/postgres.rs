@@ -38,7 +38,9 @@ impl Repo {
     pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> crate::Result<Self> {
         let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
         sqlx::migrate::Migrator::with_migrations(migrations()).run(&pool).await?;
-        Ok(Self { pool, clock })
+        let repo = Self { pool, clock };
+        repo.backfill_search_keys().await?;
+        Ok(repo)
     }
 }
 

@@ -1028,6 +1028,34 @@ impl Repo {
         id.map(|i| i.parse().map_err(|e| corrupt("id", e))).transpose()
     }
 
+    /// Fills the search keys of certificates stored before they existed, a batch at a time.
+    async fn backfill_search_keys(&self) -> Result<()> {
+        let mut after = String::new();
+        loop {
+            let mut tx = self.begin_write().await?;
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                certificate_cols!(),
+                " FROM certificates WHERE names_key = '' AND id > $1 ORDER BY id LIMIT 500"
+            ))
+            .bind(&after)
+            .fetch_all(&mut *tx)
+            .await?;
+            let Some(last) = rows.last() else { return Ok(()) };
+            after = last.try_get("id")?;
+            for row in &rows {
+                let c = certificate_from_row(row)?;
+                sqlx::query("UPDATE certificates SET names_key = $2, issuer_key = $3 WHERE id = $1")
+                    .bind(c.id.to_string())
+                    .bind(names_key(&c))
+                    .bind(c.issuer.to_lowercase())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+    }
+
     async fn target_in(tx: &mut Tx, account: AccountId, id: TargetId) -> Result<MonitoredTarget> {
         let row = sqlx::query(concat!("SELECT ", target_cols!(), " FROM targets WHERE account_id = $1 AND id = $2"))
             .bind(account.to_string())

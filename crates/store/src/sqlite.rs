@@ -47,7 +47,9 @@ impl Repo {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate::Migrator::with_migrations(migrations()).run(&pool).await?;
-        Ok(Self { pool, clock })
+        let repo = Self { pool, clock };
+        repo.backfill_search_keys().await?;
+        Ok(repo)
     }
 }
 

@@ -214,9 +214,10 @@ pub async fn check(
     let target = app.store.get_target(&grant, tid?).await?;
     // Checking on demand reaches out to someone's server: at most once per target in a while.
     if let Some(last) = &target.last_check {
-        let wait = MIN_CHECK_GAP - (app.now() - last.checked_at);
+        let wait = (MIN_CHECK_GAP - (app.now() - last.checked_at)).min(MIN_CHECK_GAP);
         if wait.is_positive() {
-            return Err(ApiError::RateLimited { retry_after_secs: wait.whole_seconds().max(1).unsigned_abs() });
+            let seconds = wait.as_seconds_f64().ceil() as u64;
+            return Err(ApiError::RateLimited { retry_after_secs: seconds.max(1) });
         }
     }
     let found = app.checker.check(&target.hostname, target.port, app.now()).await;
