@@ -2728,6 +2728,26 @@ impl crate::Repository for Repo {
         Ok(updated)
     }
 
+    async fn claim_check(&self, grant: &Grant, id: TargetId, gap: time::Duration) -> Result<bool> {
+        let account = grant.scope(Permission::ResourceWrite)?;
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let claimed = sqlx::query(
+            "UPDATE targets SET lease_owner = 'on demand', lease_until = $3 WHERE account_id = $1 AND id = $2 \
+             AND (lease_until IS NULL OR lease_until < $4) AND (checked_at IS NULL OR checked_at <= $5)",
+        )
+        .bind(account.to_string())
+        .bind(id.to_string())
+        .bind(to_micros(now + gap))
+        .bind(to_micros(now))
+        .bind(to_micros(now - gap))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok(claimed > 0)
+    }
+
     async fn lease_due_targets(&self, owner: &str, lease_until: OffsetDateTime, limit: u32) -> Result<Vec<LeasedTarget>> {
         let now = self.now();
         let mut tx = self.begin_write().await?;

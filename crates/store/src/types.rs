@@ -588,6 +588,9 @@ pub trait Repository: Send + Sync + 'static {
         ctx: &Ctx,
     ) -> Result<MonitoredTarget>;
     async fn delete_target(&self, grant: &Grant, id: TargetId, ctx: &Ctx) -> Result<()>;
+    /// Claims a target for a check on demand: `false` when it was checked within `gap`, or is being
+    /// checked right now (by a user or the scheduler). The claim ends when the check is recorded.
+    async fn claim_check(&self, grant: &Grant, id: TargetId, gap: time::Duration) -> Result<bool>;
     /// Records a check a user asked for (audited as `target.checked`) of `checked` as it was read
     /// before the handshake; a target moved meanwhile is a conflict. The next scheduled check is
     /// due at `next_check_at`.

@@ -212,13 +212,12 @@ pub async fn check(
     let tid = target_id(&tid);
     let (grant, _) = auth.grant_change(&app, RESOURCE, &id, "target.checked", |seen| find(&app, seen, &tid)).await?;
     let target = app.store.get_target(&grant, tid?).await?;
-    // Checking on demand reaches out to someone's server: at most once per target in a while.
-    if let Some(last) = &target.last_check {
-        let wait = (MIN_CHECK_GAP - (app.now() - last.checked_at)).min(MIN_CHECK_GAP);
-        if wait.is_positive() {
-            let seconds = wait.as_seconds_f64().ceil() as u64;
-            return Err(ApiError::RateLimited { retry_after_secs: seconds.max(1) });
-        }
+    // Checking on demand reaches out to someone's server: at most once per target in a while, and
+    // never twice at once (the claim is atomic, across processes too).
+    if !app.store.claim_check(&grant, target.id, MIN_CHECK_GAP).await? {
+        let since = target.last_check.as_ref().map(|c| app.now() - c.checked_at).unwrap_or(time::Duration::ZERO);
+        let wait = (MIN_CHECK_GAP - since).clamp(time::Duration::SECOND, MIN_CHECK_GAP);
+        return Err(ApiError::RateLimited { retry_after_secs: wait.as_seconds_f64().ceil() as u64 });
     }
     let found = app.checker.check(&target.hostname, target.port, app.now()).await;
     let next = found.checked_at + app.settings.monitor.interval;

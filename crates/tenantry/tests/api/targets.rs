@@ -51,6 +51,20 @@ async fn checks_find_ok_expiring_and_expired_certificates_over_real_tls(s: Serve
     let path = format!("/api/v1/accounts/{account}/targets/{fresh}/check");
     let again = boss.post(&path, json!({})).await.problem(429, "rate_limited");
     assert!(again.headers.get("retry-after").is_some(), "checks on demand are spaced");
+    // Many at once: one handshake, the others told to wait.
+    s.clock.advance(time::Duration::seconds(11));
+    let attempts: Vec<_> = (0..5)
+        .map(|_| {
+            let (boss, path) = (boss.clone(), path.clone());
+            tokio::spawn(async move { boss.post(&path, json!({})).await.status })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.unwrap_or_else(|e| panic!("{e}")));
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 4, "{statuses:?}");
     assert_eq!(ok["error"], Value::Null);
     assert_eq!(ok["days_remaining"], 89);
     assert!(ok["issuer"].as_str().is_some_and(|i| i.contains("Tenantry Test CA")));
@@ -70,7 +84,7 @@ async fn checks_find_ok_expiring_and_expired_certificates_over_real_tls(s: Serve
     let later = boss.get(&format!("/api/v1/accounts/{account}/targets/{fresh}")).await.expect(200);
     assert_eq!((later.body["status"].as_str(), later.body["days_remaining"].as_i64()), (Some("expiring"), Some(9)));
     let trail = boss.get(&format!("/api/v1/accounts/{account}/audit?action=target.checked")).await.expect(200);
-    assert_eq!(items(&trail).len(), 3, "every check a user asked for is audited");
+    assert_eq!(items(&trail).len(), 4, "every check a user asked for is audited");
 }
 
 async fn wrong_host_untrusted_unreachable_and_unresolvable_targets_are_errors_with_a_reason(s: Server) {
