@@ -1790,6 +1790,26 @@ impl crate::Repository for Repo {
         Ok(())
     }
 
+    async fn find_assignment(&self, grant: &Grant, user: UserId, customer: AccountId, assigned: bool) -> Result<()> {
+        let msp = grant.scope_any(&[Permission::StaffRead, Permission::StaffAssign])?;
+        let mut tx = self.pool.begin().await?;
+        Self::user_in(&mut tx, msp, user).await?;
+        Self::customer_of(&mut tx, msp, customer).await?;
+        if assigned {
+            let found: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM staff_assignments WHERE user_id = $1 AND account_id = $2")
+                    .bind(user.to_string())
+                    .bind(customer.to_string())
+                    .fetch_one(&mut *tx)
+                    .await?;
+            if found == 0 {
+                return Err(DomainError::NotFound.into());
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn unassign(&self, grant: &Grant, user: UserId, customer: AccountId, ctx: &Ctx) -> Result<()> {
         let msp = grant.scope(Permission::StaffAssign)?;
         let now = self.now();

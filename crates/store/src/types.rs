@@ -444,6 +444,10 @@ pub trait Repository: Send + Sync + 'static {
     async fn list_assignments(&self, grant: &Grant, user: UserId, page: &PageRequest) -> Result<Page<Assignment>>;
     /// Assigns an `msp_staff` user of the MSP to one of its customers (idempotent).
     async fn assign(&self, grant: &Grant, user: UserId, customer: AccountId, ctx: &Ctx) -> Result<()>;
+    /// Whether `user` is a user of the MSP and `customer` one of its customers (and, with
+    /// `assigned`, whether the one is assigned to the other); `NotFound` otherwise. Grant:
+    /// `staff.read` or `staff.assign` on the MSP.
+    async fn find_assignment(&self, grant: &Grant, user: UserId, customer: AccountId, assigned: bool) -> Result<()>;
     /// Removes an assignment and ends that user's open access sessions into the customer.
     async fn unassign(&self, grant: &Grant, user: UserId, customer: AccountId, ctx: &Ctx) -> Result<()>;
 

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Serialize;
-use tenantry_domain::authz::{Denial, Permission};
+use tenantry_domain::authz::{Denial, Grant, Permission};
 use tenantry_domain::clock::serde_micros;
 use tenantry_domain::{AccountId, Role, UserId};
 use time::OffsetDateTime;
@@ -22,6 +22,16 @@ pub struct AssignmentBody {
     granted_by: Option<UserId>,
     #[serde(with = "serde_micros")]
     granted_at: OffsetDateTime,
+}
+
+/// Reading and managing staff assignments, for `Auth::grant_change`.
+const STAFF: (Permission, Permission) = (Permission::StaffRead, Permission::StaffAssign);
+
+/// Whether the staff user and the customer exist (and, with `assigned`, the assignment), for
+/// `Auth::grant_change`.
+async fn find(app: &App, seen: Grant, pair: &ApiResult<(UserId, AccountId)>, assigned: bool) -> ApiResult<()> {
+    let (user, customer) = pair.as_ref().map_err(|_| ApiError::NotFound)?;
+    Ok(app.store.find_assignment(&seen, *user, *customer, assigned).await?)
 }
 
 fn parse<T: std::str::FromStr>(raw: &str) -> ApiResult<T> {
@@ -61,8 +71,11 @@ pub async fn assign(
     auth: Auth,
     Path((id, uid, customer)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (grant, _) = auth.grant(&app, Permission::StaffAssign, &id, "staff.assigned").await?;
-    app.store.assign(&grant, parse(&uid)?, parse(&customer)?, &auth.ctx()).await?;
+    let pair = parse(&uid).and_then(|u| Ok((u, parse(&customer)?)));
+    let find = |seen| find(&app, seen, &pair, false);
+    let (grant, _) = auth.grant_change(&app, STAFF, &id, "staff.assigned", find).await?;
+    let (uid, customer) = pair?;
+    app.store.assign(&grant, uid, customer, &auth.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -72,7 +85,10 @@ pub async fn unassign(
     auth: Auth,
     Path((id, uid, customer)): Path<(String, String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (grant, _) = auth.grant(&app, Permission::StaffAssign, &id, "staff.unassigned").await?;
-    app.store.unassign(&grant, parse(&uid)?, parse(&customer)?, &auth.ctx()).await?;
+    let pair = parse(&uid).and_then(|u| Ok((u, parse(&customer)?)));
+    let find = |seen| find(&app, seen, &pair, true);
+    let (grant, _) = auth.grant_change(&app, STAFF, &id, "staff.unassigned", find).await?;
+    let (uid, customer) = pair?;
+    app.store.unassign(&grant, uid, customer, &auth.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -21,6 +21,7 @@ crate::api_tests!(
     an_msp_token_automates_the_partner_side_but_never_reaches_customer_data,
     collections_belong_to_one_customer_and_validate_their_input,
     the_permissions_on_an_account_follow_the_matrix_and_the_access_session,
+    assigning_a_missing_user_or_customer_is_404_before_the_roles_403,
 );
 
 fn items(reply: &Reply) -> Vec<Value> {
@@ -430,4 +431,19 @@ async fn the_permissions_on_an_account_follow_the_matrix_and_the_access_session(
     let (_, stranger) = technician(&s, &t, "unassigned@acme.test").await;
     stranger.get(&path).await.problem(404, "not_found");
     t.rival.get(&path).await.problem(404, "not_found");
+}
+
+async fn assigning_a_missing_user_or_customer_is_404_before_the_roles_403(s: Server) {
+    let t = s.tree().await;
+    let (tech, _) = technician(&s, &t, "tech@acme.test").await;
+    let (_, readonly) = s.user(&t.msp, &t.msp_id, "msp_readonly", "ro@acme.test").await;
+    let missing = "01900000-0000-7000-8000-00000000dead";
+    readonly.put(&assignment(&t, &tech, &t.customer_id)).await.problem(403, "forbidden");
+    readonly.put(&assignment(&t, &tech, missing)).await.problem(404, "not_found");
+    readonly.put(&assignment(&t, missing, &t.customer_id)).await.problem(404, "not_found");
+    readonly.delete(&assignment(&t, &tech, &t.customer_id)).await.problem(404, "not_found");
+    t.msp.put(&assignment(&t, &tech, &t.customer_id)).await.expect(204);
+    readonly.delete(&assignment(&t, &tech, &t.customer_id)).await.problem(403, "forbidden");
+    t.msp.delete(&assignment(&t, &tech, &t.customer_id)).await.expect(204);
+    t.msp.delete(&assignment(&t, &tech, &t.customer_id)).await.problem(404, "not_found");
 }
