@@ -137,6 +137,11 @@ pub async fn serve(
     axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }
 
+/// Whether `response` is of the media type `prefix`.
+fn is_a(response: &Response, prefix: &[u8]) -> bool {
+    response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(prefix))
+}
+
 /// Around every request: security headers, metrics, and a problem+json body for the framework's
 /// own refusals (unknown method, oversized body, unreadable path or query).
 async fn edge(State(app): State<App>, request: Request, next: Next) -> Response {
@@ -149,15 +154,14 @@ async fn edge(State(app): State<App>, request: Request, next: Next) -> Response 
         Ok(response) => response,
         Err(_) => span.in_scope(|| ApiError::Internal("a handler panicked".into()).into_response()),
     };
-    let is_page = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
-    if !is_page && let Some(page) = console::not_a_page(&path, &method, response.status()) {
+    if !is_a(&response, b"text/html")
+        && let Some(page) = console::not_a_page(&path, &method, response.status())
+    {
         response = page;
     }
     let status = response.status();
     // Problems and console pages already say what went wrong in their own format.
-    let explained = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
-        v.as_bytes().starts_with(b"application/problem+json") || v.as_bytes().starts_with(b"text/html")
-    });
+    let explained = is_a(&response, b"application/problem+json") || is_a(&response, b"text/html");
     if (status.is_client_error() || status.is_server_error()) && !explained {
         response = match status {
             StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.into_response(),
