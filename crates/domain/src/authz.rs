@@ -11,7 +11,9 @@ use serde::Serialize;
 /// A closed set of permissions. Beyond DESIGN's list, `account.sso_mandatory`, `staff.read`,
 /// `access.list`, `access.end`, `branding.read`, `subscription.manage`, `support.manage` and
 /// `api_token.create` name rows or cells of the matrix that differ from their neighbours;
-/// `expiry.read` is the contract's expiry overview (`GET …/expiring`), which the matrix lacks.
+/// `expiry.read` is the contract's expiry overview (`GET …/expiring`), which the matrix lacks;
+/// `user.credentials` is setting a user's password or receiving its activation link (lasting
+/// credentials), which a technician inside an access session may not do.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Permission {
@@ -69,10 +71,12 @@ pub enum Permission {
     SsoManage,
     #[serde(rename = "expiry.read")]
     ExpiryRead,
+    #[serde(rename = "user.credentials")]
+    UserCredentials,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 27] = [
+    pub const ALL: [Permission; 28] = [
         Self::AccountRead,
         Self::AccountCreate,
         Self::AccountUpdate,
@@ -100,6 +104,7 @@ impl Permission {
         Self::ApiTokenCreate,
         Self::SsoManage,
         Self::ExpiryRead,
+        Self::UserCredentials,
     ];
 
     /// Customer data: what partner-side users reach only inside an access session (collections,
@@ -145,6 +150,7 @@ impl Permission {
             Self::ApiTokenCreate => "api_token.create",
             Self::SsoManage => "sso.manage",
             Self::ExpiryRead => "expiry.read",
+            Self::UserCredentials => "user.credentials",
         }
     }
 }
@@ -265,15 +271,20 @@ pub enum Denial {
     AccessSessionRequired,
     /// Inside an access session, API tokens cannot be created.
     DelegatedTokenForbidden,
+    /// Inside an access session, a technician cannot mint lasting credentials (passwords,
+    /// activation links) for the customer's users.
+    DelegatedCredentialForbidden,
 }
 
 /// Decides whether `principal` may exercise `permission` on `target`.
 pub fn authorize(principal: &Principal, permission: Permission, target: &Target) -> Result<Grant, Denial> {
     let by_role = authorize_by_role(principal.role, permission, target);
     match &principal.access {
-        // An access session adds master_admin's rights on its customer to the actor's own.
+        // An access session adds master_admin's rights on its customer to the actor's own —
+        // only while the actor may still enter it (an unassigned technician may not).
         Some(access) if access.customer_id == target.id && by_role.is_err() => {
-            authorize_in_access_session(permission, target)
+            authorize_by_role(principal.role, Permission::AccessEnter, target)?;
+            authorize_in_access_session(principal.role, permission, target)
         }
         _ => by_role,
     }
@@ -300,10 +311,13 @@ fn authorize_by_role(role: Role, permission: Permission, target: &Target) -> Res
 }
 
 /// Inside an access session the actor holds `master_admin` of the entered customer, except for
-/// creating API tokens.
-fn authorize_in_access_session(permission: Permission, target: &Target) -> Result<Grant, Denial> {
+/// creating API tokens and, for a technician (`msp_staff`), minting users' credentials.
+fn authorize_in_access_session(role: Role, permission: Permission, target: &Target) -> Result<Grant, Denial> {
     if permission == Permission::ApiTokenCreate {
         return Err(Denial::DelegatedTokenForbidden);
+    }
+    if permission == Permission::UserCredentials && role == Role::MspStaff {
+        return Err(Denial::DelegatedCredentialForbidden);
     }
     if allows(Role::MasterAdmin, permission, Relation::Own, target.kind) {
         Ok(Grant { account_id: target.id, permission, basis: Basis::AccessSession })
@@ -363,7 +377,7 @@ fn allows(role: Role, permission: Permission, relation: Relation, kind: AccountK
             (own && !matches!(role, Viewer | SsoAdmin))
                 || (below && matches!(role, PlatformAdmin | MspAdmin | MspReadonly))
         }
-        UserManage => {
+        UserManage | UserCredentials => {
             (own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin))
                 || (below && matches!(role, PlatformAdmin | MspAdmin))
         }

@@ -73,6 +73,13 @@ const MATRIX: &[Row] = &[
         below: &[PlatformAdmin, MspAdmin],
         customers_only: false,
     },
+    // setting a user's password or receiving its activation link: as managing users
+    Row {
+        permission: Permission::UserCredentials,
+        own: &[PlatformAdmin, PartnerAdmin, MspAdmin, MasterAdmin],
+        below: &[PlatformAdmin, MspAdmin],
+        customers_only: false,
+    },
     // staff assignments: platform ✓, msp_admin manage, msp_staff read own, msp_readonly read
     Row {
         permission: Permission::StaffRead,
@@ -241,10 +248,16 @@ fn model(
     if !in_session || by_role.is_ok() {
         return by_role;
     }
-    // Inside an access session into this customer the actor also holds master_admin's rights there,
-    // except creating API tokens.
+    // Inside an access session into this customer the actor also holds master_admin's rights there
+    // while it may still enter the customer, except creating API tokens and, for a technician,
+    // minting users' credentials.
+    let enter = MATRIX.iter().find(|r| r.permission == Permission::AccessEnter).unwrap_or_else(|| panic!("enter"));
+    model_by_role(enter, role, place, kind)?;
     if permission == Permission::ApiTokenCreate {
         return Err(Denial::DelegatedTokenForbidden);
+    }
+    if permission == Permission::UserCredentials && role == MspStaff {
+        return Err(Denial::DelegatedCredentialForbidden);
     }
     let fits = !row.customers_only || kind == Customer;
     if row.own.contains(&MasterAdmin) && fits { Ok(Basis::AccessSession) } else { Err(Denial::Forbidden) }
@@ -382,12 +395,38 @@ fn named_cells_of_the_matrix() {
         authorize(&p(PlatformAdmin), Permission::AccessEnter, &target(Msp, below(false))),
         Err(Denial::Forbidden)
     );
-    // Inside an access session: master_admin's rights, except creating API tokens.
-    let customer = target(Customer, Relation::Unrelated);
+    // Inside an access session: master_admin's rights, except creating API tokens and, for a
+    // technician, users' credentials (an MSP administrator keeps them).
+    let customer = target(Customer, below(true));
     let inside = principal(MspStaff, Some(customer.id));
     assert!(authorize(&inside, Permission::ResourceWrite, &customer).is_ok());
     assert!(authorize(&inside, Permission::ApiTokenManage, &customer).is_ok());
+    assert!(authorize(&inside, Permission::UserManage, &customer).is_ok());
     assert_eq!(authorize(&inside, Permission::ApiTokenCreate, &customer), Err(Denial::DelegatedTokenForbidden));
+    assert_eq!(authorize(&inside, Permission::UserCredentials, &customer), Err(Denial::DelegatedCredentialForbidden));
+    let admin_customer = target(Customer, below(false));
+    assert!(
+        authorize(&principal(MspAdmin, Some(admin_customer.id)), Permission::UserCredentials, &admin_customer).is_ok()
+    );
+}
+
+#[test]
+fn an_open_access_session_grants_nothing_once_its_technician_is_unassigned() {
+    // The session row may still be open (it is ended in the unassignment's transaction, but a
+    // request can race it): the assignment, read with every request, decides.
+    let unassigned = Target { id: AccountId::new(), kind: Customer, relation: Relation::Below { assigned: false } };
+    let inside = principal(MspStaff, Some(unassigned.id));
+    for permission in Permission::ALL {
+        assert_eq!(authorize(&inside, permission, &unassigned), Err(Denial::NotFound), "{permission:?}");
+    }
+    // And a session names nothing outside the actor's subtree, whatever the role.
+    let foreign = Target { id: AccountId::new(), kind: Customer, relation: Relation::Unrelated };
+    for role in Role::ALL {
+        assert_eq!(
+            authorize(&principal(role, Some(foreign.id)), Permission::ResourceRead, &foreign),
+            Err(Denial::NotFound)
+        );
+    }
 }
 
 fn any_role() -> impl Strategy<Value = Role> {

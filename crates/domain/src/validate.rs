@@ -81,6 +81,25 @@ pub fn password(raw: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A password being set: of the right length, and not common or guessable — zxcvbn's estimate
+/// (with its bundled lists of common passwords, names and words, and `related`: the user's
+/// email, name and the like) must reach 3 of 4 ("safely unguessable").
+pub fn new_password(raw: &str, related: &[&str]) -> Result<(), String> {
+    password(raw)?;
+    let related: Vec<&str> = related
+        .iter()
+        .flat_map(|r| r.split(|c: char| !c.is_alphanumeric()))
+        .chain(related.iter().copied())
+        .filter(|r| r.chars().count() >= 3)
+        .collect();
+    let estimate = zxcvbn::zxcvbn(raw, &related);
+    if u8::from(estimate.score()) >= 3 {
+        return Ok(());
+    }
+    let warning = estimate.feedback().and_then(|f| f.warning()).map(|w| format!(" ({w})")).unwrap_or_default();
+    Err(format!("is too easy to guess{warning}; use a longer passphrase of unrelated words"))
+}
+
 /// Free text up to [`MAX_TEXT`] characters.
 pub fn text(raw: &str) -> Result<String, String> {
     if raw.chars().count() > MAX_TEXT {
@@ -148,6 +167,22 @@ pub fn port(raw: i64) -> Result<u16, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_or_guessable_new_passwords_are_refused() {
+        for weak in ["password1234", "qwertyuiop123", "aaaaaaaaaaaa", "123456789012", "iloveyou1234"] {
+            assert!(new_password(weak, &[]).is_err(), "{weak} was accepted");
+        }
+        // The user's own details are guessable too.
+        let own_email = "margaret.hamilton@example.com";
+        assert_eq!(new_password(own_email, &[]), Ok(()));
+        assert!(new_password(own_email, &[own_email]).is_err());
+        for strong in ["correct horse battery staple", "violet umbrella gravel 42 tango"] {
+            assert_eq!(new_password(strong, &["someone@example.com"]), Ok(()), "{strong}");
+        }
+        // Length still comes first.
+        assert!(new_password("Zq8#", &[]).is_err_and(|e| e.contains("12 to 1024")));
+    }
 
     #[test]
     fn name_rejects_empty_long_and_control_characters() {

@@ -1,6 +1,6 @@
 //! The shared application state and the settings the server runs with.
 
-use crate::secrets::Passwords;
+use crate::passwords::{Passwords, PoolSettings};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +27,14 @@ pub struct Settings {
     pub monitor: MonitorSettings,
     /// The relay support-request notifications go through; none sends nothing.
     pub smtp: Option<crate::mail::SmtpSettings>,
+    /// How many passwords are hashed at once, and how long a request waits for a turn.
+    pub hashing: PoolSettings,
+    /// Proxies whose `X-Forwarded-For` names the client (`TENANTRY_TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// With it, `/metrics` also answers `Authorization: Bearer <token>` from anywhere.
+    pub metrics_token: Option<crate::secrets::Secret>,
+    /// How often the background work ends sign-ins that ran out.
+    pub sweep_every: std::time::Duration,
 }
 
 /// How monitored targets are checked.
@@ -71,6 +79,10 @@ impl Default for Settings {
             login_failure_window: Duration::minutes(15),
             monitor: MonitorSettings::default(),
             smtp: None,
+            hashing: PoolSettings::default(),
+            trusted_proxies: Vec::new(),
+            metrics_token: None,
+            sweep_every: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -133,11 +145,12 @@ impl App {
             .map_err(crate::ApiError::Internal)?;
         let mailer =
             settings.smtp.as_ref().map(crate::mail::Mailer::new).transpose().map_err(crate::ApiError::Internal)?;
+        let passwords = Passwords::new(settings.hashing)?;
         Ok(Self(Arc::new(Inner {
             store,
             clock,
             settings,
-            passwords: Passwords::new().await?,
+            passwords,
             metrics: Metrics::default(),
             public_url,
             checker: Arc::new(checker),
@@ -167,8 +180,38 @@ impl App {
         }
     }
 
-    /// Whether cookies must be marked `Secure`.
+    /// Ends every sign-in that ran out (absolute or idle) with its access sessions, without waiting
+    /// for its cookie to come back; returns how many. Safe in every process at once.
+    pub async fn end_lapsed_sign_ins(&self) -> Result<u64, tenantry_store::StoreError> {
+        const BATCH: u32 = 200;
+        let mut total = 0;
+        loop {
+            let ended = self.store.end_lapsed_sessions(self.settings.session_idle, BATCH).await?;
+            total += ended;
+            if ended < u64::from(BATCH) {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// The background work of the edge, every `sweep_every` until the process ends.
+    pub async fn run_background(self) {
+        loop {
+            if let Err(e) = self.end_lapsed_sign_ins().await {
+                tracing::warn!(error = %e, "ending lapsed sign-ins failed");
+            }
+            tokio::time::sleep(self.settings.sweep_every).await;
+        }
+    }
+
+    /// Whether the service is reached over https: cookies are then `Secure` (the sign-in's a
+    /// `__Host-` cookie) and pages carry `Strict-Transport-Security`.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
+    }
+
+    /// The sign-in cookie's name: `__Host-tenantry_session` over https.
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.secure_cookies() { "__Host-tenantry_session" } else { crate::principal::SESSION_COOKIE }
     }
 }

@@ -27,7 +27,7 @@ pub async fn bootstrap(app: &App, admin_email: Option<&str>, admin_password: Opt
     let email = Email::parse(admin_email.unwrap_or(DEFAULT_ADMIN_EMAIL))
         .map_err(|m| ApiError::invalid("bootstrap_admin_email", m))?;
     if let Some(p) = admin_password {
-        validate::password(p).map_err(|m| ApiError::invalid("bootstrap_admin_password", m))?;
+        validate::new_password(p, &[email.as_str()]).map_err(|m| ApiError::invalid("bootstrap_admin_password", m))?;
     }
     let (platform, created) = app.store.ensure_platform(PLATFORM_NAME).await?;
     if !created {

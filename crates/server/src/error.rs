@@ -34,6 +34,8 @@ pub enum ApiError {
     AccessSessionRequired,
     #[error("API tokens cannot be created inside an access session")]
     DelegatedTokenForbidden,
+    #[error("inside an access session you cannot set passwords or receive activation links")]
+    DelegatedCredentialForbidden,
     #[error("not found")]
     NotFound,
     #[error("this method is not allowed on this path")]
@@ -54,6 +56,8 @@ pub enum ApiError {
     PlanLimitReached(String),
     #[error("too many failed attempts; try again later")]
     RateLimited { retry_after_secs: u64 },
+    #[error("the service is busy; try again shortly")]
+    Overloaded { retry_after_secs: u64 },
     #[error("internal error")]
     Internal(String),
 }
@@ -76,7 +80,8 @@ impl ApiError {
             | UserExpired
             | AccountSuspended
             | AccessSessionRequired
-            | DelegatedTokenForbidden => StatusCode::FORBIDDEN,
+            | DelegatedTokenForbidden
+            | DelegatedCredentialForbidden => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Conflict(_) | EmailTaken | HasChildren => StatusCode::CONFLICT,
@@ -84,6 +89,7 @@ impl ApiError {
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Validation(_) | PlanLimitReached(_) => StatusCode::UNPROCESSABLE_ENTITY,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -104,6 +110,7 @@ impl ApiError {
             AccountSuspended => "account_suspended",
             AccessSessionRequired => "access_session_required",
             DelegatedTokenForbidden => "delegated_token_forbidden",
+            DelegatedCredentialForbidden => "delegated_credential_forbidden",
             NotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
             Conflict(_) => "conflict",
@@ -114,6 +121,7 @@ impl ApiError {
             Validation(_) => "validation_failed",
             PlanLimitReached(_) => "plan_limit_reached",
             RateLimited { .. } => "rate_limited",
+            Overloaded { .. } => "overloaded",
             Internal(_) => "internal_error",
         }
     }
@@ -163,7 +171,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let ApiError::RateLimited { retry_after_secs } = self
+        if let ApiError::RateLimited { retry_after_secs } | ApiError::Overloaded { retry_after_secs } = self
             && let Ok(value) = HeaderValue::from_str(&retry_after_secs.to_string())
         {
             headers.insert(header::RETRY_AFTER, value);

@@ -4,10 +4,14 @@
 pub mod app;
 pub mod body;
 pub mod bootstrap;
+pub mod client;
 pub mod console;
+pub mod credentials;
+pub mod csv;
 pub mod error;
 pub mod mail;
 pub mod openapi;
+pub mod passwords;
 pub mod principal;
 pub mod routes;
 pub mod secrets;
@@ -16,11 +20,12 @@ pub use app::{App, Settings};
 pub use error::ApiError;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use client::ClientIp;
 use futures_util::FutureExt;
 use routes::{
     access, accounts, agents, audit, auth, branding, certificates, collections, expiring, ops, staff, subscription,
@@ -144,8 +149,15 @@ fn is_a(response: &Response, prefix: &[u8]) -> bool {
 
 /// Around every request: security headers, metrics, and a problem+json body for the framework's
 /// own refusals (unknown method, oversized body, unreadable path or query).
-async fn edge(State(app): State<App>, request: Request, next: Next) -> Response {
+async fn edge(State(app): State<App>, mut request: Request, next: Next) -> Response {
     let request_id = uuid::Uuid::now_v7().to_string();
+    // Resolved once; the console's in-process calls arrive with it already set.
+    if request.extensions().get::<ClientIp>().is_none()
+        && let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>().copied()
+    {
+        let ip = ClientIp::resolve(peer.ip(), request.headers(), &app.settings.trusted_proxies);
+        request.extensions_mut().insert(ip);
+    }
     let (path, method) = (request.uri().path().to_owned(), request.method().clone());
     let span =
         tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
@@ -193,6 +205,10 @@ async fn edge(State(app): State<App>, request: Request, next: Next) -> Response 
     }
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if app.secure_cookies() {
+        headers
+            .insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     }
     response
 }

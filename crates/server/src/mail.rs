@@ -1,5 +1,6 @@
 //! E-mail through an optional SMTP relay: a new support request is announced at its inbox's
-//! support address. Without a relay nothing is sent; a relay that fails loses no request.
+//! support address, and an activation link that its creator may not see goes to the user.
+//! Without a relay nothing is sent; a relay that fails loses no request.
 
 use lettre::message::Mailbox;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -50,4 +51,24 @@ impl Mailer {
             .map_err(|e| format!("message: {e}"))?;
         self.transport.send(message).await.map(|_| ()).map_err(|e| format!("SMTP: {e}"))
     }
+}
+
+/// Sends one message in the background when a relay is set; the outcome is counted in
+/// `/metrics` and a failure logged as `what`.
+pub fn send_later(app: &crate::App, to: String, subject: String, body: String, what: &'static str) {
+    if app.mailer.is_none() {
+        tracing::info!(what, "no SMTP relay is set: nothing sent");
+        return;
+    }
+    let app = app.clone();
+    tokio::spawn(async move {
+        let Some(mailer) = &app.mailer else { return };
+        match mailer.send(&to, &subject, body).await {
+            Ok(()) => app.metrics.mail_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            Err(e) => {
+                tracing::warn!(error = %e, what, "mail not sent");
+                app.metrics.mail_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            }
+        };
+    });
 }

@@ -4,19 +4,19 @@
 //! [`Grant`] for an account — recording every denial in the audit trail.
 
 use crate::app::App;
+use crate::client::ClientIp;
 use crate::error::{ApiError, ApiResult};
 use crate::secrets::{constant_time_eq, token_hash};
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
-use std::net::SocketAddr;
 use tenantry_domain::authz::{
     AccessContext, Credential, Denial, Grant, Permission, Principal, Relation, Target, authorize,
 };
 use tenantry_domain::{AccessSessionId, Account, AccountId, AuditActor, AuditTarget, Outcome, UserStatus};
 use tenantry_store::{AuditDraft, Ctx, Linking, SessionRecord};
 
-/// The name of the sign-in cookie.
+/// The name of the sign-in cookie (over https `__Host-` comes before it: see `App`).
 pub const SESSION_COOKIE: &str = "tenantry_session";
 /// The header that must repeat the sign-in's CSRF token on unsafe cookie-authenticated requests.
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -32,12 +32,12 @@ pub struct Auth {
     pub account: Account,
     /// The sign-in, for cookie-authenticated requests; `None` for API tokens.
     pub session: Option<SessionRecord>,
-    pub ip: Option<String>,
+    pub ip: Option<ClientIp>,
 }
 
-/// The caller's address, as seen on the connection.
-pub fn client_ip(parts: &Parts) -> Option<String> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip().to_string())
+/// The caller's address, as the edge resolved it.
+pub fn client_ip(parts: &Parts) -> Option<ClientIp> {
+    parts.extensions.get::<ClientIp>().copied()
 }
 
 /// The value of cookie `name`, if sent.
@@ -56,24 +56,31 @@ impl FromRequestParts<App> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
+        let ip = client_ip(parts);
         if let Some(token) = bearer(&parts.headers) {
-            return Self::from_token(app, token, client_ip(parts)).await;
+            return Self::from_token(app, token, ip).await;
         }
-        let token = cookie(&parts.headers, SESSION_COOKIE).ok_or(ApiError::Unauthenticated)?;
+        let token = cookie(&parts.headers, app.session_cookie_name()).ok_or(ApiError::Unauthenticated)?;
         let session = app.store.session_by_token(&token_hash(token)).await?.ok_or(ApiError::Unauthenticated)?;
         let now = app.now();
+        let ctx =
+            Ctx { actor: actor(&session.user, &session.account), ip: ip.map(|i| i.to_string()), ..Ctx::default() };
         if now >= session.expires_at || now - session.last_seen_at >= app.settings.session_idle {
-            let ctx = Ctx { actor: actor(&session.user, &session.account), ip: client_ip(parts), ..Ctx::default() };
             app.store.end_session(session.id, None, &ctx).await?;
             return Err(ApiError::Unauthenticated);
         }
         if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
             let sent = parts.headers.get(CSRF_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
             if !constant_time_eq(sent, session.csrf_token.as_bytes()) {
-                return Err(ApiError::CsrfFailed);
+                let uri = parts.extensions.get::<axum::extract::OriginalUri>().map_or(&parts.uri, |o| &o.0);
+                let details = serde_json::json!({ "method": parts.method.as_str(), "path": uri.path() });
+                return Err(refuse_credential(app, &ctx, "auth.csrf_failed", ApiError::CsrfFailed, details).await);
             }
         }
-        check_standing(&session.user, session.blocked, now)?;
+        if let Err(refused) = check_standing(&session.user, session.blocked, now) {
+            let details = serde_json::json!({ "credential": "session", "session_id": session.id.to_string() });
+            return Err(refuse_credential(app, &ctx, "auth.session_refused", refused, details).await);
+        }
         if now - session.last_seen_at >= time::Duration::minutes(1) {
             app.store.touch_session(session.id).await?;
         }
@@ -92,8 +99,30 @@ impl FromRequestParts<App> for Auth {
             access,
         };
         let (user, account) = (session.user.clone(), session.account.clone());
-        Ok(Self { principal, user, account, session: Some(session), ip: client_ip(parts) })
+        Ok(Self { principal, user, account, session: Some(session), ip })
     }
+}
+
+/// Records a refused credential (a failed CSRF check, a disabled user's sign-in or token) in the
+/// user's own trail, and returns the refusal.
+async fn refuse_credential(
+    app: &App,
+    ctx: &Ctx,
+    action: &str,
+    error: ApiError,
+    mut details: serde_json::Value,
+) -> ApiError {
+    let Some(account_id) = ctx.actor.account_id else { return error };
+    details["code"] = error.code().into();
+    let draft = AuditDraft {
+        account_id,
+        action: action.to_owned(),
+        outcome: Outcome::Denied,
+        target: AuditTarget { kind: "user".into(), id: ctx.actor.user_id.map(|u| u.to_string()) },
+        details,
+        linking: Linking::ActorOnly,
+    };
+    crate::credentials::record(app, draft, ctx, error).await
 }
 
 /// How a user appears as the actor of audit events.
@@ -143,10 +172,15 @@ async fn open_access_session(
 
 impl Auth {
     /// Resolves a bearer API token: it acts with its creator's role at creation, in its account.
-    async fn from_token(app: &App, token: &str, ip: Option<String>) -> ApiResult<Self> {
+    async fn from_token(app: &App, token: &str, ip: Option<ClientIp>) -> ApiResult<Self> {
         let found = app.store.token_principal(&token_hash(token)).await?.ok_or(ApiError::Unauthenticated)?;
         let now = app.now();
-        check_standing(&found.creator, found.blocked, now)?;
+        if let Err(refused) = check_standing(&found.creator, found.blocked, now) {
+            let ctx =
+                Ctx { actor: actor(&found.creator, &found.account), ip: ip.map(|i| i.to_string()), ..Ctx::default() };
+            let details = serde_json::json!({ "credential": "api_token", "token_id": found.token.id.to_string() });
+            return Err(refuse_credential(app, &ctx, "auth.token_refused", refused, details).await);
+        }
         if found.token.last_used_at.is_none_or(|at| now - at >= time::Duration::minutes(1)) {
             app.store.touch_api_token(found.token.id).await?;
         }
@@ -173,7 +207,7 @@ impl Auth {
     pub fn ctx(&self) -> Ctx {
         Ctx {
             actor: actor(&self.user, &self.account),
-            ip: self.ip.clone(),
+            ip: self.ip.map(|i| i.to_string()),
             access_session_id: self.principal.access.as_ref().map(|a| a.access_session_id.clone()),
             access_customer: self.principal.access.as_ref().map(|a| a.customer_id),
         }
@@ -276,6 +310,7 @@ impl Auth {
             Denial::Forbidden => ApiError::Forbidden("your role does not allow this here".into()),
             Denial::AccessSessionRequired => ApiError::AccessSessionRequired,
             Denial::DelegatedTokenForbidden => ApiError::DelegatedTokenForbidden,
+            Denial::DelegatedCredentialForbidden => ApiError::DelegatedCredentialForbidden,
         };
         let account = if denial == Denial::NotFound { None } else { account };
         self.refuse(app, error, account, raw_id, action).await
@@ -317,7 +352,7 @@ impl Auth {
         let recent = self.session.as_ref().is_some_and(|s| app.now() - s.reauth_at <= app.settings.reauth_window);
         match (self.principal.credential, inline_password) {
             (Credential::Session, Some(password)) => {
-                crate::routes::auth::confirm_own_password(app, self, password).await
+                crate::credentials::confirm_own_password(app, self, password).await
             }
             (Credential::Session, None) if recent => Ok(()),
             _ => {

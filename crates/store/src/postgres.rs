@@ -31,6 +31,7 @@ fn migrations() -> Vec<sqlx::migrate::Migration> {
             "certificate_search",
             include_str!("../migrations/postgres/0009_certificate_search.sql"),
         ),
+        crate::repo_migration(10, "hardening", include_str!("../migrations/postgres/0010_hardening.sql")),
     ]
 }
 

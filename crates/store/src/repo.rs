@@ -6,7 +6,7 @@ use crate::types::*;
 use crate::{Result, StoreError};
 use sqlx::Row;
 use tenantry_domain::audit::{ChainVerifier, GENESIS, Verification};
-use tenantry_domain::authz::{BelowScope, Grant, Permission};
+use tenantry_domain::authz::{Basis, BelowScope, Grant, Permission};
 use tenantry_domain::clock::{from_micros, to_micros};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, AccountKind, AccountStatus, ApiTokenId, AuditActor, AuditEvent, AuditTarget,
@@ -162,7 +162,7 @@ fn event_from_row(row: &DbRow) -> Result<AuditEvent> {
 macro_rules! access_session_cols {
     () => {
         "id, account_id, actor_user_id, actor_email, actor_account_id, signin_session_id, reason, started_at, \
-         expires_at, ended_at"
+         expires_at, ended_at, end_reason"
     };
 }
 
@@ -184,6 +184,7 @@ fn access_session_from_row(row: &DbRow) -> Result<AccessSessionRecord> {
         started_at: from_micros(row.try_get("started_at")?),
         expires_at: from_micros(row.try_get("expires_at")?),
         ended_at: opt_time(row, "ended_at")?,
+        end_reason: row.try_get("end_reason")?,
     })
 }
 
@@ -742,6 +743,19 @@ impl Repo {
     /// Ends the open access sessions `ending` names, each with its `access_session.ended` event in
     /// the customer's trail and the actor's, inside the caller's transaction; returns how many.
     async fn end_access_sessions(tx: &mut Tx, now: OffsetDateTime, ending: Ending, reason: &str, ctx: &Ctx) -> Result<u64> {
+        Self::end_access_sessions_at(tx, now, now, ending, reason, ctx).await
+    }
+
+    /// `end_access_sessions`, recording `ended_at` as the moment they ended (a lapsed sign-in's
+    /// lapse, before `now`, when its events are written).
+    async fn end_access_sessions_at(
+        tx: &mut Tx,
+        now: OffsetDateTime,
+        ended_at: OffsetDateTime,
+        ending: Ending,
+        reason: &str,
+        ctx: &Ctx,
+    ) -> Result<u64> {
         let rows = match &ending {
             Ending::SignIn(signin) => {
                 sqlx::query("SELECT id, account_id FROM access_sessions WHERE signin_session_id = $1 AND ended_at IS NULL")
@@ -782,9 +796,10 @@ impl Repo {
         for row in &rows {
             let id: AccessSessionId = parse_col(row, "id")?;
             let customer: AccountId = parse_col(row, "account_id")?;
-            sqlx::query("UPDATE access_sessions SET ended_at = $2 WHERE id = $1")
+            sqlx::query("UPDATE access_sessions SET ended_at = $2, end_reason = $3 WHERE id = $1")
                 .bind(id.to_string())
-                .bind(to_micros(now))
+                .bind(to_micros(ended_at))
+                .bind(reason)
                 .execute(&mut **tx)
                 .await?;
             let ctx = Ctx { access_session_id: Some(id.to_string()), access_customer: None, ..ctx.clone() };
@@ -1548,38 +1563,111 @@ impl crate::Repository for Repo {
         }))
     }
 
-    async fn recent_failures(&self, scopes: &[String], since: OffsetDateTime) -> Result<i64> {
-        let mut most = 0;
-        for scope in scopes {
+    async fn reserve_attempt(&self, scopes: &[String], limit: i64, since: OffsetDateTime) -> Result<Option<Reservation>> {
+        let now = self.now();
+        let mut scopes = scopes.to_vec();
+        scopes.sort();
+        scopes.dedup();
+        let mut tx = self.begin_write().await?;
+        // Lock each scope's row (in one order, so two attempts never wait on each other): a
+        // concurrent attempt under the same scope counts only after this one has committed.
+        for scope in &scopes {
+            sqlx::query("INSERT INTO rate_scopes (scope) VALUES ($1) ON CONFLICT (scope) DO UPDATE SET scope = excluded.scope")
+                .bind(scope)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for scope in &scopes {
             let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE scope = $1 AND at >= $2")
                 .bind(scope)
                 .bind(to_micros(since))
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *tx)
                 .await?;
-            most = most.max(n);
+            if n >= limit {
+                tx.rollback().await?;
+                return Ok(None);
+            }
         }
-        Ok(most)
-    }
-
-    async fn record_failure(&self, scopes: &[String], draft: AuditDraft, ctx: &Ctx) -> Result<()> {
-        let now = self.now();
-        let mut tx = self.begin_write().await?;
-        for scope in scopes {
+        let mut ids = Vec::with_capacity(scopes.len());
+        for scope in &scopes {
             sqlx::query("DELETE FROM login_failures WHERE scope = $1 AND at < $2")
                 .bind(scope)
                 .bind(to_micros(now - time::Duration::days(1)))
                 .execute(&mut *tx)
                 .await?;
+            let id = EventId::new().to_string();
             sqlx::query("INSERT INTO login_failures (id, scope, at) VALUES ($1, $2, $3)")
-                .bind(EventId::new().to_string())
+                .bind(&id)
                 .bind(scope)
                 .bind(to_micros(now))
                 .execute(&mut *tx)
                 .await?;
+            ids.push(id);
         }
-        Self::append(&mut tx, now, &draft, ctx).await?;
+        tx.commit().await?;
+        Ok(Some(Reservation::new(ids)))
+    }
+
+    async fn release_attempt(&self, reservation: Reservation) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for id in reservation.ids() {
+            sqlx::query("DELETE FROM login_failures WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn end_lapsed_sessions(&self, idle: time::Duration, limit: u32) -> Result<u64> {
+        let now = self.now();
+        let idle_since = to_micros(now - idle);
+        let rows = sqlx::query(concat!(
+            "SELECT s.id, s.expires_at, s.last_seen_at, s.ip, ",
+            joined_account_user_cols!(),
+            " FROM sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = u.account_id ",
+            "WHERE s.ended_at IS NULL AND (s.expires_at <= $1 OR s.last_seen_at <= $2) ORDER BY s.id LIMIT $3"
+        ))
+        .bind(to_micros(now))
+        .bind(idle_since)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut ended = 0;
+        for row in &rows {
+            let id: SessionId = parse_col(row, "id")?;
+            let expires_at = from_micros(row.try_get("expires_at")?);
+            let lapsed_at = expires_at.min(from_micros(row.try_get("last_seen_at")?) + idle);
+            let user = user_from_row_as(row, "u_")?;
+            let account = account_from_row_as(row, "a_")?;
+            let ctx = Ctx {
+                actor: AuditActor {
+                    user_id: Some(user.id),
+                    email: Some(user.email.to_string()),
+                    account_id: Some(account.id),
+                    account_name: Some(account.name.clone()),
+                },
+                ip: row.try_get("ip")?,
+                ..Ctx::default()
+            };
+            let mut tx = self.begin_write().await?;
+            // Only the process whose update takes the row ends it: the others find it ended.
+            let taken = sqlx::query(
+                "UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL \
+                 AND (expires_at <= $3 OR last_seen_at <= $4)",
+            )
+            .bind(id.to_string())
+            .bind(to_micros(lapsed_at))
+            .bind(to_micros(now))
+            .bind(idle_since)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if taken > 0 {
+                Self::end_access_sessions_at(&mut tx, now, lapsed_at, Ending::SignIn(id), "sign_in_expired", &ctx).await?;
+                ended += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(ended)
     }
 
     async fn create_session(&self, session: NewSession, ctx: &Ctx) -> Result<()> {
@@ -1697,6 +1785,20 @@ impl crate::Repository for Repo {
         Self::append(&mut tx, now, &change(account, "auth.password_changed", target("user", user), details), ctx).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn invited_user(&self, token_hash: &str) -> Result<Option<User>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            user_cols!(),
+            " FROM users WHERE status = 'invited' AND id IN (SELECT user_id FROM activation_tokens \
+             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2)"
+        ))
+        .bind(token_hash)
+        .bind(to_micros(self.now()))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
     }
 
     async fn activate(&self, token_hash: &str, password_hash: &str) -> Result<Option<User>> {
@@ -1846,6 +1948,29 @@ impl crate::Repository for Repo {
         let now = self.now();
         let id = AccessSessionId::new();
         let mut tx = self.begin_write().await?;
+        // The grant was judged before this transaction: judge again what it stood on, inside it.
+        // The assignment's row is locked (an update that changes nothing), so an unassignment
+        // either commits first (and this finds nothing) or waits and then ends this session.
+        let still = if grant.basis() == Basis::Assignment {
+            sqlx::query("UPDATE staff_assignments SET granted_at = granted_at WHERE user_id = $1 AND account_id = $2")
+                .bind(actor_user.to_string())
+                .bind(customer.to_string())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+        } else {
+            let below: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM account_closure WHERE ancestor = $1 AND descendant = $2 AND depth > 0",
+            )
+            .bind(actor_account.to_string())
+            .bind(customer.to_string())
+            .fetch_one(&mut *tx)
+            .await?;
+            u64::try_from(below).unwrap_or(0)
+        };
+        if still == 0 {
+            return Err(DomainError::NotFound.into());
+        }
         sqlx::query(
             "INSERT INTO access_sessions (id, account_id, actor_user_id, actor_email, actor_account_id, \
              signin_session_id, reason, started_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -1880,6 +2005,7 @@ impl crate::Repository for Repo {
             started_at: now,
             expires_at: new.expires_at,
             ended_at: None,
+            end_reason: None,
         })
     }
 
@@ -1927,7 +2053,8 @@ impl crate::Repository for Repo {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let ended = sqlx::query(
-            "UPDATE access_sessions SET ended_at = $3 WHERE id = $1 AND account_id = $2 AND ended_at IS NULL",
+            "UPDATE access_sessions SET ended_at = $3, end_reason = 'ended' WHERE id = $1 AND account_id = $2 \
+             AND ended_at IS NULL",
         )
         .bind(id.to_string())
         .bind(customer.to_string())
@@ -2105,12 +2232,39 @@ impl crate::Repository for Repo {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let collection = Self::collection_in(&mut tx, account, id).await?;
+        // What still works in it is not removed by the way: agents report into it, targets are
+        // checked into it. Revoke or move them first.
+        let count = |sql: &'static str| {
+            sqlx::query_scalar::<_, i64>(sql).bind(account.to_string()).bind(id.to_string())
+        };
+        let agents = count("SELECT COUNT(*) FROM agents WHERE account_id = $1 AND collection_id = $2 AND revoked_at IS NULL")
+            .fetch_one(&mut *tx)
+            .await?;
+        let targets = count("SELECT COUNT(*) FROM targets WHERE account_id = $1 AND collection_id = $2")
+            .fetch_one(&mut *tx)
+            .await?;
+        if agents > 0 || targets > 0 {
+            return Err(DomainError::Conflict(format!(
+                "the collection still holds {agents} active agent(s) and {targets} monitored target(s); revoke the agents and move or delete the targets first"
+            ))
+            .into());
+        }
+        let certificates = count("SELECT COUNT(*) FROM certificates WHERE account_id = $1 AND collection_id = $2")
+            .fetch_one(&mut *tx)
+            .await?;
+        let revoked_agents = count("SELECT COUNT(*) FROM agents WHERE account_id = $1 AND collection_id = $2")
+            .fetch_one(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM collections WHERE account_id = $1 AND id = $2")
             .bind(account.to_string())
             .bind(id.to_string())
             .execute(&mut *tx)
             .await?;
-        let details = serde_json::json!({ "name": collection.name });
+        let details = serde_json::json!({
+            "name": collection.name,
+            "certificates_removed": certificates,
+            "revoked_agents_removed": revoked_agents,
+        });
         Self::append(&mut tx, now, &change(account, "collection.deleted", target("collection", id), details), ctx).await?;
         tx.commit().await?;
         Ok(())
@@ -2539,7 +2693,7 @@ impl crate::Repository for Repo {
             agent_cols!(),
             ", EXISTS (SELECT 1 FROM account_closure bc JOIN accounts bx ON bx.id = bc.ancestor ",
             "WHERE bc.descendant = g.account_id AND bx.status <> 'active') AS blocked ",
-            "FROM agents g WHERE g.token_hash = $1 AND g.revoked_at IS NULL"
+            "FROM agents g WHERE g.token_hash = $1"
         ))
         .bind(token_hash)
         .fetch_optional(&self.pool)

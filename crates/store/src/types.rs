@@ -169,6 +169,24 @@ pub struct SessionRecord {
     pub expires_at: OffsetDateTime,
 }
 
+/// Attempts reserved by `reserve_attempt`: failures unless released.
+#[derive(Debug)]
+#[must_use = "a reservation stays a failure unless it is released"]
+pub struct Reservation {
+    ids: Vec<String>,
+}
+
+impl Reservation {
+    /// For the store's backends only.
+    pub(crate) fn new(ids: Vec<String>) -> Self {
+        Self { ids }
+    }
+
+    pub(crate) fn ids(&self) -> &[String] {
+        &self.ids
+    }
+}
+
 /// An MSP staff member's assignment to a customer.
 #[derive(Clone, Debug)]
 pub struct Assignment {
@@ -191,6 +209,8 @@ pub struct AccessSessionRecord {
     pub started_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
     pub ended_at: Option<OffsetDateTime>,
+    /// Why it ended: `ended`, `sign_out`, `sign_in_expired`, `unassigned`, …
+    pub end_reason: Option<String>,
 }
 
 impl AccessSessionRecord {
@@ -423,10 +443,21 @@ pub trait Repository: Send + Sync + 'static {
 
     // --- sign-in ---
     async fn login_candidate(&self, email: &str) -> Result<Option<LoginCandidate>>;
-    /// Failed attempts under any of `scopes` since `since`, the largest count.
-    async fn recent_failures(&self, scopes: &[String], since: OffsetDateTime) -> Result<i64>;
-    /// Records a failed attempt under `scopes` together with its audit event.
-    async fn record_failure(&self, scopes: &[String], draft: AuditDraft, ctx: &Ctx) -> Result<()>;
+    /// Reserves one attempt under each of `scopes`, counted as a failure from now on, unless a
+    /// scope already holds `limit` failures since `since` (`None`: refused). Exact under any
+    /// concurrency: each scope is locked while it is counted.
+    async fn reserve_attempt(
+        &self,
+        scopes: &[String],
+        limit: i64,
+        since: OffsetDateTime,
+    ) -> Result<Option<Reservation>>;
+    /// Takes a reservation back: the attempt succeeded.
+    async fn release_attempt(&self, reservation: Reservation) -> Result<()>;
+    /// Ends up to `limit` sign-ins that ran out (absolute expiry, or idle for `idle`) with their
+    /// access sessions, each recorded as ended at the moment it lapsed; returns how many. Safe
+    /// to run in every process at once.
+    async fn end_lapsed_sessions(&self, idle: time::Duration, limit: u32) -> Result<u64>;
     /// Starts a sign-in and records `auth.login`.
     async fn create_session(&self, session: NewSession, ctx: &Ctx) -> Result<()>;
     async fn session_by_token(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
@@ -437,6 +468,8 @@ pub trait Repository: Send + Sync + 'static {
     async fn end_session(&self, id: SessionId, action: Option<&str>, ctx: &Ctx) -> Result<()>;
     /// Sets the caller's own password and ends its other sign-ins.
     async fn change_own_password(&self, user: UserId, keep: SessionId, password_hash: &str, ctx: &Ctx) -> Result<()>;
+    /// The invited user an unused, unexpired activation token belongs to.
+    async fn invited_user(&self, token_hash: &str) -> Result<Option<User>>;
     /// Sets an invited user's first password; `None` when the token is unknown, used or expired.
     async fn activate(&self, token_hash: &str, password_hash: &str) -> Result<Option<User>>;
 
@@ -569,7 +602,8 @@ pub trait Repository: Send + Sync + 'static {
     async fn get_agent(&self, grant: &Grant, id: AgentId) -> Result<Agent>;
     /// Revokes an agent's token (grant: `resource.write`).
     async fn revoke_agent(&self, grant: &Grant, id: AgentId, ctx: &Ctx) -> Result<()>;
-    /// A live agent by token hash, and whether its account (or an ancestor) is suspended.
+    /// An agent by token hash (revoked ones too: a refusal is recorded), and whether its account
+    /// (or an ancestor) is suspended.
     async fn agent_by_token(&self, token_hash: &str) -> Result<Option<(Agent, bool)>>;
     /// Stores what an agent found, in its own account and collection only, as one import.
     async fn agent_report(

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 use tenantry_server::Settings;
-use tenantry_server::secrets::Passwords;
+use tenantry_server::passwords::Passwords;
 use tenantry_store::Backend;
 
 mod common;

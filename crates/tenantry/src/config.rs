@@ -35,6 +35,10 @@ pub struct Config {
     /// The SMTP relay for notifications, e.g. `smtp://user:password@relay.example.com:587`.
     pub smtp_url: Option<String>,
     pub smtp_from: String,
+    /// Proxies (comma-separated CIDRs) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: String,
+    /// Lets `/metrics` answer `Authorization: Bearer <token>` from anywhere, not only loopback.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Config {
@@ -58,6 +62,8 @@ impl Default for Config {
             monitor_timeout_secs: 10,
             smtp_url: None,
             smtp_from: "Tenantry <tenantry@localhost>".into(),
+            trusted_proxies: String::new(),
+            metrics_token: None,
         }
     }
 }
@@ -71,6 +77,8 @@ impl std::fmt::Debug for Config {
             .field("bootstrap_admin_email", &self.bootstrap_admin_email)
             .field("bootstrap_admin_password", &self.bootstrap_admin_password.as_ref().map(|_| "***"))
             .field("smtp_url", &self.smtp_url.as_deref().map(tenantry_store::redact_url))
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
             .finish_non_exhaustive()
     }
 }
@@ -145,6 +153,12 @@ impl Config {
         if let Some(v) = env_value("TENANTRY_SMTP_FROM")? {
             config.smtp_from = v;
         }
+        if let Some(v) = env_value("TENANTRY_TRUSTED_PROXIES")? {
+            config.trusted_proxies = v;
+        }
+        if let Some(v) = env_value("TENANTRY_METRICS_TOKEN")? {
+            config.metrics_token = Some(v).filter(|t| !t.is_empty());
+        }
         Ok(config)
     }
 
@@ -177,6 +191,9 @@ impl Config {
                 poll_every: seconds("monitor_poll_secs", self.monitor_poll_secs)?,
             },
             smtp: self.smtp_url.clone().map(|url| SmtpSettings { url, from: self.smtp_from.clone() }),
+            trusted_proxies: tenantry_server::client::parse_trusted_proxies(&self.trusted_proxies)
+                .map_err(|e| format!("trusted_proxies: {e}"))?,
+            metrics_token: self.metrics_token.clone().map(tenantry_server::secrets::Secret),
             ..Settings::default()
         })
     }

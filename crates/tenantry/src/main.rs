@@ -199,6 +199,7 @@ async fn serve(mut config: Config) -> Result<ExitCode, String> {
         );
     }
     tokio::spawn(app.scheduler().run(app.settings.monitor.poll_every));
+    tokio::spawn(app.clone().run_background());
     println!("tenantry listening on http://{bound} ({})", tenantry_store::redact_url(&config.database_url));
     tracing::info!(%bound, "serving");
     let shutdown = async {
@@ -224,7 +225,8 @@ async fn create_user(
         Some(path) => {
             let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
             let first = text.lines().next().unwrap_or_default().to_owned();
-            tenantry_domain::validate::password(&first).map_err(|m| format!("password {m}"))?;
+            tenantry_domain::validate::new_password(&first, &[email.as_str(), &name])
+                .map_err(|m| format!("password {m}"))?;
             Some(first)
         }
         None => None,

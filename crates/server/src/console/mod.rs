@@ -8,7 +8,7 @@ mod partner;
 mod portal;
 
 use crate::app::App;
-use crate::principal::{SESSION_COOKIE, cookie};
+use crate::principal::cookie;
 use askama::Template;
 use axum::Router;
 use axum::body::Body;
@@ -123,12 +123,14 @@ pub struct Api {
     /// The access session of a console tab inside a customer.
     pub access: Option<String>,
     peer: Option<SocketAddr>,
+    client: Option<crate::client::ClientIp>,
+    cookie_name: &'static str,
 }
 
 impl FromRequestParts<App> for Api {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, _app: &App) -> Result<Self, Response> {
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
         let service = parts
             .extensions
             .get::<ApiService>()
@@ -136,10 +138,12 @@ impl FromRequestParts<App> for Api {
             .ok_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response())?;
         Ok(Api {
             service,
-            cookie: cookie(&parts.headers, SESSION_COOKIE).map(str::to_owned),
+            cookie: cookie(&parts.headers, app.session_cookie_name()).map(str::to_owned),
             csrf: None,
             access: None,
             peer: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0),
+            client: crate::principal::client_ip(parts),
+            cookie_name: app.session_cookie_name(),
         })
     }
 }
@@ -149,7 +153,7 @@ impl Api {
     pub async fn call(&self, method: Method, path: &str, body: Option<(&str, Vec<u8>)>) -> Reply {
         let mut request = Request::builder().method(method).uri(format!("/api/v1{path}"));
         if let Some(c) = &self.cookie {
-            request = request.header(header::COOKIE, format!("{SESSION_COOKIE}={c}"));
+            request = request.header(header::COOKIE, format!("{}={c}", self.cookie_name));
         }
         if let Some(t) = &self.csrf {
             request = request.header(crate::principal::CSRF_HEADER, t);
@@ -170,6 +174,9 @@ impl Api {
         };
         if let Some(peer) = self.peer {
             request.extensions_mut().insert(ConnectInfo(peer));
+        }
+        if let Some(client) = self.client {
+            request.extensions_mut().insert(client);
         }
         let response = match self.service.clone().oneshot(request).await {
             Ok(r) => r,

@@ -61,6 +61,8 @@ impl AccessSessionBody {
     fn new(app: &App, r: AccessSessionRecord) -> Self {
         let now = app.now();
         let (status, ended_at) = match r.ended_at {
+            // Its sign-in ran out: it expired with it.
+            Some(at) if r.end_reason.as_deref() == Some("sign_in_expired") => ("expired", Some(at)),
             Some(at) => ("ended", Some(at)),
             None if now >= r.expires_at => ("expired", Some(r.expires_at)),
             None => ("open", None),

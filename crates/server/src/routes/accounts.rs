@@ -161,7 +161,7 @@ pub async fn create(
     let admin_email = v.check("admin.email", Email::parse(&request.admin.email));
     let admin_name = v.check("admin.name", validate::name(&request.admin.name));
     if let Some(p) = request.admin.password.as_deref() {
-        v.check("admin.password", validate::password(p));
+        v.check("admin.password", validate::new_password(p, &[&request.admin.email, &request.admin.name]));
     }
     v.finish()?;
     let (Some(name), Some(admin_email), Some(admin_name)) = (name, admin_email, admin_name) else {

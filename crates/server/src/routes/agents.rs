@@ -14,8 +14,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use tenantry_domain::authz::{Grant, Permission};
 use tenantry_domain::validate::{self, Validator};
-use tenantry_domain::{Agent, AgentId, Certificate, CollectionId};
-use tenantry_store::NewCertificate;
+use tenantry_domain::{Agent, AgentId, AuditTarget, Certificate, CollectionId, Outcome};
+use tenantry_store::{AuditDraft, Ctx, Linking, NewCertificate};
 
 /// What every agent token starts with.
 pub const AGENT_TOKEN_PREFIX: &str = "tna_";
@@ -144,6 +144,7 @@ pub async fn revoke(
 #[utoipa::path(operation_id = "agent_report", post, path = "/agent/report", tag = "agents", description = "With `Authorization: Agent <token>`: stores what the agent found in its own collection.", request_body = ReportRequest, responses((status = 200, body = ListBody<ReportedCertificate>), crate::error::Failure))]
 pub async fn report(
     State(app): State<App>,
+    super::auth::Client(client): super::auth::Client,
     headers: HeaderMap,
     request_body: Body,
 ) -> ApiResult<Json<ListBody<ReportedCertificate>>> {
@@ -155,8 +156,22 @@ pub async fn report(
         .map(|(_, token)| token.trim())
         .ok_or(ApiError::Unauthenticated)?;
     let (agent, blocked) = app.store.agent_by_token(&token_hash(token)).await?.ok_or(ApiError::Unauthenticated)?;
-    if blocked {
-        return Err(ApiError::AccountSuspended);
+    let refused = match (agent.revoked_at.is_some(), blocked) {
+        (true, _) => Some((ApiError::Unauthenticated, "agent_revoked")),
+        (false, true) => Some((ApiError::AccountSuspended, "account_suspended")),
+        (false, false) => None,
+    };
+    if let Some((error, reason)) = refused {
+        let draft = AuditDraft {
+            account_id: agent.account_id,
+            action: "agent.report_refused".into(),
+            outcome: Outcome::Denied,
+            target: AuditTarget { kind: "agent".into(), id: Some(agent.id.to_string()) },
+            details: serde_json::json!({ "reason": reason, "name": agent.name }),
+            linking: Linking::UpToActor,
+        };
+        let ctx = Ctx { ip: client.map(|ip| ip.to_string()), ..Ctx::default() };
+        return Err(crate::credentials::record(&app, draft, &ctx, error).await);
     }
     let bytes = body::read(request_body).await?;
     let request: ReportRequest = body::json(&headers, &bytes)?;

@@ -67,15 +67,6 @@ pub async fn list(
     Ok(Json(app.store.audit_page(&grant, &filter, &page).await?.into()))
 }
 
-/// Quotes a CSV field when it needs it (RFC 4180).
-pub fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
-}
-
 fn csv_row(e: &AuditEvent) -> String {
     let opt = |v: Option<String>| v.unwrap_or_default();
     let fields = [
@@ -98,7 +89,7 @@ fn csv_row(e: &AuditEvent) -> String {
         e.prev_hash.clone(),
         e.hash.clone(),
     ];
-    let mut line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+    let mut line = fields.iter().map(|f| crate::csv::field(f)).collect::<Vec<_>>().join(",");
     line.push_str("\r\n");
     line
 }
@@ -165,17 +156,4 @@ pub async fn export(
 pub async fn verify(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Verification>> {
     let (grant, _) = auth.grant(&app, Permission::AuditRead, &id, "audit.verified").await?;
     Ok(Json(app.store.verify_trail(&grant).await?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_with_commas_quotes_or_newlines_are_quoted() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
-    }
 }

@@ -2,21 +2,23 @@
 
 use crate::app::App;
 use crate::body;
+use crate::client::ClientIp;
+use crate::credentials::{self, refusal};
 use crate::error::{ApiError, ApiResult};
-use crate::principal::{Auth, SESSION_COOKIE};
+use crate::principal::{Auth, client_ip};
 use crate::secrets::{random_token, token_hash};
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use tenantry_domain::authz::{Permission, own_permissions};
 use tenantry_domain::clock::rfc3339_micros;
 use tenantry_domain::validate::{self, MAX_EMAIL};
-use tenantry_domain::{Account, AuditActor, AuditTarget, Outcome, Role, SessionId, User, UserStatus};
-use tenantry_store::{AuditDraft, Ctx, Linking, NewSession};
+use tenantry_domain::{Account, AuditActor, Outcome, Role, SessionId, User, UserStatus};
+use tenantry_store::{Ctx, NewSession};
 
 /// A sign-in's answer.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -73,42 +75,36 @@ pub struct ChangePasswordRequest {
     new_password: String,
 }
 
-/// The `Set-Cookie` value that carries a sign-in token (or, with `None`, removes it).
+/// The `Set-Cookie` value that carries a sign-in token (or, with `None`, removes it). Over https
+/// it is a `__Host-` cookie: Secure, for this host only, on every path.
 fn session_cookie(app: &App, token: Option<&str>) -> ApiResult<HeaderValue> {
     let secure = if app.secure_cookies() { "; Secure" } else { "" };
+    let name = app.session_cookie_name();
     let value = match token {
         Some(token) => format!(
-            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            "{name}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
             app.settings.session_absolute.whole_seconds()
         ),
-        None => format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+        None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
     };
     HeaderValue::from_str(&value).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-/// The rate-limit scopes of a sign-in attempt: the address and the email.
-fn failure_scopes(ip: &str, email: &str) -> Vec<String> {
-    vec![format!("ip:{ip}"), format!("email:{}", email.trim().to_lowercase())]
-}
+/// The client's address, for handlers that take no `Auth`.
+pub struct Client(pub Option<ClientIp>);
 
-/// Refuses with 429 while too many recent failures stand against any scope.
-async fn check_rate(app: &App, scopes: &[String]) -> ApiResult<()> {
-    let window = app.settings.login_failure_window;
-    let failures = app.store.recent_failures(scopes, app.now() - window).await?;
-    if failures >= app.settings.login_failure_limit {
-        return Err(ApiError::RateLimited { retry_after_secs: window.whole_seconds().unsigned_abs() });
+impl axum::extract::FromRequestParts<App> for Client {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _app: &App) -> Result<Self, ApiError> {
+        Ok(Self(client_ip(parts)))
     }
-    Ok(())
-}
-
-fn check_password_shape(field: &str, password: &str) -> ApiResult<()> {
-    validate::password(password).map_err(|m| ApiError::invalid(field, m))
 }
 
 #[utoipa::path(operation_id = "login", post, path = "/auth/login", tag = "auth", request_body = LoginRequest, responses((status = 200, description = "Signed in; sets the session cookie", body = LoginReply), crate::error::Failure))]
 pub async fn login(
     State(app): State<App>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Client(ip): Client,
     headers: HeaderMap,
     bytes: Bytes,
 ) -> ApiResult<Response> {
@@ -116,14 +112,9 @@ pub async fn login(
     if request.email.chars().count() > MAX_EMAIL {
         return Err(ApiError::invalid("email", format!("must be at most {MAX_EMAIL} characters")));
     }
-    check_password_shape("password", &request.password)?;
-    let ip = peer.ip().to_string();
-    let scopes = failure_scopes(&ip, &request.email);
-    check_rate(&app, &scopes).await?;
-
+    validate::password(&request.password).map_err(|m| ApiError::invalid("password", m))?;
+    let scopes = credentials::scopes(ip.as_ref(), &request.email);
     let candidate = app.store.login_candidate(&request.email).await?;
-    let hash = candidate.as_ref().and_then(|c| c.password_hash.as_deref());
-    let verified = app.passwords.verify(&request.password, hash).await?;
     let ctx = Ctx {
         actor: match &candidate {
             Some(c) => AuditActor {
@@ -134,28 +125,30 @@ pub async fn login(
             },
             None => AuditActor { email: Some(request.email.clone()), ..AuditActor::default() },
         },
-        ip: Some(ip.clone()),
+        ip: ip.map(|ip| ip.to_string()),
         ..Ctx::default()
     };
+    // Failures land in the user's account's trail, or the platform's for an unknown email.
+    let trail = match &candidate {
+        Some(c) => c.account.id,
+        None => app.store.platform().await?.id,
+    };
+    let user = candidate.as_ref().map(|c| c.user.id.to_string());
+    let hash = candidate.as_ref().and_then(|c| c.password_hash.as_deref());
+    let verified = match credentials::check_password(&app, &scopes, &request.password, hash).await {
+        Err(e @ ApiError::RateLimited { .. }) => {
+            let draft = refusal(trail, "auth.login_failed", user, e.code(), Outcome::Denied);
+            return Err(credentials::record(&app, draft, &ctx, e).await);
+        }
+        other => other?,
+    };
     let Some(candidate) = candidate.filter(|_| verified) else {
-        let account_id = match &ctx.actor.account_id {
-            Some(id) => *id,
-            None => app.store.platform().await?.id,
-        };
-        let draft = AuditDraft {
-            account_id,
-            action: "auth.login_failed".into(),
-            outcome: Outcome::Failure,
-            target: AuditTarget { kind: "user".into(), id: ctx.actor.user_id.map(|u| u.to_string()) },
-            details: serde_json::json!({ "reason": "invalid_credentials" }),
-            linking: Linking::UpToActor,
-        };
-        app.store.record_failure(&scopes, draft, &ctx).await?;
-        return Err(ApiError::InvalidCredentials);
+        let draft = refusal(trail, "auth.login_failed", user, "invalid_credentials", Outcome::Failure);
+        return Err(credentials::record(&app, draft, &ctx, ApiError::InvalidCredentials).await);
     };
 
     let now = app.now();
-    let refusal = match candidate.user.status_at(now) {
+    let refused = match candidate.user.status_at(now) {
         UserStatus::Disabled | UserStatus::Invited => Some(ApiError::UserDisabled),
         UserStatus::Expired => Some(ApiError::UserExpired),
         UserStatus::Active if candidate.blocked => Some(ApiError::AccountSuspended),
@@ -164,17 +157,9 @@ pub async fn login(
         }
         UserStatus::Active => None,
     };
-    if let Some(refusal) = refusal {
-        let draft = AuditDraft {
-            account_id: candidate.account.id,
-            action: "auth.login_failed".into(),
-            outcome: Outcome::Denied,
-            target: AuditTarget { kind: "user".into(), id: Some(candidate.user.id.to_string()) },
-            details: serde_json::json!({ "reason": refusal.code() }),
-            linking: Linking::UpToActor,
-        };
-        app.store.record(draft, &ctx).await?;
-        return Err(refusal);
+    if let Some(refused) = refused {
+        let draft = refusal(trail, "auth.login_failed", user, refused.code(), Outcome::Denied);
+        return Err(credentials::record(&app, draft, &ctx, refused).await);
     }
 
     let token = random_token()?;
@@ -186,7 +171,7 @@ pub async fn login(
         user_id: candidate.user.id,
         csrf_token: csrf_token.clone(),
         expires_at,
-        ip: Some(ip),
+        ip: ip.map(|ip| ip.to_string()),
     };
     app.store.create_session(session, &ctx).await?;
     let mut user = candidate.user;
@@ -208,33 +193,11 @@ pub async fn me(State(app): State<App>, auth: Auth) -> ApiResult<Json<MeReply>> 
     Ok(Json(MeReply { user: auth.user.as_of(app.now()), account: auth.account, csrf_token, permissions }))
 }
 
-/// Checks the caller's own password; a wrong one counts as a failed sign-in and is recorded.
-pub async fn confirm_own_password(app: &App, auth: &Auth, password: &str) -> ApiResult<()> {
-    let ip = auth.ip.clone().unwrap_or_default();
-    let scopes = failure_scopes(&ip, &auth.principal.email);
-    check_rate(app, &scopes).await?;
-    let candidate = app.store.login_candidate(&auth.principal.email).await?;
-    let hash = candidate.as_ref().and_then(|c| c.password_hash.as_deref());
-    if app.passwords.verify(password, hash).await? {
-        return Ok(());
-    }
-    let draft = AuditDraft {
-        account_id: auth.principal.account_id,
-        action: "auth.reauth".into(),
-        outcome: Outcome::Failure,
-        target: AuditTarget { kind: "user".into(), id: Some(auth.principal.user_id.to_string()) },
-        details: serde_json::json!({ "reason": "invalid_credentials" }),
-        linking: Linking::UpToActor,
-    };
-    app.store.record_failure(&scopes, draft, &auth.ctx()).await?;
-    Err(ApiError::InvalidCredentials)
-}
-
 #[utoipa::path(operation_id = "reauth", post, path = "/auth/reauth", tag = "auth", security(("session" = [], "csrf" = [])), request_body = PasswordOnly, responses((status = 200, description = "Stepped up; rotates the session cookie", body = CsrfReply), crate::error::Failure))]
 pub async fn reauth(State(app): State<App>, auth: Auth, headers: HeaderMap, bytes: Bytes) -> ApiResult<Response> {
     let signin = auth.signin()?;
     let request: PasswordOnly = body::json(&headers, &bytes)?;
-    confirm_own_password(&app, &auth, &request.password).await?;
+    credentials::confirm_own_password(&app, &auth, &request.password).await?;
     let token = random_token()?;
     app.store.rotate_session(signin.id, &token_hash(&token), &auth.ctx()).await?;
     let body = CsrfReply { csrf_token: signin.csrf_token.clone() };
@@ -242,11 +205,34 @@ pub async fn reauth(State(app): State<App>, auth: Auth, headers: HeaderMap, byte
 }
 
 #[utoipa::path(operation_id = "activate", post, path = "/auth/activate", tag = "auth", request_body = ActivateRequest, responses((status = 204, description = "Password set; the user is active"), crate::error::Failure))]
-pub async fn activate(State(app): State<App>, headers: HeaderMap, bytes: Bytes) -> ApiResult<StatusCode> {
+pub async fn activate(
+    State(app): State<App>,
+    Client(ip): Client,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> ApiResult<StatusCode> {
     let request: ActivateRequest = body::json(&headers, &bytes)?;
-    check_password_shape("password", &request.password)?;
+    validate::password(&request.password).map_err(|m| ApiError::invalid("password", m))?;
+    // The token is looked up before anything is hashed; unknown ones count against the address.
+    let scopes: Vec<String> = ip.iter().map(ClientIp::rate_scope).collect();
+    let reservation = match credentials::reserve(&app, &scopes).await {
+        Err(e @ ApiError::RateLimited { .. }) => {
+            let ctx = Ctx { ip: ip.map(|ip| ip.to_string()), ..Ctx::default() };
+            let draft =
+                refusal(app.store.platform().await?.id, "auth.activation_failed", None, e.code(), Outcome::Denied);
+            return Err(credentials::record(&app, draft, &ctx, e).await);
+        }
+        other => other?,
+    };
+    let token_hash = token_hash(&request.token);
+    let Some(user) = app.store.invited_user(&token_hash).await? else {
+        return Err(ApiError::invalid("token", "unknown, already used or expired"));
+    };
+    app.store.release_attempt(reservation).await?;
+    validate::new_password(&request.password, &[user.email.as_str(), &user.name])
+        .map_err(|m| ApiError::invalid("password", m))?;
     let hash = app.passwords.hash(&request.password).await?;
-    match app.store.activate(&token_hash(&request.token), &hash).await? {
+    match app.store.activate(&token_hash, &hash).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT),
         None => Err(ApiError::invalid("token", "unknown, already used or expired")),
     }
@@ -261,8 +247,9 @@ pub async fn change_password(
 ) -> ApiResult<StatusCode> {
     let signin = auth.signin()?.id;
     let request: ChangePasswordRequest = body::json(&headers, &bytes)?;
-    confirm_own_password(&app, &auth, &request.current_password).await?;
-    check_password_shape("new_password", &request.new_password)?;
+    credentials::confirm_own_password(&app, &auth, &request.current_password).await?;
+    validate::new_password(&request.new_password, &[auth.user.email.as_str(), &auth.user.name])
+        .map_err(|m| ApiError::invalid("new_password", m))?;
     let hash = app.passwords.hash(&request.new_password).await?;
     app.store.change_own_password(auth.principal.user_id, signin, &hash, &auth.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -165,7 +165,7 @@ pub async fn usage(
     }
     let mut text = String::from("account_id,account_name,users,certificates,agents,targets\r\n");
     for u in &items {
-        let name = super::audit::csv_field(&u.account_name);
+        let name = crate::csv::field(&u.account_name);
         text.push_str(&format!(
             "{},{name},{},{},{},{}\r\n",
             u.account_id, u.users, u.certificates, u.agents, u.targets

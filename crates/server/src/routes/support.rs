@@ -66,25 +66,12 @@ pub async fn create(
 
 /// Announces a new request at its inbox's address, in the background, when a relay is set.
 fn notify_inbox(app: &App, to: String, request: &SupportRequest) {
-    if app.mailer.is_none() {
-        return;
-    }
     let subject = format!("Support request from {}: {}", request.account_name, request.subject);
     let body = format!(
         "{} of {} wrote:\n\n{}\n\nAnswer it in the partner console: {}/console/support\n",
         request.created_by_email, request.account_name, request.message, app.public_url
     );
-    let app = app.clone();
-    tokio::spawn(async move {
-        let Some(mailer) = &app.mailer else { return };
-        match mailer.send(&to, &subject, body).await {
-            Ok(()) => app.metrics.mail_sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-            Err(e) => {
-                tracing::warn!(error = %e, "support request notification not sent");
-                app.metrics.mail_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            }
-        };
-    });
+    crate::mail::send_later(app, to, subject, body, "support request notification");
 }
 
 #[utoipa::path(operation_id = "list_support_requests", get, path = "/accounts/{id}/support-requests", tag = "support", description = "A customer's sent requests, or the inbox of a partner-side account; newest first.", security(("session" = [])), params(("id" = String, Path), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)), responses((status = 200, body = ListBody<SupportRequest>), crate::error::Failure))]

@@ -99,15 +99,21 @@ pub async fn create(
     headers: HeaderMap,
     request_body: Body,
 ) -> ApiResult<(StatusCode, Json<CreatedUser>)> {
-    let (grant, account) = auth.grant(&app, Permission::UserManage, &id, "user.created").await?;
+    let action = "user.created";
+    let (grant, account) = auth.grant(&app, Permission::UserManage, &id, action).await?;
     let bytes = body::read(request_body).await?;
     let request: CreateUserRequest = body::json(&headers, &bytes)?;
+    // A lasting credential for the new user: only for those who may mint one.
+    let may_mint = match request.password {
+        Some(_) => auth.also(&app, Permission::UserCredentials, &account, action).await.map(|_| true)?,
+        None => auth.try_grant(&app, Permission::UserCredentials, &id).await?.is_ok(),
+    };
     let mut v = Validator::new();
     let email = v.check("email", Email::parse(&request.email));
     let name = v.check("name", validate::name(&request.name));
     let role = v.check("role", role_for(account.kind, &request.role));
     if let Some(p) = request.password.as_deref() {
-        v.check("password", validate::password(p));
+        v.check("password", validate::new_password(p, &[&request.email, &request.name]));
     }
     let expires_at = request.expires_at.as_deref().and_then(|e| v.check("expires_at", timestamp(e)));
     v.finish()?;
@@ -118,7 +124,26 @@ pub async fn create(
     let new =
         NewUser { email, name, role, password_hash: creds.password_hash, expires_at, activation: creds.activation };
     let user = app.store.create_user(&grant, new, &auth.ctx()).await?;
-    Ok((StatusCode::CREATED, Json(CreatedUser { user: user.as_of(app.now()), activation_url: creds.activation_url })))
+    let activation_url = match creds.activation_url {
+        Some(url) if !may_mint => {
+            mail_activation(&app, &user, &account.name, url);
+            None
+        }
+        other => other,
+    };
+    Ok((StatusCode::CREATED, Json(CreatedUser { user: user.as_of(app.now()), activation_url })))
+}
+
+/// Sends an invited user its activation link, which the one who created it may not see.
+fn mail_activation(app: &App, user: &User, account_name: &str, url: String) {
+    let subject = format!("Your {account_name} account on Tenantry");
+    let body = format!(
+        "Hello {},\n\nan account was created for you in {account_name}. Set your password here:\n\n{url}\n\n\
+         The link works once and expires in {} days.\n",
+        user.name,
+        app.settings.activation_ttl.whole_days()
+    );
+    crate::mail::send_later(app, user.email.to_string(), subject, body, "activation link");
 }
 
 #[utoipa::path(operation_id = "get_user", get, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), responses((status = 200, body = User), crate::error::Failure))]
@@ -136,10 +161,14 @@ pub async fn patch(
     request_body: Body,
 ) -> ApiResult<Json<User>> {
     let uid = user_id(&uid);
-    let (grant, account) = auth.grant_change(&app, USERS, &id, "user.updated", |seen| find(&app, seen, &uid)).await?;
+    let action = "user.updated";
+    let (grant, account) = auth.grant_change(&app, USERS, &id, action, |seen| find(&app, seen, &uid)).await?;
     let uid = uid?;
     let bytes = body::read(request_body).await?;
     let request: PatchUserRequest = body::json(&headers, &bytes)?;
+    if request.password.is_some() {
+        auth.also(&app, Permission::UserCredentials, &account, action).await?;
+    }
     let mut v = Validator::new();
     let name = request.name.as_deref().and_then(|n| v.check("name", validate::name(n)));
     let email = request.email.as_deref().and_then(|e| v.check("email", Email::parse(e)));
@@ -160,7 +189,8 @@ pub async fn patch(
         Patch::Value(e) => v.check("expires_at", timestamp(&e)).map(Some),
     };
     if let Some(p) = request.password.as_deref() {
-        v.check("password", validate::password(p));
+        let user = app.store.get_user(&grant, uid).await?;
+        v.check("password", validate::new_password(p, &[user.email.as_str(), &user.name]));
     }
     v.finish()?;
     let password_hash = match request.password.as_deref() {

@@ -1,13 +1,18 @@
-//! Sign-ins: lookup by token hash, rotation, ending, failure counters.
+//! Sign-ins: lookup by token hash, rotation, ending, lapsing; attempt reservations under the
+//! failed-attempt limits; access sessions opened against a concurrent unassignment.
 
-use crate::support::Fixture;
-use tenantry_domain::{AuditTarget, Clock, Outcome, SessionId, UserId};
-use tenantry_store::{AuditDraft, Ctx, Linking, NewSession};
+use crate::support::{Fixture, new_user};
+use tenantry_domain::authz::{Permission, Relation};
+use tenantry_domain::{AccessSessionId, Clock, Role, SessionId, UserId};
+use tenantry_store::{NewAccessSession, NewSession, PageRequest};
 
 crate::conformance!(
     a_rotated_session_answers_only_to_its_new_token,
     an_ended_session_is_gone,
-    failures_count_per_scope_within_the_window,
+    attempts_are_counted_per_scope_within_the_window_and_released_on_success,
+    concurrent_attempts_from_two_processes_never_pass_the_limit,
+    a_grant_judged_before_an_unassignment_opens_no_session_after_it,
+    a_lapsed_sign_in_ends_its_access_sessions_at_the_moment_it_lapsed,
 );
 
 /// Starts a sign-in for `user` under `token_hash`; returns the hash.
@@ -56,28 +61,125 @@ async fn an_ended_session_is_gone(fx: Fixture) {
     assert!(fx.store.session_by_token(&token).await.unwrap_or_else(|e| panic!("{e}")).is_none());
 }
 
-async fn failures_count_per_scope_within_the_window(fx: Fixture) {
-    let draft = || AuditDraft {
-        account_id: fx.platform.id,
-        action: "auth.login_failed".into(),
-        outcome: Outcome::Failure,
-        target: AuditTarget { kind: "user".into(), id: None },
-        details: serde_json::json!({}),
-        linking: Linking::UpToActor,
-    };
+async fn attempts_are_counted_per_scope_within_the_window_and_released_on_success(fx: Fixture) {
     let scopes = vec!["ip:192.0.2.9".to_owned(), "email:x@y.test".to_owned()];
-    let start = fx.clock.now();
-    for _ in 0..3 {
-        fx.store.record_failure(&scopes, draft(), &Ctx::default()).await.unwrap_or_else(|e| panic!("{e}"));
-    }
-    fx.store.record_failure(&scopes[..1], draft(), &Ctx::default()).await.unwrap_or_else(|e| panic!("{e}"));
-    let count = |s: Vec<String>, since| {
-        let store = fx.store.clone();
-        async move { store.recent_failures(&s, since).await.unwrap_or_else(|e| panic!("{e}")) }
+    let reserve = |s: Vec<String>, limit: i64| {
+        let (store, since) = (fx.store.clone(), fx.clock.now() - time::Duration::minutes(15));
+        async move { store.reserve_attempt(&s, limit, since).await.unwrap_or_else(|e| panic!("{e}")) }
     };
-    assert_eq!(count(vec![scopes[0].clone()], start).await, 4);
-    assert_eq!(count(vec![scopes[1].clone()], start).await, 3);
-    assert_eq!(count(scopes.clone(), start).await, 4, "the worst scope counts");
+    for _ in 0..3 {
+        assert!(reserve(scopes.clone(), 4).await.is_some());
+    }
+    // The address alone reaches the limit of 4; the email has 3.
+    assert!(reserve(scopes[..1].to_vec(), 4).await.is_some());
+    assert!(reserve(scopes.clone(), 4).await.is_none(), "the worst scope counts");
+    assert!(reserve(scopes[1..].to_vec(), 4).await.is_some(), "the email on its own had room for one more");
+    assert!(reserve(scopes[1..].to_vec(), 4).await.is_none());
+    // A success takes its reservation back.
+    let other = vec!["email:ok@y.test".to_owned()];
+    for _ in 0..10 {
+        let reservation = reserve(other.clone(), 2).await.unwrap_or_else(|| panic!("refused"));
+        fx.store.release_attempt(reservation).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    // And the window moves on.
     fx.clock.advance(time::Duration::minutes(16));
-    assert_eq!(count(scopes, fx.clock.now() - time::Duration::minutes(15)).await, 0);
+    assert!(reserve(scopes, 4).await.is_some());
+}
+
+async fn concurrent_attempts_from_two_processes_never_pass_the_limit(fx: Fixture) {
+    // A second pool on the same database stands for a second process.
+    let other = tenantry_store::connect(&fx.url, fx.clock.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+    let since = fx.clock.now() - time::Duration::minutes(15);
+    let attempts = (0..40).map(|n| {
+        let store = if n % 2 == 0 { fx.store.clone() } else { other.clone() };
+        let scopes = vec![format!("email:target@y.test"), format!("ip:198.51.100.{n}")];
+        tokio::spawn(async move { store.reserve_attempt(&scopes, 5, since).await.map(|r| r.is_some()) })
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let passed = results.into_iter().filter(|r| matches!(r, Ok(Ok(true)))).count();
+    assert_eq!(passed, 5, "exactly the limit of attempts is let through");
+}
+
+async fn a_grant_judged_before_an_unassignment_opens_no_session_after_it(fx: Fixture) {
+    let t = fx.tree().await;
+    let msp = &t.msp;
+    let staff_grant = msp.grant(Permission::UserManage, &msp.account, Relation::Own);
+    let staff = fx
+        .store
+        .create_user(&staff_grant, new_user("tech@msp.test", Role::MspStaff), &msp.ctx())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let assign = msp.grant(Permission::StaffAssign, &msp.account, Relation::Own);
+    fx.store.assign(&assign, staff.id, t.customer.account.id, &msp.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
+    let tech = crate::support::Actor { user: staff.clone(), account: msp.account.clone() };
+    let signin = crate::sessions::sign_in(&fx, staff.id, "tech-hash").await;
+    let signin = fx
+        .store
+        .session_by_token(&signin)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no sign-in"));
+    // Judged while assigned …
+    let enter = tech.grant(Permission::AccessEnter, &t.customer.account, Relation::Below { assigned: true });
+    // … then unassigned before the session is stored.
+    fx.store.unassign(&assign, staff.id, t.customer.account.id, &msp.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
+    let new = NewAccessSession {
+        signin_session_id: signin.id,
+        reason: None,
+        expires_at: fx.clock.now() + time::Duration::hours(8),
+    };
+    let opened = fx.store.open_access_session(&enter, new, &tech.ctx()).await;
+    assert!(opened.is_err(), "a session was opened for a technician no longer assigned");
+    let list = t.customer.grant(Permission::AccessList, &t.customer.account, Relation::Own);
+    let page = fx
+        .store
+        .list_access_sessions(&list, None, &PageRequest { after: None, limit: 50 })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(page.items.is_empty());
+}
+
+async fn a_lapsed_sign_in_ends_its_access_sessions_at_the_moment_it_lapsed(fx: Fixture) {
+    let t = fx.tree().await;
+    let token = sign_in(&fx, t.msp.user.id, "msp-hash").await;
+    let signin = fx
+        .store
+        .session_by_token(&token)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no sign-in"));
+    let enter = t.msp.grant(Permission::AccessEnter, &t.customer.account, Relation::Below { assigned: false });
+    let new = NewAccessSession {
+        signin_session_id: signin.id,
+        reason: Some("ticket 1".into()),
+        expires_at: fx.clock.now() + time::Duration::hours(8),
+    };
+    let opened = fx.store.open_access_session(&enter, new, &t.msp.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
+    let idle = time::Duration::hours(1);
+    assert_eq!(
+        fx.store.end_lapsed_sessions(idle, 100).await.unwrap_or_else(|e| panic!("{e}")),
+        0,
+        "nothing lapsed yet"
+    );
+    let lapsed_at = signin.last_seen_at + idle;
+    fx.clock.advance(time::Duration::hours(3));
+    // Two processes sweep at once: the sign-in ends once.
+    let other = tenantry_store::connect(&fx.url, fx.clock.clone()).await.unwrap_or_else(|e| panic!("{e}"));
+    let (a, b) = tokio::join!(fx.store.end_lapsed_sessions(idle, 100), other.end_lapsed_sessions(idle, 100));
+    assert_eq!(a.unwrap_or_else(|e| panic!("{e}")) + b.unwrap_or_else(|e| panic!("{e}")), 1);
+    assert!(fx.store.session_by_token(&token).await.unwrap_or_else(|e| panic!("{e}")).is_none());
+    let ended =
+        fx.store.access_session(opened.id).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("gone"));
+    assert_eq!(ended.ended_at, Some(lapsed_at));
+    assert_eq!(ended.end_reason.as_deref(), Some("sign_in_expired"));
+    let read = t.customer.grant(Permission::AuditRead, &t.customer.account, Relation::Own);
+    let filter = tenantry_store::AuditFilter { action: Some("access_session.ended".into()), ..Default::default() };
+    let events = fx
+        .store
+        .audit_page(&read, &filter, &PageRequest { after: None, limit: 50 })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(events.items.len(), 1, "one access_session.ended event");
+    assert_eq!(events.items[0].details["reason"], "sign_in_expired");
+    let _: AccessSessionId = opened.id;
 }

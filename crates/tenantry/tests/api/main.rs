@@ -11,6 +11,7 @@ mod browser;
 mod certificates;
 mod console;
 mod delegation;
+mod hardening;
 mod input;
 mod isolation;
 mod openapi;

@@ -1,0 +1,138 @@
+//! Who is on the other end of a request: the client's address (the TCP peer, or — behind a
+//! trusted proxy — the right-most `X-Forwarded-For` hop that is not one), and the rate-limit
+//! scope it counts under (IPv6 per /64, since one host holds a whole /64).
+
+use axum::http::HeaderMap;
+use ipnet::{IpNet, Ipv6Net};
+use std::net::IpAddr;
+
+/// The client's address, resolved once per request by the edge and kept in the request's
+/// extensions (the console's in-process calls carry it on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
+impl ClientIp {
+    /// The address of a request from `peer` with `headers`, given the proxies trusted to say
+    /// whom they forward for.
+    pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Self {
+        let peer = peer.to_canonical();
+        let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+        if !is_trusted(&peer) {
+            return Self(peer);
+        }
+        let hops = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter(|hop| !hop.is_empty())
+            .collect::<Vec<_>>();
+        // Each trusted proxy appended the address it saw; the first one it did not trust is the
+        // client. Anything unreadable there is not an address we can count on: the proxy is.
+        let mut last_trusted = peer;
+        for hop in hops.iter().rev() {
+            match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+                Ok(ip) if is_trusted(&ip) => last_trusted = ip,
+                Ok(ip) => return Self(ip),
+                Err(_) => return Self(last_trusted),
+            }
+        }
+        Self(last_trusted)
+    }
+
+    /// The rate-limit scope of this address: itself for IPv4, its /64 for IPv6.
+    pub fn rate_scope(&self) -> String {
+        match self.0 {
+            IpAddr::V4(v4) => format!("ip:{v4}"),
+            IpAddr::V6(v6) => match Ipv6Net::new(v6, 64) {
+                Ok(net) => format!("ip:{}", net.trunc()),
+                Err(_) => format!("ip:{v6}"),
+            },
+        }
+    }
+
+    pub fn is_loopback(&self) -> bool {
+        self.0.is_loopback()
+    }
+}
+
+impl std::fmt::Display for ClientIp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Parses `TENANTRY_TRUSTED_PROXIES`: comma-separated CIDRs (or single addresses).
+pub fn parse_trusted_proxies(raw: &str) -> Result<Vec<IpNet>, String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("`{s}` is not an address or a CIDR range"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for v in values {
+            headers.append("x-forwarded-for", HeaderValue::from_str(v).unwrap_or_else(|e| panic!("{e}")));
+        }
+        headers
+    }
+
+    #[test]
+    fn without_trusted_proxies_the_peer_is_the_client_whatever_the_header_says() {
+        let resolved = ClientIp::resolve(ip("198.51.100.7"), &forwarded(&["203.0.113.9"]), &[]);
+        assert_eq!(resolved, ClientIp(ip("198.51.100.7")));
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_right_most_untrusted_hop_is_the_client() -> Result<(), String> {
+        let trusted = parse_trusted_proxies("10.0.0.0/8, 192.0.2.1")?;
+        // The client forged a first entry; the proxies appended what they saw.
+        let headers = forwarded(&["1.1.1.1, 203.0.113.9", "10.1.2.3"]);
+        assert_eq!(ClientIp::resolve(ip("192.0.2.1"), &headers, &trusted), ClientIp(ip("203.0.113.9")));
+        // Every hop trusted: the farthest proxy is the best we know.
+        let all_trusted = forwarded(&["10.9.9.9"]);
+        assert_eq!(ClientIp::resolve(ip("10.0.0.1"), &all_trusted, &trusted), ClientIp(ip("10.9.9.9")));
+        // Garbage where the client should be: not believed.
+        assert_eq!(ClientIp::resolve(ip("10.0.0.1"), &forwarded(&["not-an-ip"]), &trusted), ClientIp(ip("10.0.0.1")));
+        // A peer that is not trusted is not believed either.
+        assert_eq!(ClientIp::resolve(ip("198.51.100.7"), &headers, &trusted), ClientIp(ip("198.51.100.7")));
+        Ok(())
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_64_and_ipv4_per_address() {
+        let a = ClientIp(ip("2001:db8:1:2:aaaa::1")).rate_scope();
+        let b = ClientIp(ip("2001:db8:1:2:ffff:ffff:ffff:ffff")).rate_scope();
+        let other = ClientIp(ip("2001:db8:1:3::1")).rate_scope();
+        assert_eq!(a, "ip:2001:db8:1:2::/64");
+        assert_eq!(a, b);
+        assert_ne!(a, other);
+        assert_eq!(ClientIp(ip("192.0.2.1")).rate_scope(), "ip:192.0.2.1");
+        assert_ne!(ClientIp(ip("192.0.2.1")).rate_scope(), ClientIp(ip("192.0.2.2")).rate_scope());
+        // An IPv4 address written as IPv6 is the same client.
+        assert_eq!(ClientIp::resolve(ip("::ffff:192.0.2.1"), &HeaderMap::new(), &[]), ClientIp(ip("192.0.2.1")));
+    }
+
+    #[test]
+    fn trusted_proxies_must_be_addresses_or_ranges() {
+        assert!(parse_trusted_proxies("").is_ok_and(|v| v.is_empty()));
+        assert!(parse_trusted_proxies("10.0.0.0/8,::1").is_ok_and(|v| v.len() == 2));
+        assert!(parse_trusted_proxies("10.0.0.0/8,proxy.local").is_err());
+    }
+}

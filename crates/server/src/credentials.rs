@@ -1,0 +1,82 @@
+//! Checking a password under the failed-attempt limits, for sign-in and step-up alike: the
+//! attempt is reserved in the database first (exact under any concurrency, shared by every
+//! process), then a hashing slot is taken (or `overloaded`, still counted), then the hash runs;
+//! a success takes the reservation back. Every refusal is recorded by the caller's `refused`.
+
+use crate::app::App;
+use crate::client::ClientIp;
+use crate::error::{ApiError, ApiResult};
+use crate::principal::Auth;
+use tenantry_domain::{AccountId, AuditTarget, Outcome};
+use tenantry_store::{AuditDraft, Ctx, Linking, Reservation};
+
+/// The rate-limit scopes of an attempt: the client's address (IPv6 per /64) and the email.
+pub fn scopes(ip: Option<&ClientIp>, email: &str) -> Vec<String> {
+    let mut scopes = vec![format!("email:{}", email.trim().to_lowercase())];
+    if let Some(ip) = ip {
+        scopes.push(ip.rate_scope());
+    }
+    scopes
+}
+
+/// Reserves one attempt under `scopes`, or refuses with 429 while a scope holds the limit.
+pub async fn reserve(app: &App, scopes: &[String]) -> ApiResult<Reservation> {
+    let window = app.settings.login_failure_window;
+    let since = app.now() - window;
+    match app.store.reserve_attempt(scopes, app.settings.login_failure_limit, since).await? {
+        Some(reservation) => Ok(reservation),
+        None => Err(ApiError::RateLimited { retry_after_secs: window.whole_seconds().unsigned_abs() }),
+    }
+}
+
+/// Whether `password` matches `hash` (`None`: an unknown user, checked against the dummy hash at
+/// the same cost), within the limits of `scopes`. A wrong password stays counted; `RateLimited`
+/// and `Overloaded` come before any hash.
+pub async fn check_password(app: &App, scopes: &[String], password: &str, hash: Option<&str>) -> ApiResult<bool> {
+    let reservation = reserve(app, scopes).await?;
+    // A request turned away for want of a worker still counts: it carried a password.
+    let slot = app.passwords.slot().await?;
+    let verified = slot.verify(password, hash).await?;
+    if verified {
+        app.store.release_attempt(reservation).await?;
+    }
+    Ok(verified)
+}
+
+/// The audit event of a refused sign-in or step-up: `action` with `reason` in the trail of
+/// `account` (and up to the actor's).
+pub fn refusal(account: AccountId, action: &str, user: Option<String>, reason: &str, outcome: Outcome) -> AuditDraft {
+    AuditDraft {
+        account_id: account,
+        action: action.to_owned(),
+        outcome,
+        target: AuditTarget { kind: "user".into(), id: user },
+        details: serde_json::json!({ "reason": reason }),
+        linking: Linking::UpToActor,
+    }
+}
+
+/// Records `draft` and returns `error`; a failure to record is logged, never hides the answer.
+pub async fn record(app: &App, draft: AuditDraft, ctx: &Ctx, error: ApiError) -> ApiError {
+    if let Err(e) = app.store.record(draft, ctx).await {
+        tracing::error!(error = %e, "could not record a refusal");
+    }
+    error
+}
+
+/// Checks the caller's own password (a step-up): limited and recorded like a sign-in, as
+/// `auth.reauth` failures in the caller's trail.
+pub async fn confirm_own_password(app: &App, auth: &Auth, password: &str) -> ApiResult<()> {
+    let scopes = scopes(auth.ip.as_ref(), &auth.principal.email);
+    let candidate = app.store.login_candidate(&auth.principal.email).await?;
+    let hash = candidate.as_ref().and_then(|c| c.password_hash.as_deref());
+    let (reason, outcome, error) = match check_password(app, &scopes, password, hash).await {
+        Ok(true) => return Ok(()),
+        Ok(false) => ("invalid_credentials", Outcome::Failure, ApiError::InvalidCredentials),
+        Err(e @ ApiError::RateLimited { .. }) => ("rate_limited", Outcome::Denied, e),
+        Err(e) => return Err(e),
+    };
+    let user = Some(auth.principal.user_id.to_string());
+    let draft = refusal(auth.principal.account_id, "auth.reauth", user, reason, outcome);
+    Err(record(app, draft, &auth.ctx(), error).await)
+}
