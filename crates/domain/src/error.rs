@@ -19,6 +19,10 @@ pub enum DomainError {
     HasChildren,
     #[error("the plan allows at most {limit} {resource}")]
     PlanLimitReached { resource: &'static str, limit: i64 },
+    /// The access session a change was made in ended (or its actor was unassigned) before the
+    /// change could commit.
+    #[error("the access session has ended")]
+    AccessSessionEnded,
     #[error("internal error: {0}")]
     Internal(String),
 }

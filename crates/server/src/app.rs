@@ -200,6 +200,9 @@ impl App {
             if let Err(e) = self.end_lapsed_sign_ins().await {
                 tracing::warn!(error = %e, "ending lapsed sign-ins failed");
             }
+            if let Err(e) = self.store.prune_attempts().await {
+                tracing::warn!(error = %e, "forgetting old sign-in attempts failed");
+            }
             tokio::time::sleep(self.settings.sweep_every).await;
         }
     }

@@ -32,10 +32,10 @@ impl ClientIp {
         // client. Anything unreadable there is not an address we can count on: the proxy is.
         let mut last_trusted = peer;
         for hop in hops.iter().rev() {
-            match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
-                Ok(ip) if is_trusted(&ip) => last_trusted = ip,
-                Ok(ip) => return Self(ip),
-                Err(_) => return Self(last_trusted),
+            match parse_hop(hop) {
+                Some(ip) if is_trusted(&ip) => last_trusted = ip,
+                Some(ip) => return Self(ip),
+                None => return Self(last_trusted),
             }
         }
         Self(last_trusted)
@@ -61,6 +61,13 @@ impl std::fmt::Display for ClientIp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
     }
+}
+
+/// One `X-Forwarded-For` hop: an address, or an address with a port (`192.0.2.1:4711`,
+/// `[2001:db8::1]:443`), as some proxies write them.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let ip = hop.parse::<IpAddr>().ok().or_else(|| hop.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))?;
+    Some(ip.to_canonical())
 }
 
 /// Parses `TENANTRY_TRUSTED_PROXIES`: comma-separated CIDRs (or single addresses).
@@ -108,6 +115,9 @@ mod tests {
         // Every hop trusted: the farthest proxy is the best we know.
         let all_trusted = forwarded(&["10.9.9.9"]);
         assert_eq!(ClientIp::resolve(ip("10.0.0.1"), &all_trusted, &trusted), ClientIp(ip("10.9.9.9")));
+        // Hops with ports, as some proxies write them.
+        let ported = forwarded(&["203.0.113.9:4711, [2001:db8::7]:443"]);
+        assert_eq!(ClientIp::resolve(ip("10.0.0.1"), &ported, &trusted), ClientIp(ip("2001:db8::7")));
         // Garbage where the client should be: not believed.
         assert_eq!(ClientIp::resolve(ip("10.0.0.1"), &forwarded(&["not-an-ip"]), &trusted), ClientIp(ip("10.0.0.1")));
         // A peer that is not trusted is not believed either.

@@ -190,6 +190,7 @@ impl From<DomainError> for ApiError {
             DomainError::EmailTaken => Self::EmailTaken,
             DomainError::HasChildren => Self::HasChildren,
             e @ DomainError::PlanLimitReached { .. } => Self::PlanLimitReached(e.to_string()),
+            DomainError::AccessSessionEnded => Self::AccessSessionRequired,
             DomainError::Internal(why) => Self::Internal(why),
         }
     }

@@ -40,6 +40,9 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+/// The longest a request may take, reading its body included.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Largest request body the JSON API reads.
 pub const MAX_BODY: usize = 1024 * 1024;
 
@@ -162,9 +165,11 @@ async fn edge(State(app): State<App>, mut request: Request, next: Next) -> Respo
     let span =
         tracing::info_span!("request", id = %request_id, method = %request.method(), path = %request.uri().path());
     let run = std::panic::AssertUnwindSafe(next.run(request).instrument(span.clone()));
-    let mut response = match run.catch_unwind().await {
-        Ok(response) => response,
-        Err(_) => span.in_scope(|| ApiError::Internal("a handler panicked".into()).into_response()),
+    // A request (its body included) has a minute: a trickled body cannot hold a grant open.
+    let mut response = match tokio::time::timeout(REQUEST_TIMEOUT, run.catch_unwind()).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(_)) => span.in_scope(|| ApiError::Internal("a handler panicked".into()).into_response()),
+        Err(_) => ApiError::Overloaded { retry_after_secs: 1 }.into_response(),
     };
     if !is_a(&response, b"text/html")
         && let Some(page) = console::not_a_page(&path, &method, response.status())

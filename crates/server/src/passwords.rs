@@ -19,6 +19,9 @@ fn owasp_params() -> Result<Params, ApiError> {
     Params::new(19 * 1024, 2, 1, Some(32)).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
+/// The most argon2 memory a stored hash may ask for (4 × OWASP's 19 MiB), in KiB.
+const MAX_MEMORY_KIB: u32 = 4 * 19 * 1024;
+
 /// How the pool is sized.
 #[derive(Clone, Copy, Debug)]
 pub struct PoolSettings {
@@ -135,9 +138,11 @@ impl Passwords {
         if pool.slots.available_permits() == 0 && expected_wait > pool.settings.max_wait {
             return Err(refuse());
         }
-        pool.waiting.fetch_add(1, Ordering::Relaxed);
-        let permit = tokio::time::timeout(pool.settings.max_wait, pool.slots.clone().acquire_owned()).await;
-        pool.waiting.fetch_sub(1, Ordering::Relaxed);
+        let permit = {
+            // Counted while waiting, also when the request is dropped meanwhile.
+            let _waiting = Waiting::new(&pool.waiting);
+            tokio::time::timeout(pool.settings.max_wait, pool.slots.clone().acquire_owned()).await
+        };
         match permit {
             Ok(Ok(permit)) => Ok(Slot { pool: self.0.clone(), permit }),
             Ok(Err(_)) => Err(ApiError::Internal("the hashing pool is closed".into())),
@@ -153,6 +158,22 @@ impl Passwords {
     /// Verifies `password` against `hash` (waiting for a slot first); see [`Slot::verify`].
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, ApiError> {
         self.slot().await?.verify(password, hash).await
+    }
+}
+
+/// One request waiting for a worker, for as long as it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -257,6 +278,10 @@ fn verify_with(memory: &mut Vec<Block>, password: &[u8], hash: &str) -> bool {
     let (Ok(params), Some(salt), Some(expected)) = (Params::try_from(&parsed), parsed.salt, parsed.hash) else {
         return false;
     };
+    // Stored hashes are ours; one claiming far more memory than ours is not honoured.
+    if params.m_cost() > MAX_MEMORY_KIB || params.t_cost() > 16 || params.p_cost() > 4 {
+        return false;
+    }
     let Ok(version) = parsed.version.map_or(Ok(Version::V0x13), Version::try_from) else { return false };
     let mut out = vec![0u8; expected.len()];
     let count = params.block_count();
@@ -308,6 +333,32 @@ mod tests {
     async fn a_missing_hash_never_verifies_even_with_the_dummy_password() -> Result<(), ApiError> {
         let passwords = pool(1, Duration::from_secs(5));
         assert!(!passwords.verify("anything at all", None).await?);
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_request_dropped_while_waiting_is_no_longer_counted_as_waiting() -> Result<(), ApiError> {
+        let passwords = pool(1, Duration::from_secs(5));
+        let busy = passwords.slot().await?;
+        // Another request waits for the only worker, and its client goes away.
+        let gave_up = tokio::time::timeout(Duration::from_millis(20), passwords.slot()).await;
+        assert!(gave_up.is_err());
+        assert_eq!(passwords.0.waiting.load(Ordering::Relaxed), 0);
+        drop(busy);
+        assert!(passwords.verify("anything at all", None).await.is_ok_and(|ok| !ok));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_stored_hash_asking_for_far_more_memory_is_not_honoured() -> Result<(), ApiError> {
+        use argon2::password_hash::PasswordHasher;
+        let passwords = pool(1, Duration::from_secs(5));
+        let params = Params::new(MAX_MEMORY_KIB * 2, 1, 1, Some(32)).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let greedy = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(b"a greedy stored hash")
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .to_string();
+        assert!(!passwords.verify("a greedy stored hash", Some(&greedy)).await?);
         Ok(())
     }
 

@@ -79,7 +79,13 @@ impl FromRequestParts<App> for Auth {
         }
         if let Err(refused) = check_standing(&session.user, session.blocked, now) {
             let details = serde_json::json!({ "credential": "session", "session_id": session.id.to_string() });
-            return Err(refuse_credential(app, &ctx, "auth.session_refused", refused, details).await);
+            let refused = refuse_credential(app, &ctx, "auth.session_refused", refused, details).await;
+            // A disabled or expired user's sign-in ends (its next use is a plain 401); one of a
+            // suspended account stays, for when the account is restored.
+            if !session.blocked {
+                app.store.end_session(session.id, None, &ctx).await?;
+            }
+            return Err(refused);
         }
         if now - session.last_seen_at >= time::Duration::minutes(1) {
             app.store.touch_session(session.id).await?;

@@ -449,6 +449,28 @@ impl Repo {
 
     /// Appends one event to every trail it belongs to, inside the caller's transaction.
     async fn append(tx: &mut Tx, now: OffsetDateTime, draft: &AuditDraft, ctx: &Ctx) -> Result<EventId> {
+        // A change made inside an access session commits only while that session is open: its
+        // row is locked here (an update that changes nothing), so ending it (a sign-out, an
+        // unassignment, the customer's say) either commits first and this change is refused, or
+        // waits for this change. Every change appends its event in its own transaction.
+        if let (Some(session), Some(customer)) = (&ctx.access_session_id, ctx.access_customer)
+            && customer == draft.account_id
+            && draft.outcome == Outcome::Success
+        {
+            let held = sqlx::query(
+                "UPDATE access_sessions SET ended_at = ended_at WHERE id = $1 AND account_id = $2 \
+                 AND ended_at IS NULL AND expires_at > $3",
+            )
+            .bind(session)
+            .bind(customer.to_string())
+            .bind(to_micros(now))
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            if held == 0 {
+                return Err(DomainError::AccessSessionEnded.into());
+            }
+        }
         let id = EventId::new();
         let details = serde_json::to_string(&draft.details).map_err(|e| corrupt("details", e))?;
         let access_session_id = match ctx.access_customer {
@@ -793,20 +815,29 @@ impl Repo {
                 .await?
             }
         };
+        let mut ended = 0;
         for row in &rows {
             let id: AccessSessionId = parse_col(row, "id")?;
             let customer: AccountId = parse_col(row, "account_id")?;
-            sqlx::query("UPDATE access_sessions SET ended_at = $2, end_reason = $3 WHERE id = $1")
-                .bind(id.to_string())
-                .bind(to_micros(ended_at))
-                .bind(reason)
-                .execute(&mut **tx)
-                .await?;
+            // Another transaction may have ended it meanwhile: one end, one event.
+            let taken = sqlx::query(
+                "UPDATE access_sessions SET ended_at = $2, end_reason = $3 WHERE id = $1 AND ended_at IS NULL",
+            )
+            .bind(id.to_string())
+            .bind(to_micros(ended_at))
+            .bind(reason)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+            if taken == 0 {
+                continue;
+            }
+            ended += 1;
             let ctx = Ctx { access_session_id: Some(id.to_string()), access_customer: None, ..ctx.clone() };
             let draft = change(customer, "access_session.ended", target("access_session", id), serde_json::json!({ "reason": reason }));
             Self::append(tx, now, &draft, &ctx).await?;
         }
-        Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
+        Ok(ended)
     }
 
     /// The MSP's `msp_staff` user `user`, or `NotFound` / a validation error.
@@ -1568,6 +1599,18 @@ impl crate::Repository for Repo {
         let mut scopes = scopes.to_vec();
         scopes.sort();
         scopes.dedup();
+        // A scope already at its limit is refused without taking a lock (a flood of attempts
+        // under it writes nothing here); the count that decides is the locked one below.
+        for scope in &scopes {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM login_failures WHERE scope = $1 AND at >= $2")
+                .bind(scope)
+                .bind(to_micros(since))
+                .fetch_one(&self.pool)
+                .await?;
+            if n >= limit {
+                return Ok(None);
+            }
+        }
         let mut tx = self.begin_write().await?;
         // Lock each scope's row (in one order, so two attempts never wait on each other): a
         // concurrent attempt under the same scope counts only after this one has committed.
@@ -1613,6 +1656,17 @@ impl crate::Repository for Repo {
         for id in reservation.ids() {
             sqlx::query("DELETE FROM login_failures WHERE id = $1").bind(id).execute(&mut *tx).await?;
         }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn prune_attempts(&self) -> Result<()> {
+        let old = to_micros(self.now() - time::Duration::days(1));
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM login_failures WHERE at < $1").bind(old).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM rate_scopes WHERE scope NOT IN (SELECT scope FROM login_failures)")
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -454,6 +454,8 @@ pub trait Repository: Send + Sync + 'static {
     ) -> Result<Option<Reservation>>;
     /// Takes a reservation back: the attempt succeeded.
     async fn release_attempt(&self, reservation: Reservation) -> Result<()>;
+    /// Forgets attempts older than a day, and the scopes left without any.
+    async fn prune_attempts(&self) -> Result<()>;
     /// Ends up to `limit` sign-ins that ran out (absolute expiry, or idle for `idle`) with their
     /// access sessions, each recorded as ended at the moment it lapsed; returns how many. Safe
     /// to run in every process at once.

@@ -128,11 +128,13 @@ async fn flood() {
     // Users to sign in as, created by the administrator.
     let (status, admin) = sign_in(&http, &base, ADMIN, PASSWORD, "192.0.2.1").await;
     assert_eq!(status, 200, "{admin}");
-    let (cookie, csrf) = (admin["cookie"].as_str().unwrap_or_default(), admin["csrf_token"].as_str().unwrap_or_default());
+    let (cookie, csrf) =
+        (admin["cookie"].as_str().unwrap_or_default(), admin["csrf_token"].as_str().unwrap_or_default());
     let users_path = format!("{base}/api/v1/accounts/{}/users", admin["account"]["id"].as_str().unwrap_or_default());
     for n in 0..USERS {
         let body = json!({"email": format!("user{n}@platform.test"), "name": "Flood", "role": "platform_admin", "password": PASSWORD});
-        let reply = http.post(&users_path).header("cookie", cookie).header("x-csrf-token", csrf).json(&body).send().await;
+        let reply =
+            http.post(&users_path).header("cookie", cookie).header("x-csrf-token", csrf).json(&body).send().await;
         assert_eq!(reply.map(|r| r.status().as_u16()).unwrap_or(0), 201);
     }
     let (idle_rss, _) = process.memory();
@@ -205,7 +207,10 @@ async fn flood() {
 
     println!("sign-in flood, SQLite, {CONNECTIONS} connections ({GUESSERS} guessing) for {}s:", FLOOD.as_secs());
     println!("  RSS idle {idle_rss:.0} MiB, peak sampled {peak_rss:.0} MiB, peak (VmHWM) {hwm:.0} MiB");
-    println!("  /healthz: {probes} probes, slowest {:.0} ms, {late} over 1 s or failed", slowest.as_secs_f64() * 1000.0);
+    println!(
+        "  /healthz: {probes} probes, slowest {:.0} ms, {late} over 1 s or failed",
+        slowest.as_secs_f64() * 1000.0
+    );
     for ((guesser, status), n) in statuses.lock().await.iter() {
         let who = if *guesser { "guessing" } else { "right password" };
         println!("  {who:>14}: {status} × {n}");

@@ -18,6 +18,11 @@ use serde_json::json;
 /// The cookie that pairs a sign-in form with the browser that loaded it.
 const LOGIN_COOKIE: &str = "tenantry_login";
 
+/// The sign-in form's cookie: over https a `__Host-` one, which no other host can set.
+fn login_cookie(app: &App) -> &'static str {
+    if app.secure_cookies() { "__Host-tenantry_login" } else { LOGIN_COOKIE }
+}
+
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/login", get(login_page).post(login))
@@ -49,7 +54,7 @@ fn login_form(
     let mut response =
         page_with_status(status, &LoginPage { branding, action, form_token: form_token.clone(), email, error });
     let secure = if app.secure_cookies() { "; Secure" } else { "" };
-    let cookie = format!("{LOGIN_COOKIE}={form_token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600{secure}");
+    let cookie = format!("{}={form_token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600{secure}", login_cookie(app));
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
@@ -101,7 +106,7 @@ async fn sign_in(app: &App, api: Api, headers: HeaderMap, form: Form, slug: Opti
     let branding = login_branding(&api, slug.as_deref()).await.unwrap_or_default();
     let action = slug.as_deref().map(|s| format!("/login/{s}")).unwrap_or_else(|| "/login".into());
     let email = field(&form, "email").to_owned();
-    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    let expected = cookie(&headers, login_cookie(app)).unwrap_or_default();
     if expected.is_empty() || !constant_time_eq(expected.as_bytes(), field(&form, "form_token").as_bytes()) {
         let error = Some("The sign-in form expired. Please try again.".to_owned());
         return login_form(app, StatusCode::FORBIDDEN, branding, action, email, error);

@@ -23,10 +23,12 @@ pub async fn readyz(State(app): State<App>) -> impl IntoResponse {
     }
 }
 
-/// Whether `/metrics` may answer: from loopback (the client, after trusted proxies), or with
+/// Whether `/metrics` may answer: from loopback (not forwarded), or with
 /// `Authorization: Bearer $TENANTRY_METRICS_TOKEN`.
 fn may_read_metrics(app: &App, ip: Option<&ClientIp>, headers: &HeaderMap) -> bool {
-    if ip.is_some_and(ClientIp::is_loopback) {
+    // A forwarded request is never "from loopback": a proxy on this host (trusted or not) would
+    // otherwise make everyone's request look local.
+    if ip.is_some_and(ClientIp::is_loopback) && !headers.contains_key("x-forwarded-for") {
         return true;
     }
     let Some(expected) = &app.settings.metrics_token else { return false };

@@ -166,7 +166,8 @@ pub async fn patch(
     let uid = uid?;
     let bytes = body::read(request_body).await?;
     let request: PatchUserRequest = body::json(&headers, &bytes)?;
-    if request.password.is_some() {
+    // A new password or a new email (the user's sign-in identity) is a lasting credential.
+    if request.password.is_some() || request.email.is_some() {
         auth.also(&app, Permission::UserCredentials, &account, action).await?;
     }
     let mut v = Validator::new();

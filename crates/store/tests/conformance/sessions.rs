@@ -13,6 +13,7 @@ crate::conformance!(
     concurrent_attempts_from_two_processes_never_pass_the_limit,
     a_grant_judged_before_an_unassignment_opens_no_session_after_it,
     a_lapsed_sign_in_ends_its_access_sessions_at_the_moment_it_lapsed,
+    a_change_made_in_an_access_session_that_ended_meanwhile_is_refused,
 );
 
 /// Starts a sign-in for `user` under `token_hash`; returns the hash.
@@ -182,4 +183,45 @@ async fn a_lapsed_sign_in_ends_its_access_sessions_at_the_moment_it_lapsed(fx: F
     assert_eq!(events.items.len(), 1, "one access_session.ended event");
     assert_eq!(events.items[0].details["reason"], "sign_in_expired");
     let _: AccessSessionId = opened.id;
+}
+
+async fn a_change_made_in_an_access_session_that_ended_meanwhile_is_refused(fx: Fixture) {
+    let t = fx.tree().await;
+    let token = sign_in(&fx, t.msp.user.id, "msp-hash").await;
+    let signin = fx
+        .store
+        .session_by_token(&token)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("no sign-in"));
+    let enter = t.msp.grant(Permission::AccessEnter, &t.customer.account, Relation::Below { assigned: false });
+    let new = NewAccessSession {
+        signin_session_id: signin.id,
+        reason: None,
+        expires_at: fx.clock.now() + time::Duration::hours(8),
+    };
+    let opened = fx.store.open_access_session(&enter, new, &t.msp.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
+    // The request was authorized inside the session …
+    let write = t.msp.grant(Permission::UserManage, &t.customer.account, Relation::Below { assigned: false });
+    let ctx = tenantry_store::Ctx {
+        access_session_id: Some(opened.id.to_string()),
+        access_customer: Some(t.customer.account.id),
+        ..t.msp.ctx()
+    };
+    fx.store
+        .create_user(&write, new_user("first@globex.test", Role::Viewer), &ctx)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // … and the session ends before its change commits.
+    let end = t.customer.grant(Permission::AccessEnd, &t.customer.account, Relation::Own);
+    fx.store.end_access_session(&end, opened.id, &t.customer.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
+    let late = fx.store.create_user(&write, new_user("late@globex.test", Role::Viewer), &ctx).await;
+    assert!(
+        matches!(late, Err(tenantry_store::StoreError::Domain(tenantry_domain::DomainError::AccessSessionEnded))),
+        "{late:?}"
+    );
+    let read = t.customer.grant(Permission::UserRead, &t.customer.account, Relation::Own);
+    let users =
+        fx.store.list_users(&read, &PageRequest { after: None, limit: 50 }).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(users.items.iter().all(|u| u.email.as_str() != "late@globex.test"), "nothing was written");
 }

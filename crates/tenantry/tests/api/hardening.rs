@@ -169,6 +169,12 @@ async fn a_technician_inside_a_customer_cannot_mint_lasting_credentials(s: Serve
         .patch(&format!("{users}/{boss}"), json!({"password": "a takeover passphrase"}))
         .await
         .problem(403, "delegated_credential_forbidden");
+    // The email is the sign-in identity (and where links go): the same rule.
+    inside
+        .patch(&format!("{users}/{boss}"), json!({"email": "tech@attacker.test"}))
+        .await
+        .problem(403, "delegated_credential_forbidden");
+    inside.patch(&format!("{users}/{boss}"), json!({"name": "Boss"})).await.expect(200);
     s.login("boss@globex.test", PASSWORD).await;
     let denied = events(&t.msp, &t.customer_id, "user.created").await;
     assert!(
@@ -215,6 +221,9 @@ async fn refusals_of_csrf_disabled_users_suspended_tokens_and_revoked_agents_are
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0]["details"]["code"], "user_expired");
     assert_eq!(refused[0]["actor"]["email"], "temp@globex.test");
+    // That sign-in is over: its next use is a plain 401, and not another event.
+    temp.get("/api/v1/me").await.problem(401, "unauthenticated");
+    assert_eq!(events(&boss, &t.customer_id, "auth.session_refused").await.len(), 1);
 
     // An API token of an account that is then suspended.
     let bot = t.msp.bearer(&token.id("/token"));
@@ -450,6 +459,8 @@ mod configured {
         assert_eq!(get(Some("203.0.113.5"), None).await, 403, "from outside, through the proxy");
         assert_eq!(get(Some("203.0.113.5"), Some("not-the-token")).await, 403);
         assert_eq!(get(Some("203.0.113.5"), Some("metrics-secret-token")).await, 200);
+        // A forwarded request never counts as local, even when it says it came from loopback.
+        assert_eq!(get(Some("127.0.0.1"), None).await, 403);
     }
 
     async fn a_sign_in_flood_is_answered_overloaded_before_any_hash_and_healthz_stays_up(backend: Backend) {
