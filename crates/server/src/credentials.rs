@@ -29,18 +29,23 @@ pub async fn reserve(app: &App, scopes: &[String]) -> ApiResult<Reservation> {
     }
 }
 
-/// Whether `password` matches `hash` (`None`: an unknown user, checked against the dummy hash at
-/// the same cost), within the limits of `scopes`. A wrong password stays counted; `RateLimited`
-/// and `Overloaded` come before any hash.
-pub async fn check_password(app: &App, scopes: &[String], password: &str, hash: Option<&str>) -> ApiResult<bool> {
+/// What a password check found.
+pub enum Checked {
+    /// The password is right; the attempt's reservation is to be released (with the sign-in it
+    /// starts, or on its own).
+    Verified(Reservation),
+    /// The password is wrong (or the user unknown); the attempt stays counted.
+    Wrong,
+}
+
+/// Checks `password` against `hash` (`None`: an unknown user, checked against the dummy hash at
+/// the same cost), within the limits of `scopes`. `RateLimited` and `Overloaded` come before any
+/// hash.
+pub async fn check_password(app: &App, scopes: &[String], password: &str, hash: Option<&str>) -> ApiResult<Checked> {
     let reservation = reserve(app, scopes).await?;
     // A request turned away for want of a worker still counts: it carried a password.
     let slot = app.passwords.slot().await?;
-    let verified = slot.verify(password, hash).await?;
-    if verified {
-        app.store.release_attempt(reservation).await?;
-    }
-    Ok(verified)
+    Ok(if slot.verify(password, hash).await? { Checked::Verified(reservation) } else { Checked::Wrong })
 }
 
 /// The audit event of a refused sign-in or step-up: `action` with `reason` in the trail of
@@ -71,8 +76,8 @@ pub async fn confirm_own_password(app: &App, auth: &Auth, password: &str) -> Api
     let candidate = app.store.login_candidate(&auth.principal.email).await?;
     let hash = candidate.as_ref().and_then(|c| c.password_hash.as_deref());
     let (reason, outcome, error) = match check_password(app, &scopes, password, hash).await {
-        Ok(true) => return Ok(()),
-        Ok(false) => ("invalid_credentials", Outcome::Failure, ApiError::InvalidCredentials),
+        Ok(Checked::Verified(reservation)) => return Ok(app.store.release_attempt(reservation).await?),
+        Ok(Checked::Wrong) => ("invalid_credentials", Outcome::Failure, ApiError::InvalidCredentials),
         Err(e @ ApiError::RateLimited { .. }) => ("rate_limited", Outcome::Denied, e),
         Err(e) => return Err(e),
     };

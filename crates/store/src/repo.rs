@@ -447,6 +447,14 @@ impl Repo {
         Ok(self.pool.begin_with(BEGIN_WRITE).await?)
     }
 
+    /// Takes an attempt's reservation back, inside the caller's transaction.
+    async fn release_in(tx: &mut Tx, reservation: &Reservation) -> Result<()> {
+        for id in reservation.ids() {
+            sqlx::query("DELETE FROM login_failures WHERE id = $1").bind(id).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
     /// Appends one event to every trail it belongs to, inside the caller's transaction.
     async fn append(tx: &mut Tx, now: OffsetDateTime, draft: &AuditDraft, ctx: &Ctx) -> Result<EventId> {
         // A change made inside an access session commits only while that session is open: its
@@ -1633,11 +1641,6 @@ impl crate::Repository for Repo {
         }
         let mut ids = Vec::with_capacity(scopes.len());
         for scope in &scopes {
-            sqlx::query("DELETE FROM login_failures WHERE scope = $1 AND at < $2")
-                .bind(scope)
-                .bind(to_micros(now - time::Duration::days(1)))
-                .execute(&mut *tx)
-                .await?;
             let id = EventId::new().to_string();
             sqlx::query("INSERT INTO login_failures (id, scope, at) VALUES ($1, $2, $3)")
                 .bind(&id)
@@ -1653,9 +1656,7 @@ impl crate::Repository for Repo {
 
     async fn release_attempt(&self, reservation: Reservation) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        for id in reservation.ids() {
-            sqlx::query("DELETE FROM login_failures WHERE id = $1").bind(id).execute(&mut *tx).await?;
-        }
+        Self::release_in(&mut tx, &reservation).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -1727,6 +1728,9 @@ impl crate::Repository for Repo {
     async fn create_session(&self, session: NewSession, ctx: &Ctx) -> Result<()> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
+        if let Some(attempt) = &session.attempt {
+            Self::release_in(&mut tx, attempt).await?;
+        }
         sqlx::query(
             "INSERT INTO sessions (id, token_hash, user_id, csrf_token, created_at, last_seen_at, reauth_at, expires_at, ip) \
              VALUES ($1, $2, $3, $4, $5, $5, $5, $6, $7)",

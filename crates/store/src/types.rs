@@ -145,7 +145,7 @@ pub struct LoginCandidate {
 }
 
 /// A new sign-in.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct NewSession {
     pub id: SessionId,
     pub token_hash: String,
@@ -153,6 +153,8 @@ pub struct NewSession {
     pub csrf_token: String,
     pub expires_at: OffsetDateTime,
     pub ip: Option<String>,
+    /// The sign-in attempt's reservation, released in the same transaction.
+    pub attempt: Option<Reservation>,
 }
 
 /// A live sign-in and who it belongs to.

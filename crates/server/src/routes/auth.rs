@@ -3,7 +3,7 @@
 use crate::app::App;
 use crate::body;
 use crate::client::ClientIp;
-use crate::credentials::{self, refusal};
+use crate::credentials::{self, Checked, refusal};
 use crate::error::{ApiError, ApiResult};
 use crate::principal::{Auth, client_ip};
 use crate::secrets::{random_token, token_hash};
@@ -135,14 +135,14 @@ pub async fn login(
     };
     let user = candidate.as_ref().map(|c| c.user.id.to_string());
     let hash = candidate.as_ref().and_then(|c| c.password_hash.as_deref());
-    let verified = match credentials::check_password(&app, &scopes, &request.password, hash).await {
+    let checked = match credentials::check_password(&app, &scopes, &request.password, hash).await {
         Err(e @ ApiError::RateLimited { .. }) => {
             let draft = refusal(trail, "auth.login_failed", user, e.code(), Outcome::Denied);
             return Err(credentials::record(&app, draft, &ctx, e).await);
         }
         other => other?,
     };
-    let Some(candidate) = candidate.filter(|_| verified) else {
+    let (Some(candidate), Checked::Verified(attempt)) = (candidate, checked) else {
         let draft = refusal(trail, "auth.login_failed", user, "invalid_credentials", Outcome::Failure);
         return Err(credentials::record(&app, draft, &ctx, ApiError::InvalidCredentials).await);
     };
@@ -158,6 +158,8 @@ pub async fn login(
         UserStatus::Active => None,
     };
     if let Some(refused) = refused {
+        // The password was right: not a guess.
+        app.store.release_attempt(attempt).await?;
         let draft = refusal(trail, "auth.login_failed", user, refused.code(), Outcome::Denied);
         return Err(credentials::record(&app, draft, &ctx, refused).await);
     }
@@ -172,6 +174,7 @@ pub async fn login(
         csrf_token: csrf_token.clone(),
         expires_at,
         ip: ip.map(|ip| ip.to_string()),
+        attempt: Some(attempt),
     };
     app.store.create_session(session, &ctx).await?;
     let mut user = candidate.user;
