@@ -3,6 +3,7 @@
 //! It knows nothing of HTTP.
 
 mod postgres;
+mod repository;
 mod sqlite;
 pub mod testing;
 mod types;
@@ -10,6 +11,7 @@ mod types;
 use std::sync::Arc;
 use tenantry_domain::Clock;
 
+pub use repository::*;
 pub use types::*;
 
 /// A shared handle on the configured backend.

@@ -1,5 +1,5 @@
 //! The PostgreSQL backend: the scale-out engine shared by any number of stateless processes.
-//! Its queries are the shared ones in `repo.rs`; only connecting and migrating are its own.
+//! Its queries are the shared ones in `sql/`; only connecting and migrating are its own.
 
 use sqlx::Postgres as Db;
 use sqlx::postgres::PgPoolOptions;
@@ -45,4 +45,9 @@ impl Repo {
     }
 }
 
-include!("repo.rs");
+/// The shared SQL, compiled for this engine.
+#[path = "sql/mod.rs"]
+#[allow(clippy::duplicate_mod, reason = "one body of SQL, compiled once for each engine")]
+mod sql;
+
+pub use sql::Repo;

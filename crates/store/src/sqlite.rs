@@ -1,5 +1,5 @@
 //! The SQLite backend: the embedded default (WAL, foreign keys, durable commits, busy timeout).
-//! Its queries are the shared ones in `repo.rs`; only connecting and migrating are its own.
+//! Its queries are the shared ones in `sql/`; only connecting and migrating are its own.
 
 use sqlx::Sqlite as Db;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -54,4 +54,9 @@ impl Repo {
     }
 }
 
-include!("repo.rs");
+/// The shared SQL, compiled for this engine.
+#[path = "sql/mod.rs"]
+#[allow(clippy::duplicate_mod, reason = "one body of SQL, compiled once for each engine")]
+mod sql;
+
+pub use sql::Repo;

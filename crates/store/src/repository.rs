@@ -1,0 +1,382 @@
+//! The repository API: one trait a noun, each implemented for SQLite and PostgreSQL, and
+//! [`Repository`], their union, which the rest of the service holds as [`crate::Store`].
+
+use crate::Result;
+use crate::types::*;
+use tenantry_domain::authz::{BelowScope, Grant};
+use tenantry_domain::{
+    AccessSessionId, Account, AccountId, Agent, AgentId, ApiTokenId, AuditEvent, Certificate, CertificateId,
+    Collection, CollectionId, EventId, Limits, MonitoredTarget, SessionId, SupportRequest, SupportRequestId, TargetId,
+    TlsCheck, User, UserId, audit::Verification,
+};
+use time::OffsetDateTime;
+
+/// The platform account and the database itself.
+#[async_trait::async_trait]
+pub trait PlatformStore: Send + Sync {
+    /// Answers when the database does.
+    async fn ping(&self) -> Result<()>;
+
+    /// Creates the platform account on an empty database; returns it, and whether it was created.
+    async fn ensure_platform(&self, name: &str) -> Result<(Account, bool)>;
+    /// The platform account.
+    async fn platform(&self) -> Result<Account>;
+}
+
+/// Accounts: the tree, its closure table, status and deletion.
+#[async_trait::async_trait]
+pub trait AccountStore: Send + Sync {
+    /// An account and its relation to `viewer`'s account (unscoped: used to authorize).
+    async fn account_view(&self, id: AccountId, viewer: AccountId, viewer_user: UserId) -> Result<Option<AccountView>>;
+    async fn create_account(
+        &self,
+        parent: &Grant,
+        account: NewAccount,
+        admin: NewUser,
+        ctx: &Ctx,
+    ) -> Result<(Account, User)>;
+    async fn list_accounts(
+        &self,
+        viewer: &Grant,
+        scope: BelowScope,
+        viewer_user: UserId,
+        filter: &AccountFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Account>>;
+    async fn update_account(&self, grant: &Grant, patch: AccountPatch, ctx: &Ctx) -> Result<Account>;
+    async fn schedule_deletion(&self, grant: &Grant, deadline: OffsetDateTime, ctx: &Ctx) -> Result<Account>;
+    async fn restore_account(&self, grant: &Grant, ctx: &Ctx) -> Result<Account>;
+}
+
+/// An account's users and their roles.
+#[async_trait::async_trait]
+pub trait UserStore: Send + Sync {
+    async fn list_users(&self, grant: &Grant, page: &PageRequest) -> Result<Page<User>>;
+    /// One user (grant: `user.read` or `user.manage`).
+    async fn get_user(&self, grant: &Grant, id: UserId) -> Result<User>;
+    async fn create_user(&self, grant: &Grant, user: NewUser, ctx: &Ctx) -> Result<User>;
+    async fn update_user(&self, grant: &Grant, id: UserId, patch: UserPatch, ctx: &Ctx) -> Result<User>;
+    async fn delete_user(&self, grant: &Grant, id: UserId, ctx: &Ctx) -> Result<()>;
+    /// Creates a user outside any request (operator command, bootstrap); audited as the system.
+    async fn create_user_as_operator(&self, account: AccountId, user: NewUser) -> Result<User>;
+    /// An operator's new one-time link for an invited user (the old links stop working); `None`
+    /// when no invited user has that email.
+    async fn reissue_activation(&self, email: &str, activation: ActivationSecret) -> Result<Option<User>>;
+}
+
+/// Sign-ins: attempts under the limits, sessions, step-up, activation.
+#[async_trait::async_trait]
+pub trait SignInStore: Send + Sync {
+    async fn login_candidate(&self, email: &str) -> Result<Option<LoginCandidate>>;
+    /// Reserves one attempt under each of `scopes`, counted as a failure from now on, unless a
+    /// scope already holds `limit` failures since `since` (`None`: refused). Exact under any
+    /// concurrency: each scope is locked while it is counted.
+    async fn reserve_attempt(
+        &self,
+        scopes: &[String],
+        limit: i64,
+        since: OffsetDateTime,
+    ) -> Result<Option<Reservation>>;
+    /// Takes a reservation back: the attempt succeeded.
+    async fn release_attempt(&self, reservation: Reservation) -> Result<()>;
+    /// Forgets attempts older than a day, and the scopes left without any.
+    async fn prune_attempts(&self) -> Result<()>;
+    /// Ends up to `limit` sign-ins that ran out (absolute expiry, or idle for `idle`) with their
+    /// access sessions, each recorded as ended at the moment it lapsed; returns how many. Safe
+    /// to run in every process at once.
+    async fn end_lapsed_sessions(&self, idle: time::Duration, limit: u32) -> Result<u64>;
+    /// Starts a sign-in and records `auth.login`.
+    async fn create_session(&self, session: NewSession, ctx: &Ctx) -> Result<()>;
+    async fn session_by_token(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
+    async fn touch_session(&self, id: SessionId) -> Result<()>;
+    /// Step-up: a new token for the same sign-in, `reauth_at` now, and `auth.reauth` recorded.
+    async fn rotate_session(&self, id: SessionId, new_token_hash: &str, ctx: &Ctx) -> Result<()>;
+    /// Ends a sign-in; `action` is recorded when given.
+    async fn end_session(&self, id: SessionId, action: Option<&str>, ctx: &Ctx) -> Result<()>;
+    /// Sets the caller's own password and ends its other sign-ins.
+    async fn change_own_password(&self, user: UserId, keep: SessionId, password_hash: &str, ctx: &Ctx) -> Result<()>;
+    /// The invited user an unused, unexpired activation token belongs to.
+    async fn invited_user(&self, token_hash: &str) -> Result<Option<User>>;
+    /// Sets an invited user's first password; `None` when the token is unknown, used or expired.
+    async fn activate(&self, token_hash: &str, password_hash: &str) -> Result<Option<User>>;
+}
+
+/// MSP staff assignments to customers.
+#[async_trait::async_trait]
+pub trait StaffStore: Send + Sync {
+    async fn list_assignments(&self, grant: &Grant, user: UserId, page: &PageRequest) -> Result<Page<Assignment>>;
+    /// Assigns an `msp_staff` user of the MSP to one of its customers (idempotent).
+    async fn assign(&self, grant: &Grant, user: UserId, customer: AccountId, ctx: &Ctx) -> Result<()>;
+    /// Whether `user` is a user of the MSP and `customer` one of its customers (and, with
+    /// `assigned`, whether the one is assigned to the other); `NotFound` otherwise. Grant:
+    /// `staff.read` or `staff.assign` on the MSP.
+    async fn find_assignment(&self, grant: &Grant, user: UserId, customer: AccountId, assigned: bool) -> Result<()>;
+    /// Removes an assignment and ends that user's open access sessions into the customer.
+    async fn unassign(&self, grant: &Grant, user: UserId, customer: AccountId, ctx: &Ctx) -> Result<()>;
+}
+
+/// Access sessions: a partner-side actor inside a customer.
+#[async_trait::async_trait]
+pub trait AccessStore: Send + Sync {
+    /// Opens one (grant: `access.enter` on the customer); records `access_session.started`.
+    async fn open_access_session(&self, grant: &Grant, new: NewAccessSession, ctx: &Ctx)
+    -> Result<AccessSessionRecord>;
+    /// One access session, unscoped (to resolve `X-Access-Session` and to authorize ending it).
+    async fn access_session(&self, id: AccessSessionId) -> Result<Option<AccessSessionRecord>>;
+    /// The open access sessions a user holds.
+    async fn open_access_sessions_of(&self, user: UserId) -> Result<Vec<AccessSessionRecord>>;
+    /// Every session into the granted customer (grant: `access.list`), optionally one actor's only.
+    async fn list_access_sessions(
+        &self,
+        grant: &Grant,
+        actor: Option<UserId>,
+        page: &PageRequest,
+    ) -> Result<Page<AccessSessionRecord>>;
+    /// Ends one (grant: `access.end` on its customer); records `access_session.ended`.
+    async fn end_access_session(&self, grant: &Grant, id: AccessSessionId, ctx: &Ctx) -> Result<()>;
+}
+
+/// API tokens of an account.
+#[async_trait::async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn create_api_token(&self, grant: &Grant, new: NewApiToken, ctx: &Ctx) -> Result<ApiTokenRecord>;
+    async fn list_api_tokens(&self, grant: &Grant, page: &PageRequest) -> Result<Page<ApiTokenRecord>>;
+    async fn get_api_token(&self, grant: &Grant, id: ApiTokenId) -> Result<ApiTokenRecord>;
+    async fn revoke_api_token(&self, grant: &Grant, id: ApiTokenId, ctx: &Ctx) -> Result<()>;
+    /// A live (unrevoked, unexpired) token by hash, with its active creator and account.
+    async fn token_principal(&self, token_hash: &str) -> Result<Option<TokenPrincipal>>;
+    async fn touch_api_token(&self, id: ApiTokenId) -> Result<()>;
+}
+
+/// Certificate collections of a customer.
+#[async_trait::async_trait]
+pub trait CollectionStore: Send + Sync {
+    async fn list_collections(&self, grant: &Grant, page: &PageRequest) -> Result<Page<Collection>>;
+    /// One collection (grant: `resource.read` or `resource.write`).
+    async fn get_collection(&self, grant: &Grant, id: CollectionId) -> Result<Collection>;
+    async fn create_collection(&self, grant: &Grant, name: String, ctx: &Ctx) -> Result<Collection>;
+    async fn rename_collection(&self, grant: &Grant, id: CollectionId, name: String, ctx: &Ctx) -> Result<Collection>;
+    async fn delete_collection(&self, grant: &Grant, id: CollectionId, ctx: &Ctx) -> Result<()>;
+}
+
+/// Certificates: imports, search, deletion.
+#[async_trait::async_trait]
+pub trait CertificateStore: Send + Sync {
+    /// Adds certificates to a collection; one already in the account comes back as it is, marked
+    /// `true` (a duplicate). All or nothing, with one `certificate.imported` event.
+    async fn import_certificates(
+        &self,
+        grant: &Grant,
+        collection: CollectionId,
+        certificates: Vec<NewCertificate>,
+        ctx: &Ctx,
+    ) -> Result<Vec<(Certificate, bool)>>;
+    async fn list_certificates(
+        &self,
+        grant: &Grant,
+        filter: &CertificateFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Certificate>>;
+    async fn get_certificate(&self, grant: &Grant, id: CertificateId) -> Result<Certificate>;
+    async fn delete_certificate(&self, grant: &Grant, id: CertificateId, ctx: &Ctx) -> Result<()>;
+}
+
+/// Plans, limits set by an MSP, and usage.
+#[async_trait::async_trait]
+pub trait SubscriptionStore: Send + Sync {
+    /// The granted account's subscription (grant: `subscription.read`).
+    async fn subscription(&self, grant: &Grant) -> Result<Subscription>;
+    /// Sets a managed customer's limits (grant: `subscription.manage`); `Conflict` otherwise.
+    async fn set_limits(&self, grant: &Grant, limits: Limits, ctx: &Ctx) -> Result<Subscription>;
+    /// What each customer below the granted account holds (grant: `usage.read`).
+    async fn usage_below(&self, grant: &Grant, page: &PageRequest) -> Result<Page<UsageRow>>;
+}
+
+/// Support requests and inboxes.
+#[async_trait::async_trait]
+pub trait SupportStore: Send + Sync {
+    /// Sends a request from the granted customer to its parent's inbox (grant: `support.create`).
+    /// Delivers a request to the account's parent; answers it with the address the parent's
+    /// inbox is notified at (its branding's support email, else its contact email), if any.
+    async fn create_support_request(
+        &self,
+        grant: &Grant,
+        subject: String,
+        message: String,
+        ctx: &Ctx,
+    ) -> Result<(SupportRequest, Option<String>)>;
+    /// A customer's sent requests, or a partner-side account's inbox (grant: `support.read`).
+    async fn list_support_requests(&self, grant: &Grant, page: &PageRequest) -> Result<Page<SupportRequest>>;
+    /// One request, sent by or delivered to the grant's account (`support.read` or
+    /// `support.manage`).
+    async fn get_support_request(&self, grant: &Grant, id: SupportRequestId) -> Result<SupportRequest>;
+    /// Opens or closes a request in the granted account's inbox (grant: `support.manage`).
+    async fn set_support_status(
+        &self,
+        grant: &Grant,
+        id: SupportRequestId,
+        open: bool,
+        ctx: &Ctx,
+    ) -> Result<SupportRequest>;
+}
+
+/// Co-branding records, logos, and the branding a customer sees.
+#[async_trait::async_trait]
+pub trait BrandingStore: Send + Sync {
+    /// The granted account's own branding record (grant: `branding.read`).
+    async fn branding(&self, grant: &Grant) -> Result<BrandingFields>;
+    /// Replaces it (grant: `branding.manage`).
+    async fn set_branding(&self, grant: &Grant, fields: BrandingFields, ctx: &Ctx) -> Result<BrandingFields>;
+    /// Sets or (with `None`) removes a logo (grant: `branding.manage`).
+    async fn set_logo(&self, grant: &Grant, variant: LogoVariant, logo: Option<Logo>, ctx: &Ctx) -> Result<()>;
+    /// What the granted account's users see (grant: `account.read`).
+    async fn effective_branding(&self, grant: &Grant) -> Result<EffectiveBranding>;
+    /// The logo they see, if any (grant: `account.read`).
+    async fn effective_logo(&self, grant: &Grant, variant: LogoVariant) -> Result<Option<Logo>>;
+    /// The branding of the login page `/login/{slug}`, public by design: only the platform,
+    /// partner and MSP accounts have one; any other slug answers `None`.
+    async fn login_branding(&self, slug: &str) -> Result<Option<EffectiveBranding>>;
+    async fn login_logo(&self, slug: &str, variant: LogoVariant) -> Result<Option<Logo>>;
+}
+
+/// Agents: registration, revocation, and what they report.
+#[async_trait::async_trait]
+pub trait AgentStore: Send + Sync {
+    /// Registers an agent reporting into `collection` (grant: `resource.write`); counts against
+    /// the plan's agents.
+    async fn register_agent(
+        &self,
+        grant: &Grant,
+        collection: CollectionId,
+        name: String,
+        token_hash: String,
+        ctx: &Ctx,
+    ) -> Result<Agent>;
+    async fn list_agents(&self, grant: &Grant, page: &PageRequest) -> Result<Page<Agent>>;
+    async fn get_agent(&self, grant: &Grant, id: AgentId) -> Result<Agent>;
+    /// Revokes an agent's token (grant: `resource.write`).
+    async fn revoke_agent(&self, grant: &Grant, id: AgentId, ctx: &Ctx) -> Result<()>;
+    /// An agent by token hash (revoked ones too: a refusal is recorded), and whether its account
+    /// (or an ancestor) is suspended.
+    async fn agent_by_token(&self, token_hash: &str) -> Result<Option<(Agent, bool)>>;
+    /// Stores what an agent found, in its own account and collection only, as one import.
+    async fn agent_report(
+        &self,
+        agent: &Agent,
+        hostname: String,
+        certificates: Vec<NewCertificate>,
+    ) -> Result<Vec<(Certificate, bool)>>;
+}
+
+/// Monitored targets, their checks and the scheduler's leases.
+#[async_trait::async_trait]
+pub trait TargetStore: Send + Sync {
+    async fn create_target(&self, grant: &Grant, new: NewTarget, ctx: &Ctx) -> Result<MonitoredTarget>;
+    async fn list_targets(&self, grant: &Grant, page: &PageRequest) -> Result<Page<MonitoredTarget>>;
+    /// With `resource.read` or `resource.write`.
+    async fn get_target(&self, grant: &Grant, id: TargetId) -> Result<MonitoredTarget>;
+    async fn update_target(
+        &self,
+        grant: &Grant,
+        id: TargetId,
+        patch: TargetPatch,
+        ctx: &Ctx,
+    ) -> Result<MonitoredTarget>;
+    async fn delete_target(&self, grant: &Grant, id: TargetId, ctx: &Ctx) -> Result<()>;
+    /// Claims a target for a check on demand: `false` when it was checked within `gap`, or is being
+    /// checked right now (by a user or the scheduler). The claim ends when the check is recorded.
+    async fn claim_check(&self, grant: &Grant, id: TargetId, gap: time::Duration) -> Result<bool>;
+    /// Records a check a user asked for (audited as `target.checked`) of `checked` as it was read
+    /// before the handshake; a target moved meanwhile is a conflict. The next scheduled check is
+    /// due at `next_check_at`.
+    async fn record_check(
+        &self,
+        grant: &Grant,
+        checked: &MonitoredTarget,
+        check: TlsCheck,
+        next_check_at: OffsetDateTime,
+        ctx: &Ctx,
+    ) -> Result<MonitoredTarget>;
+    /// Leases up to `limit` due targets to `owner` until `lease_until`; a target leased by one
+    /// caller is not handed to another until its lease ends (on PostgreSQL with `FOR UPDATE SKIP
+    /// LOCKED`, so concurrent processes never wait on each other's leases).
+    async fn lease_due_targets(
+        &self,
+        owner: &str,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<LeasedTarget>>;
+    /// Stores a scheduled check by `owner` and ends its lease; a lease that was lost (expired and
+    /// taken by another owner, or the target moved or deleted) stores nothing and answers `false`.
+    async fn complete_lease(
+        &self,
+        owner: &str,
+        target: &LeasedTarget,
+        check: TlsCheck,
+        next_check_at: OffsetDateTime,
+    ) -> Result<bool>;
+}
+
+/// The expiry overview across the customers a caller may see.
+#[async_trait::async_trait]
+pub trait ExpiryStore: Send + Sync {
+    async fn expiring(&self, grant: &Grant, scope: ExpiryScope, page: &PageRequest) -> Result<Page<ExpiringItem>>;
+}
+
+/// Audit trails: appending to every trail an event belongs to, reading, verifying.
+#[async_trait::async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Records an event that accompanies no other change (a denial, a failed step-up).
+    async fn record(&self, draft: AuditDraft, ctx: &Ctx) -> Result<EventId>;
+    async fn audit_page(&self, grant: &Grant, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEvent>>;
+    /// The trail in `seq` order, from `after_seq` (exclusive), at most `limit` events.
+    async fn audit_chunk(&self, grant: &Grant, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>>;
+    async fn verify_trail(&self, grant: &Grant) -> Result<Verification>;
+}
+
+/// The one repository API, every noun's trait; implemented for SQLite and PostgreSQL.
+pub trait Repository:
+    PlatformStore
+    + AccountStore
+    + UserStore
+    + SignInStore
+    + StaffStore
+    + AccessStore
+    + TokenStore
+    + CollectionStore
+    + CertificateStore
+    + SubscriptionStore
+    + SupportStore
+    + BrandingStore
+    + AgentStore
+    + TargetStore
+    + ExpiryStore
+    + AuditStore
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> Repository for T where
+    T: PlatformStore
+        + AccountStore
+        + UserStore
+        + SignInStore
+        + StaffStore
+        + AccessStore
+        + TokenStore
+        + CollectionStore
+        + CertificateStore
+        + SubscriptionStore
+        + SupportStore
+        + BrandingStore
+        + AgentStore
+        + TargetStore
+        + ExpiryStore
+        + AuditStore
+        + Send
+        + Sync
+        + 'static
+{
+}
