@@ -224,9 +224,25 @@ pub struct Grant {
     account_id: AccountId,
     permission: Permission,
     basis: Basis,
+    /// Which accounts below its own the holder sees, for lists across them.
+    sees_below: SeesBelow,
+}
+
+/// Which accounts below the granted one a list may show (the matrix row "see accounts below").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeesBelow {
+    All,
+    /// Only the customers this MSP staff user is assigned to.
+    AssignedTo(UserId),
+    Nothing,
 }
 
 impl Grant {
+    /// Which accounts below the granted one the holder sees.
+    pub fn sees_below(&self) -> SeesBelow {
+        self.sees_below
+    }
+
     pub fn account_id(&self) -> AccountId {
         self.account_id
     }
@@ -278,6 +294,25 @@ pub enum Denial {
 
 /// Decides whether `principal` may exercise `permission` on `target`.
 pub fn authorize(principal: &Principal, permission: Permission, target: &Target) -> Result<Grant, Denial> {
+    // A partner-side API token automates the partner side; it never reads customers' data, the
+    // expiry overview included.
+    if principal.credential == Credential::ApiToken
+        && principal.account_kind != AccountKind::Customer
+        && permission == Permission::ExpiryRead
+    {
+        return Err(if visible(principal.role, target.relation) { Denial::Forbidden } else { Denial::NotFound });
+    }
+    let sees_below = match below_scope(principal.role) {
+        BelowScope::All => SeesBelow::All,
+        BelowScope::Assigned => SeesBelow::AssignedTo(principal.user_id),
+        BelowScope::Nothing => SeesBelow::Nothing,
+    };
+    let granted = authorize_by_principal(principal, permission, target)?;
+    Ok(Grant { sees_below, ..granted })
+}
+
+/// `authorize` without the list scope (filled in by it).
+fn authorize_by_principal(principal: &Principal, permission: Permission, target: &Target) -> Result<Grant, Denial> {
     let by_role = authorize_by_role(principal.role, permission, target);
     match &principal.access {
         // An access session adds master_admin's rights on its customer to the actor's own —
@@ -301,7 +336,7 @@ fn authorize_by_role(role: Role, permission: Permission, target: &Target) -> Res
         _ => Basis::Ancestor,
     };
     if allows(role, permission, target.relation, target.kind) {
-        return Ok(Grant { account_id: target.id, permission, basis });
+        return Ok(Grant { account_id: target.id, permission, basis, sees_below: SeesBelow::Nothing });
     }
     let may_enter = allows(role, Permission::AccessEnter, target.relation, target.kind);
     if may_enter && permission.is_customer_data() {
@@ -320,7 +355,7 @@ fn authorize_in_access_session(role: Role, permission: Permission, target: &Targ
         return Err(Denial::DelegatedCredentialForbidden);
     }
     if allows(Role::MasterAdmin, permission, Relation::Own, target.kind) {
-        Ok(Grant { account_id: target.id, permission, basis: Basis::AccessSession })
+        Ok(Grant { account_id: target.id, permission, basis: Basis::AccessSession, sees_below: SeesBelow::Nothing })
     } else {
         Err(Denial::Forbidden)
     }

@@ -411,6 +411,19 @@ fn named_cells_of_the_matrix() {
 }
 
 #[test]
+fn a_partner_side_api_token_never_reads_the_expiry_overview_a_customers_token_does() {
+    let own = |kind| Target { id: AccountId::new(), kind, relation: Relation::Own };
+    let below = Target { id: AccountId::new(), kind: Customer, relation: Relation::Below { assigned: false } };
+    let token =
+        |role, kind| Principal { credential: Credential::ApiToken, account_kind: kind, ..principal(role, None) };
+    assert_eq!(authorize(&token(MspAdmin, Msp), Permission::ExpiryRead, &own(Msp)), Err(Denial::Forbidden));
+    assert_eq!(authorize(&token(MspAdmin, Msp), Permission::ExpiryRead, &below), Err(Denial::Forbidden));
+    assert!(authorize(&token(MspAdmin, Msp), Permission::UserRead, &below).is_ok(), "the partner side it automates");
+    assert!(authorize(&token(MasterAdmin, Customer), Permission::ExpiryRead, &own(Customer)).is_ok());
+    assert!(authorize(&principal(MspAdmin, None), Permission::ExpiryRead, &below).is_ok(), "a signed-in MSP admin");
+}
+
+#[test]
 fn an_open_access_session_grants_nothing_once_its_technician_is_unassigned() {
     // The session row may still be open (it is ended in the unassignment's transaction, but a
     // request can race it): the assignment, read with every request, decides.

@@ -3,7 +3,7 @@
 
 use crate::Result;
 use crate::types::*;
-use tenantry_domain::authz::{BelowScope, Grant};
+use tenantry_domain::authz::Grant;
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, Agent, AgentId, ApiTokenId, AuditEvent, Certificate, CertificateId,
     Collection, CollectionId, EventId, Limits, MonitoredTarget, SessionId, SupportRequest, SupportRequestId, TargetId,
@@ -35,14 +35,8 @@ pub trait AccountStore: Send + Sync {
         admin: NewUser,
         ctx: &Ctx,
     ) -> Result<(Account, User)>;
-    async fn list_accounts(
-        &self,
-        viewer: &Grant,
-        scope: BelowScope,
-        viewer_user: UserId,
-        filter: &AccountFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Account>>;
+    /// The accounts below the viewer's that its grant sees (all, the assigned ones, none).
+    async fn list_accounts(&self, viewer: &Grant, filter: &AccountFilter, page: &PageRequest) -> Result<Page<Account>>;
     async fn update_account(&self, grant: &Grant, patch: AccountPatch, ctx: &Ctx) -> Result<Account>;
     async fn schedule_deletion(&self, grant: &Grant, deadline: OffsetDateTime, ctx: &Ctx) -> Result<Account>;
     async fn restore_account(&self, grant: &Grant, ctx: &Ctx) -> Result<Account>;

@@ -367,11 +367,10 @@ pub struct LeasedTarget {
     pub port: u16,
 }
 
-/// Which customers an expiry overview covers: those at or below the grant's account, and for
-/// MSP staff only the assigned ones.
+/// What an expiry overview covers: the customers at or below the grant's account that the grant
+/// sees (for MSP staff, the assigned ones).
 #[derive(Clone, Copy, Debug)]
 pub struct ExpiryScope {
-    pub assigned_to: Option<UserId>,
     /// Everything valid until this moment or earlier (expired ones included).
     pub until: OffsetDateTime,
 }

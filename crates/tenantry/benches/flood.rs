@@ -6,6 +6,10 @@
 //! measured in the same run on the same cores (see docs/performance.md).
 //!
 //! `cargo bench -p tenantry --bench flood`. Every loop is bounded in time.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "fixtures are certificates valid against the wall clock, and unique names"
+)]
 
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

@@ -6,6 +6,10 @@
 //!
 //! `cargo bench -p tenantry --bench throughput` (SQLite); with `TENANTRY_TEST_POSTGRES_URL` set to
 //! an administrative PostgreSQL URL it measures PostgreSQL too. Every loop is bounded in time.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "fixtures are certificates valid against the wall clock, and unique names"
+)]
 
 use std::sync::Arc;
 use tenantry_server::Settings;

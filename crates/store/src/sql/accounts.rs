@@ -172,19 +172,12 @@ impl AccountStore for Repo {
         Ok((account, user))
     }
 
-    async fn list_accounts(
-        &self,
-        viewer: &Grant,
-        scope: BelowScope,
-        viewer_user: UserId,
-        filter: &AccountFilter,
-        page: &PageRequest,
-    ) -> Result<Page<Account>> {
+    async fn list_accounts(&self, viewer: &Grant, filter: &AccountFilter, page: &PageRequest) -> Result<Page<Account>> {
         let viewer_account = viewer.scope(Permission::AccountRead)?;
-        let staff = match scope {
-            BelowScope::All => None,
-            BelowScope::Assigned => Some(viewer_user.to_string()),
-            BelowScope::Nothing => return Ok(Page { items: Vec::new(), next: None }),
+        let staff = match viewer.sees_below() {
+            SeesBelow::All => None,
+            SeesBelow::AssignedTo(user) => Some(user.to_string()),
+            SeesBelow::Nothing => return Ok(Page { items: Vec::new(), next: None }),
         };
         let pattern = filter.q.as_deref().map(contains_pattern);
         let rows = sqlx::query(

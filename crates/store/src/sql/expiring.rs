@@ -32,7 +32,10 @@ impl ExpiryStore for Repo {
              ORDER BY not_after, id LIMIT $6",
         )
         .bind(root.to_string())
-        .bind(scope.assigned_to.map(|u| u.to_string()))
+        .bind(match grant.sees_below() {
+            SeesBelow::AssignedTo(staff) => Some(staff.to_string()),
+            SeesBelow::All | SeesBelow::Nothing => None,
+        })
         .bind(to_micros(scope.until))
         .bind(after_at)
         .bind(after_id)

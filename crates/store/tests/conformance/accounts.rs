@@ -1,7 +1,7 @@
 //! Accounts and users: the tree, visibility in lists, uniqueness, deletion rules.
 
 use crate::support::{Fixture, new_account, new_user};
-use tenantry_domain::authz::{BelowScope, Permission, Relation};
+use tenantry_domain::authz::{Permission, Relation};
 use tenantry_domain::{AccountKind, AccountStatus, Clock, DomainError, Role};
 use tenantry_store::{AccountFilter, AccountPatch, PageRequest, StoreError};
 
@@ -46,10 +46,7 @@ async fn lists_show_the_subtree_filtered_and_paged(fx: Fixture) {
     let grant = t.partner.grant(Permission::AccountRead, &t.partner.account, Relation::Own);
     let list = |filter: AccountFilter, page: PageRequest| {
         let store = fx.store.clone();
-        let user = t.partner.user.id;
-        async move {
-            store.list_accounts(&grant, BelowScope::All, user, &filter, &page).await.unwrap_or_else(|e| panic!("{e}"))
-        }
+        async move { store.list_accounts(&grant, &filter, &page).await.unwrap_or_else(|e| panic!("{e}")) }
     };
     let everything = list(AccountFilter::default(), all()).await;
     let names: Vec<_> = everything.items.iter().map(|a| a.name.as_str()).collect();
@@ -84,18 +81,14 @@ async fn staff_lists_show_only_assigned_customers(fx: Fixture) {
         staff.id, t.other.account.id
     ))
     .await;
-    let read = t.msp.grant(Permission::AccountRead, &t.msp.account, Relation::Own);
-    let page = fx
-        .store
-        .list_accounts(&read, BelowScope::Assigned, staff.id, &AccountFilter::default(), &all())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    // The technician's own grant on its MSP carries what it sees below: the assigned customers.
+    let tech = crate::support::Actor { user: staff, account: t.msp.account.clone() };
+    let read = tech.grant(Permission::AccountRead, &t.msp.account, Relation::Own);
+    let page = fx.store.list_accounts(&read, &AccountFilter::default(), &all()).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(page.items.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["Initech"]);
-    let none = fx
-        .store
-        .list_accounts(&read, BelowScope::Nothing, staff.id, &AccountFilter::default(), &all())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    // A customer's user sees nothing below its own account.
+    let own = t.customer.grant(Permission::AccountRead, &t.customer.account, Relation::Own);
+    let none = fx.store.list_accounts(&own, &AccountFilter::default(), &all()).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(none.items.is_empty());
 }
 
@@ -119,11 +112,7 @@ async fn email_is_unique_case_insensitively_and_a_failed_create_writes_nothing(f
     assert!(matches!(result, Err(StoreError::Domain(DomainError::EmailTaken))), "{result:?}");
     let read = t.msp.grant(Permission::AccountRead, &t.msp.account, Relation::Own);
     let filter = AccountFilter { q: Some("dupe".into()), ..Default::default() };
-    let page = fx
-        .store
-        .list_accounts(&read, BelowScope::All, t.msp.user.id, &filter, &all())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let page = fx.store.list_accounts(&read, &filter, &all()).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(page.items.is_empty(), "the account was rolled back with its user");
     let after = fx
         .store

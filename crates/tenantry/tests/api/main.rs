@@ -1,6 +1,10 @@
 //! API tests: the real server on a real TCP port 0, driven over HTTP, on SQLite always and on
 //! PostgreSQL whenever `TENANTRY_TEST_POSTGRES_URL` is set (always under CI). The start-up tests
 //! run the `tenantry` binary itself.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "fixtures are certificates valid against the wall clock, and unique names"
+)]
 
 mod accounts;
 mod agents;
