@@ -1,14 +1,15 @@
 //! Checking a password under the failed-attempt limits, for sign-in and step-up alike: the
 //! attempt is reserved in the database first (exact under any concurrency, shared by every
 //! process), then a hashing slot is taken (or `overloaded`, still counted), then the hash runs;
-//! a success takes the reservation back. Every refusal is recorded by the caller's `refused`.
+//! a success takes the reservation back. Step-ups are judged here too.
 
 use crate::app::App;
 use crate::client::ClientIp;
 use crate::error::{ApiError, ApiResult};
-use crate::principal::Auth;
-use tenantry_domain::{AccountId, AuditTarget, Outcome};
-use tenantry_store::{AuditDraft, Ctx, Linking, Reservation};
+use crate::principal::{Auth, record_refusal};
+use tenantry_domain::authz::Credential;
+use tenantry_domain::{Account, AccountId, AuditTarget, Outcome};
+use tenantry_store::{AuditDraft, Linking, Reservation};
 
 /// The rate-limit scopes of an attempt: the client's address (IPv6 per /64) and the email.
 pub fn scopes(ip: Option<&ClientIp>, email: &str) -> Vec<String> {
@@ -61,14 +62,6 @@ pub fn refusal(account: AccountId, action: &str, user: Option<String>, reason: &
     }
 }
 
-/// Records `draft` and returns `error`; a failure to record is logged, never hides the answer.
-pub async fn record(app: &App, draft: AuditDraft, ctx: &Ctx, error: ApiError) -> ApiError {
-    if let Err(e) = app.store.record(draft, ctx).await {
-        tracing::error!(error = %e, "could not record a refusal");
-    }
-    error
-}
-
 /// Checks the caller's own password (a step-up): limited and recorded like a sign-in, as
 /// `auth.reauth` failures in the caller's trail.
 pub async fn confirm_own_password(app: &App, auth: &Auth, password: &str) -> ApiResult<()> {
@@ -83,5 +76,25 @@ pub async fn confirm_own_password(app: &App, auth: &Auth, password: &str) -> Api
     };
     let user = Some(auth.principal.user_id.to_string());
     let draft = refusal(auth.principal.account_id, "auth.reauth", user, reason, outcome);
-    Err(record(app, draft, &auth.ctx(), error).await)
+    Err(record_refusal(app, draft, &auth.ctx(), error).await)
+}
+
+/// Step-up check for **[reauth]** actions on `account`: a recent step-up (or sign-in), or the
+/// caller's own `password` sent inline with the request. A refusal is recorded as `action`.
+pub async fn require_reauth(
+    app: &App,
+    auth: &Auth,
+    inline_password: Option<&str>,
+    account: &Account,
+    action: &str,
+) -> ApiResult<()> {
+    let recent = auth.session.as_ref().is_some_and(|s| app.now() - s.reauth_at <= app.settings.reauth_window);
+    match (auth.principal.credential, inline_password) {
+        (Credential::Session, Some(password)) => confirm_own_password(app, auth, password).await,
+        (Credential::Session, None) if recent => Ok(()),
+        _ => {
+            let raw = account.id.to_string();
+            Err(auth.refuse(app, ApiError::ReauthRequired, Some(account.id), &raw, action).await)
+        }
+    }
 }

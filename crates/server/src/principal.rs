@@ -128,7 +128,16 @@ async fn refuse_credential(
         details,
         linking: Linking::ActorOnly,
     };
-    crate::credentials::record(app, draft, ctx, error).await
+    record_refusal(app, draft, ctx, error).await
+}
+
+/// Records a refusal's event and returns the refusal; a failure to record is logged, never hides
+/// the answer.
+pub async fn record_refusal(app: &App, draft: AuditDraft, ctx: &Ctx, error: ApiError) -> ApiError {
+    if let Err(e) = app.store.record(draft, ctx).await {
+        tracing::error!(error = %e, "could not record a refusal");
+    }
+    error
 }
 
 /// How a user appears as the actor of audit events.
@@ -340,31 +349,6 @@ impl Auth {
             details: serde_json::json!({ "code": error.code() }),
             linking: if account.is_some() { Linking::UpToActor } else { Linking::ActorOnly },
         };
-        if let Err(e) = app.store.record(draft, &self.ctx()).await {
-            tracing::error!(error = %e, "could not record a denial");
-        }
-        error
-    }
-
-    /// Step-up check for **[reauth]** actions on `account`: a recent step-up (or sign-in), or the
-    /// caller's own `password` sent inline with the request. A refusal is recorded as `action`.
-    pub async fn require_reauth(
-        &self,
-        app: &App,
-        inline_password: Option<&str>,
-        account: &Account,
-        action: &str,
-    ) -> ApiResult<()> {
-        let recent = self.session.as_ref().is_some_and(|s| app.now() - s.reauth_at <= app.settings.reauth_window);
-        match (self.principal.credential, inline_password) {
-            (Credential::Session, Some(password)) => {
-                crate::credentials::confirm_own_password(app, self, password).await
-            }
-            (Credential::Session, None) if recent => Ok(()),
-            _ => {
-                let raw = account.id.to_string();
-                Err(self.refuse(app, ApiError::ReauthRequired, Some(account.id), &raw, action).await)
-            }
-        }
+        record_refusal(app, draft, &self.ctx(), error).await
     }
 }

@@ -94,7 +94,7 @@ pub async fn open(
     let bytes = body::read(request_body).await?;
     let request = body::optional_json::<OpenRequest>(&headers, &bytes);
     let inline = request.as_ref().ok().and_then(|r| r.as_ref()).and_then(|r| r.password.as_deref());
-    auth.require_reauth(&app, inline, &account, action).await?;
+    crate::credentials::require_reauth(&app, &auth, inline, &account, action).await?;
     let reason = request?.and_then(|r| r.reason);
     let mut v = Validator::new();
     let reason = reason.and_then(|r| v.check("reason", validate::text(&r)));

@@ -272,7 +272,7 @@ pub async fn delete(
     let bytes = body::read(request_body).await?;
     let confirmation = body::optional_json::<Confirmation>(&headers, &bytes);
     let inline = confirmation.as_ref().ok().and_then(|c| c.as_ref()).and_then(|c| c.password.as_deref());
-    auth.require_reauth(&app, inline, &account, action).await?;
+    crate::credentials::require_reauth(&app, &auth, inline, &account, action).await?;
     confirmation?;
     let deadline = app.now() + app.settings.deletion_grace;
     app.store.schedule_deletion(&grant, deadline, &auth.ctx()).await?;

@@ -171,7 +171,7 @@ pub async fn report(
             linking: Linking::UpToActor,
         };
         let ctx = Ctx { ip: client.map(|ip| ip.to_string()), ..Ctx::default() };
-        return Err(crate::credentials::record(&app, draft, &ctx, error).await);
+        return Err(crate::principal::record_refusal(&app, draft, &ctx, error).await);
     }
     let bytes = body::read(request_body).await?;
     let request: ReportRequest = body::json(&headers, &bytes)?;

@@ -138,13 +138,13 @@ pub async fn login(
     let checked = match credentials::check_password(&app, &scopes, &request.password, hash).await {
         Err(e @ ApiError::RateLimited { .. }) => {
             let draft = refusal(trail, "auth.login_failed", user, e.code(), Outcome::Denied);
-            return Err(credentials::record(&app, draft, &ctx, e).await);
+            return Err(crate::principal::record_refusal(&app, draft, &ctx, e).await);
         }
         other => other?,
     };
     let (Some(candidate), Checked::Verified(attempt)) = (candidate, checked) else {
         let draft = refusal(trail, "auth.login_failed", user, "invalid_credentials", Outcome::Failure);
-        return Err(credentials::record(&app, draft, &ctx, ApiError::InvalidCredentials).await);
+        return Err(crate::principal::record_refusal(&app, draft, &ctx, ApiError::InvalidCredentials).await);
     };
 
     let now = app.now();
@@ -161,7 +161,7 @@ pub async fn login(
         // The password was right: not a guess.
         app.store.release_attempt(attempt).await?;
         let draft = refusal(trail, "auth.login_failed", user, refused.code(), Outcome::Denied);
-        return Err(credentials::record(&app, draft, &ctx, refused).await);
+        return Err(crate::principal::record_refusal(&app, draft, &ctx, refused).await);
     }
 
     let token = random_token()?;
@@ -223,7 +223,7 @@ pub async fn activate(
             let ctx = Ctx { ip: ip.map(|ip| ip.to_string()), ..Ctx::default() };
             let draft =
                 refusal(app.store.platform().await?.id, "auth.activation_failed", None, e.code(), Outcome::Denied);
-            return Err(credentials::record(&app, draft, &ctx, e).await);
+            return Err(crate::principal::record_refusal(&app, draft, &ctx, e).await);
         }
         other => other?,
     };

@@ -105,7 +105,7 @@ pub async fn create(
     let bytes = body::read(request_body).await?;
     let request = body::json::<CreateTokenRequest>(&headers, &bytes);
     let inline = request.as_ref().ok().and_then(|r| r.password.as_deref());
-    auth.require_reauth(&app, inline, &account, action).await?;
+    crate::credentials::require_reauth(&app, &auth, inline, &account, action).await?;
     let request = request?;
     let mut v = Validator::new();
     let name = v.check("name", validate::name(&request.name));
