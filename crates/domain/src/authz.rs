@@ -218,9 +218,10 @@ pub enum Basis {
     AccessSession,
 }
 
-/// Proof that `authorize` allowed `permission` on `account_id`. Only `authorize` makes one.
+/// What `authorize` found: `permission` allowed on `account_id`, and why. A decision, not a key:
+/// the store takes only a typed [`Grant`], made from one by [`grant`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Grant {
+pub struct Allowed {
     account_id: AccountId,
     permission: Permission,
     basis: Basis,
@@ -228,21 +229,7 @@ pub struct Grant {
     sees_below: SeesBelow,
 }
 
-/// Which accounts below the granted one a list may show (the matrix row "see accounts below").
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SeesBelow {
-    All,
-    /// Only the customers this MSP staff user is assigned to.
-    AssignedTo(UserId),
-    Nothing,
-}
-
-impl Grant {
-    /// Which accounts below the granted one the holder sees.
-    pub fn sees_below(&self) -> SeesBelow {
-        self.sees_below
-    }
-
+impl Allowed {
     pub fn account_id(&self) -> AccountId {
         self.account_id
     }
@@ -254,28 +241,160 @@ impl Grant {
     pub fn basis(&self) -> Basis {
         self.basis
     }
+}
 
-    /// The account this grant scopes, if it grants any of `permissions` (a weaker one that the
-    /// matrix implies); else a programming error.
-    pub fn scope_any(&self, permissions: &[Permission]) -> Result<AccountId, crate::DomainError> {
-        match permissions.iter().find(|p| **p == self.permission) {
-            Some(p) => self.scope(*p),
-            None => self.scope(permissions.first().copied().unwrap_or(Permission::AccountRead)),
-        }
+/// Which accounts below the granted one a list may show (the matrix row "see accounts below").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeesBelow {
+    All,
+    /// Only the customers this MSP staff user is assigned to.
+    AssignedTo(UserId),
+    Nothing,
+}
+
+/// A permission as a type, so that a store method needing `user.manage` takes
+/// `&Grant<cap::UserManage>` and no other grant fits. The types are in [`cap`].
+pub trait Capability: Copy + Send + Sync + 'static {
+    const PERMISSION: Permission;
+}
+
+/// One type per permission, named like its [`Permission`] variant.
+pub mod cap {
+    use super::{Capability, Permission};
+
+    macro_rules! capabilities {
+        ($($name:ident),* $(,)?) => {
+            $(
+                #[doc = concat!("The capability of [`Permission::", stringify!($name), "`].")]
+                #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+                pub struct $name;
+                impl Capability for $name {
+                    const PERMISSION: Permission = Permission::$name;
+                }
+            )*
+        };
     }
 
-    /// The account this grant scopes, if it grants `permission`; else a programming error.
-    pub fn scope(&self, permission: Permission) -> Result<AccountId, crate::DomainError> {
-        if self.permission == permission {
-            Ok(self.account_id)
-        } else {
-            Err(crate::DomainError::Internal(format!(
-                "grant for {} used for {}",
-                self.permission.as_str(),
-                permission.as_str()
-            )))
+    capabilities!(
+        AccountRead,
+        AccountCreate,
+        AccountUpdate,
+        AccountDelete,
+        AccountSsoMandatory,
+        UserRead,
+        UserManage,
+        StaffRead,
+        StaffAssign,
+        AccessEnter,
+        AccessList,
+        AccessEnd,
+        AuditRead,
+        BrandingRead,
+        BrandingManage,
+        SubscriptionRead,
+        SubscriptionManage,
+        SupportCreate,
+        SupportRead,
+        SupportManage,
+        UsageRead,
+        ResourceRead,
+        ResourceWrite,
+        ApiTokenManage,
+        ApiTokenCreate,
+        SsoManage,
+        ExpiryRead,
+        UserCredentials,
+    );
+}
+
+/// `P` implies `Self` in the matrix: whoever holds `P` on an account holds `Self` there too (every
+/// cell of the one is within the other's).
+pub trait ImpliedBy<P: Capability>: Capability {}
+
+impl ImpliedBy<cap::UserManage> for cap::UserRead {}
+impl ImpliedBy<cap::ResourceWrite> for cap::ResourceRead {}
+impl ImpliedBy<cap::BrandingManage> for cap::BrandingRead {}
+impl ImpliedBy<cap::SupportManage> for cap::SupportRead {}
+impl ImpliedBy<cap::StaffAssign> for cap::StaffRead {}
+
+/// Proof that `authorize` allowed `P` on `account_id`; only [`grant`] makes one. The store's
+/// tenant-scoped methods take the grant of the permission they need, so a write without its
+/// grant cannot be written down:
+///
+/// ```compile_fail
+/// use tenantry_domain::authz::{Grant, cap};
+/// fn needs_manage(_: &Grant<cap::UserManage>) {}
+/// fn with_read(read: &Grant<cap::UserRead>) {
+///     needs_manage(read); // a read grant is not a manage grant
+/// }
+/// ```
+///
+/// ```compile_fail
+/// use tenantry_domain::authz::{Grant, cap};
+/// // Nor can a handler make one for itself.
+/// let forged: Grant<cap::UserManage> = Grant { account_id: todo!(), basis: todo!(), sees_below: todo!(), capability: std::marker::PhantomData };
+/// ```
+///
+/// ```compile_fail
+/// use tenantry_domain::authz::{Grant, cap};
+/// // And a read grant does not become a write grant (only the other way round).
+/// fn upgrade(read: &Grant<cap::ResourceRead>) -> Grant<cap::ResourceWrite> { read.weaken() }
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+pub struct Grant<P: Capability> {
+    account_id: AccountId,
+    basis: Basis,
+    sees_below: SeesBelow,
+    capability: std::marker::PhantomData<P>,
+}
+
+impl<P: Capability> Clone for Grant<P> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<P: Capability> Copy for Grant<P> {}
+
+impl<P: Capability> Grant<P> {
+    /// The account this grant scopes.
+    pub fn account_id(&self) -> AccountId {
+        self.account_id
+    }
+
+    pub fn permission(&self) -> Permission {
+        P::PERMISSION
+    }
+
+    pub fn basis(&self) -> Basis {
+        self.basis
+    }
+
+    /// Which accounts below the granted one the holder sees.
+    pub fn sees_below(&self) -> SeesBelow {
+        self.sees_below
+    }
+
+    /// The grant of a permission this one implies (`user.manage` → `user.read`).
+    pub fn weaken<Q: ImpliedBy<P>>(&self) -> Grant<Q> {
+        Grant {
+            account_id: self.account_id,
+            basis: self.basis,
+            sees_below: self.sees_below,
+            capability: std::marker::PhantomData,
         }
     }
+}
+
+/// Decides whether `principal` holds `P` on `target`, as a typed grant.
+pub fn grant<P: Capability>(principal: &Principal, target: &Target) -> Result<Grant<P>, Denial> {
+    let allowed = authorize(principal, P::PERMISSION, target)?;
+    Ok(Grant {
+        account_id: allowed.account_id,
+        basis: allowed.basis,
+        sees_below: allowed.sees_below,
+        capability: std::marker::PhantomData,
+    })
 }
 
 /// Why a request is refused. `NotFound` whenever the account is invisible to the caller.
@@ -293,7 +412,7 @@ pub enum Denial {
 }
 
 /// Decides whether `principal` may exercise `permission` on `target`.
-pub fn authorize(principal: &Principal, permission: Permission, target: &Target) -> Result<Grant, Denial> {
+pub fn authorize(principal: &Principal, permission: Permission, target: &Target) -> Result<Allowed, Denial> {
     // A partner-side API token automates the partner side; it never reads customers' data, the
     // expiry overview included.
     if principal.credential == Credential::ApiToken
@@ -308,11 +427,11 @@ pub fn authorize(principal: &Principal, permission: Permission, target: &Target)
         BelowScope::Nothing => SeesBelow::Nothing,
     };
     let granted = authorize_by_principal(principal, permission, target)?;
-    Ok(Grant { sees_below, ..granted })
+    Ok(Allowed { sees_below, ..granted })
 }
 
 /// `authorize` without the list scope (filled in by it).
-fn authorize_by_principal(principal: &Principal, permission: Permission, target: &Target) -> Result<Grant, Denial> {
+fn authorize_by_principal(principal: &Principal, permission: Permission, target: &Target) -> Result<Allowed, Denial> {
     let by_role = authorize_by_role(principal.role, permission, target);
     match &principal.access {
         // An access session adds master_admin's rights on its customer to the actor's own —
@@ -326,7 +445,7 @@ fn authorize_by_principal(principal: &Principal, permission: Permission, target:
 }
 
 /// What the caller's own role allows on `target`.
-fn authorize_by_role(role: Role, permission: Permission, target: &Target) -> Result<Grant, Denial> {
+fn authorize_by_role(role: Role, permission: Permission, target: &Target) -> Result<Allowed, Denial> {
     if !visible(role, target.relation) {
         return Err(Denial::NotFound);
     }
@@ -336,7 +455,7 @@ fn authorize_by_role(role: Role, permission: Permission, target: &Target) -> Res
         _ => Basis::Ancestor,
     };
     if allows(role, permission, target.relation, target.kind) {
-        return Ok(Grant { account_id: target.id, permission, basis, sees_below: SeesBelow::Nothing });
+        return Ok(Allowed { account_id: target.id, permission, basis, sees_below: SeesBelow::Nothing });
     }
     let may_enter = allows(role, Permission::AccessEnter, target.relation, target.kind);
     if may_enter && permission.is_customer_data() {
@@ -347,7 +466,7 @@ fn authorize_by_role(role: Role, permission: Permission, target: &Target) -> Res
 
 /// Inside an access session the actor holds `master_admin` of the entered customer, except for
 /// creating API tokens and, for a technician (`msp_staff`), minting users' credentials.
-fn authorize_in_access_session(role: Role, permission: Permission, target: &Target) -> Result<Grant, Denial> {
+fn authorize_in_access_session(role: Role, permission: Permission, target: &Target) -> Result<Allowed, Denial> {
     if permission == Permission::ApiTokenCreate {
         return Err(Denial::DelegatedTokenForbidden);
     }
@@ -355,7 +474,7 @@ fn authorize_in_access_session(role: Role, permission: Permission, target: &Targ
         return Err(Denial::DelegatedCredentialForbidden);
     }
     if allows(Role::MasterAdmin, permission, Relation::Own, target.kind) {
-        Ok(Grant { account_id: target.id, permission, basis: Basis::AccessSession, sees_below: SeesBelow::Nothing })
+        Ok(Allowed { account_id: target.id, permission, basis: Basis::AccessSession, sees_below: SeesBelow::Nothing })
     } else {
         Err(Denial::Forbidden)
     }

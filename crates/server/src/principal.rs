@@ -11,7 +11,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use tenantry_domain::authz::{
-    AccessContext, Credential, Denial, Grant, Permission, Principal, Relation, Target, authorize,
+    self, AccessContext, Capability, Credential, Denial, Grant, Permission, Principal, Relation, Target, authorize, cap,
 };
 use tenantry_domain::{AccessSessionId, Account, AccountId, AuditActor, AuditTarget, Outcome, UserStatus};
 use tenantry_store::{AuditDraft, Ctx, Linking, SessionRecord};
@@ -228,32 +228,33 @@ impl Auth {
         }
     }
 
-    /// Authorizes `permission` on the account named by `raw_id` (a path segment). Invisible or
-    /// missing accounts are 404 alike; every refusal is recorded with the attempted `action`.
-    pub async fn grant(
+    /// Authorizes `capability` on the account named by `raw_id` (a path segment), as a typed grant.
+    /// Invisible or missing accounts are 404 alike; every refusal is recorded with the attempted
+    /// `action`.
+    pub async fn grant<P: Capability>(
         &self,
         app: &App,
-        permission: Permission,
+        capability: P,
         raw_id: &str,
         action: &str,
-    ) -> ApiResult<(Grant, Account)> {
-        match self.try_grant(app, permission, raw_id).await? {
+    ) -> ApiResult<(Grant<P>, Account)> {
+        match self.try_grant(app, capability, raw_id).await? {
             Ok(granted) => Ok(granted),
             Err((denial, account)) => Err(self.deny(app, denial, account, raw_id, action).await),
         }
     }
 
     /// `grant` without recording a refusal: the caller decides how to record it.
-    pub async fn try_grant(
+    pub async fn try_grant<P: Capability>(
         &self,
         app: &App,
-        permission: Permission,
+        _capability: P,
         raw_id: &str,
-    ) -> ApiResult<Result<(Grant, Account), (Denial, Option<AccountId>)>> {
+    ) -> ApiResult<Result<(Grant<P>, Account), (Denial, Option<AccountId>)>> {
         let Some((target, account)) = self.target(app, raw_id).await? else {
             return Ok(Err((Denial::NotFound, raw_id.parse().ok())));
         };
-        Ok(match authorize(&self.principal, permission, &target) {
+        Ok(match authz::grant::<P>(&self.principal, &target) {
             Ok(grant) => Ok((grant, account)),
             Err(denial) => Err((denial, Some(target.id))),
         })
@@ -276,7 +277,7 @@ impl Auth {
 
     /// Every permission the caller holds on the account named by `raw_id` (which it must see).
     pub async fn permissions_on(&self, app: &App, raw_id: &str) -> ApiResult<(Account, Vec<Permission>)> {
-        let (_, account) = self.grant(app, Permission::AccountRead, raw_id, "account.read").await?;
+        let (_, account) = self.grant(app, cap::AccountRead, raw_id, "account.read").await?;
         let Some((target, _)) = self.target(app, raw_id).await? else { return Err(ApiError::NotFound) };
         let held = Permission::ALL.into_iter().filter(|p| authorize(&self.principal, *p, &target).is_ok()).collect();
         Ok((account, held))
@@ -285,14 +286,14 @@ impl Auth {
     /// A change to one object of an account: the caller must see it first — `read` on the account,
     /// and `find` (given that grant) must find the object — before `write` is judged, so that a
     /// missing object answers 404 whatever the caller's role, as the contract's order says.
-    pub async fn grant_change<Fut>(
+    pub async fn grant_change<R: Capability, W: Capability, Fut>(
         &self,
         app: &App,
-        (read, write): (Permission, Permission),
+        (read, write): (R, W),
         raw_id: &str,
         action: &str,
-        find: impl FnOnce(Grant) -> Fut,
-    ) -> ApiResult<(Grant, Account)>
+        find: impl FnOnce(Grant<R>) -> Fut,
+    ) -> ApiResult<(Grant<W>, Account)>
     where
         Fut: std::future::Future<Output = ApiResult<()>>,
     {
@@ -305,10 +306,16 @@ impl Auth {
         self.grant(app, write, raw_id, action).await
     }
 
-    /// A further permission on an account already granted (e.g. a PATCH touching several rows of
+    /// A further capability on an account already granted (e.g. a PATCH touching several rows of
     /// the matrix); refusals are recorded like `grant`'s.
-    pub async fn also(&self, app: &App, permission: Permission, account: &Account, action: &str) -> ApiResult<Grant> {
-        self.grant(app, permission, &account.id.to_string(), action).await.map(|(g, _)| g)
+    pub async fn also<P: Capability>(
+        &self,
+        app: &App,
+        capability: P,
+        account: &Account,
+        action: &str,
+    ) -> ApiResult<Grant<P>> {
+        self.grant(app, capability, &account.id.to_string(), action).await.map(|(g, _)| g)
     }
 
     /// Records a refusal and returns its error. A 404 is written only to the actor's own trail.

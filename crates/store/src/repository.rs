@@ -3,7 +3,7 @@
 
 use crate::Result;
 use crate::types::*;
-use tenantry_domain::authz::Grant;
+use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, Agent, AgentId, ApiTokenId, AuditEvent, Certificate, CertificateId,
     Collection, CollectionId, EventId, Limits, MonitoredTarget, SessionId, SupportRequest, SupportRequestId, TargetId,
@@ -30,27 +30,44 @@ pub trait AccountStore: Send + Sync {
     async fn account_view(&self, id: AccountId, viewer: AccountId, viewer_user: UserId) -> Result<Option<AccountView>>;
     async fn create_account(
         &self,
-        parent: &Grant,
+        parent: &Grant<cap::AccountCreate>,
         account: NewAccount,
         admin: NewUser,
         ctx: &Ctx,
     ) -> Result<(Account, User)>;
     /// The accounts below the viewer's that its grant sees (all, the assigned ones, none).
-    async fn list_accounts(&self, viewer: &Grant, filter: &AccountFilter, page: &PageRequest) -> Result<Page<Account>>;
-    async fn update_account(&self, grant: &Grant, patch: AccountPatch, ctx: &Ctx) -> Result<Account>;
-    async fn schedule_deletion(&self, grant: &Grant, deadline: OffsetDateTime, ctx: &Ctx) -> Result<Account>;
-    async fn restore_account(&self, grant: &Grant, ctx: &Ctx) -> Result<Account>;
+    async fn list_accounts(
+        &self,
+        viewer: &Grant<cap::AccountRead>,
+        filter: &AccountFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Account>>;
+    /// Changes the fields of `patch`, each on its grant of `grants` (a field without one is refused).
+    async fn update_account(&self, grants: AccountGrants, patch: AccountPatch, ctx: &Ctx) -> Result<Account>;
+    async fn schedule_deletion(
+        &self,
+        grant: &Grant<cap::AccountDelete>,
+        deadline: OffsetDateTime,
+        ctx: &Ctx,
+    ) -> Result<Account>;
+    async fn restore_account(&self, grant: &Grant<cap::AccountDelete>, ctx: &Ctx) -> Result<Account>;
 }
 
 /// An account's users and their roles.
 #[async_trait::async_trait]
 pub trait UserStore: Send + Sync {
-    async fn list_users(&self, grant: &Grant, page: &PageRequest) -> Result<Page<User>>;
+    async fn list_users(&self, grant: &Grant<cap::UserRead>, page: &PageRequest) -> Result<Page<User>>;
     /// One user (grant: `user.read` or `user.manage`).
-    async fn get_user(&self, grant: &Grant, id: UserId) -> Result<User>;
-    async fn create_user(&self, grant: &Grant, user: NewUser, ctx: &Ctx) -> Result<User>;
-    async fn update_user(&self, grant: &Grant, id: UserId, patch: UserPatch, ctx: &Ctx) -> Result<User>;
-    async fn delete_user(&self, grant: &Grant, id: UserId, ctx: &Ctx) -> Result<()>;
+    async fn get_user(&self, grant: &Grant<cap::UserRead>, id: UserId) -> Result<User>;
+    async fn create_user(&self, grant: &Grant<cap::UserManage>, user: NewUser, ctx: &Ctx) -> Result<User>;
+    async fn update_user(
+        &self,
+        grant: &Grant<cap::UserManage>,
+        id: UserId,
+        patch: UserPatch,
+        ctx: &Ctx,
+    ) -> Result<User>;
+    async fn delete_user(&self, grant: &Grant<cap::UserManage>, id: UserId, ctx: &Ctx) -> Result<()>;
     /// Creates a user outside any request (operator command, bootstrap); audited as the system.
     async fn create_user_as_operator(&self, account: AccountId, user: NewUser) -> Result<User>;
     /// An operator's new one-time link for an invited user (the old links stop working); `None`
@@ -98,23 +115,45 @@ pub trait SignInStore: Send + Sync {
 /// MSP staff assignments to customers.
 #[async_trait::async_trait]
 pub trait StaffStore: Send + Sync {
-    async fn list_assignments(&self, grant: &Grant, user: UserId, page: &PageRequest) -> Result<Page<Assignment>>;
+    async fn list_assignments(
+        &self,
+        grant: &Grant<cap::StaffRead>,
+        user: UserId,
+        page: &PageRequest,
+    ) -> Result<Page<Assignment>>;
     /// Assigns an `msp_staff` user of the MSP to one of its customers (idempotent).
-    async fn assign(&self, grant: &Grant, user: UserId, customer: AccountId, ctx: &Ctx) -> Result<()>;
+    async fn assign(&self, grant: &Grant<cap::StaffAssign>, user: UserId, customer: AccountId, ctx: &Ctx)
+    -> Result<()>;
     /// Whether `user` is a user of the MSP and `customer` one of its customers (and, with
     /// `assigned`, whether the one is assigned to the other); `NotFound` otherwise. Grant:
     /// `staff.read` or `staff.assign` on the MSP.
-    async fn find_assignment(&self, grant: &Grant, user: UserId, customer: AccountId, assigned: bool) -> Result<()>;
+    async fn find_assignment(
+        &self,
+        grant: &Grant<cap::StaffRead>,
+        user: UserId,
+        customer: AccountId,
+        assigned: bool,
+    ) -> Result<()>;
     /// Removes an assignment and ends that user's open access sessions into the customer.
-    async fn unassign(&self, grant: &Grant, user: UserId, customer: AccountId, ctx: &Ctx) -> Result<()>;
+    async fn unassign(
+        &self,
+        grant: &Grant<cap::StaffAssign>,
+        user: UserId,
+        customer: AccountId,
+        ctx: &Ctx,
+    ) -> Result<()>;
 }
 
 /// Access sessions: a partner-side actor inside a customer.
 #[async_trait::async_trait]
 pub trait AccessStore: Send + Sync {
     /// Opens one (grant: `access.enter` on the customer); records `access_session.started`.
-    async fn open_access_session(&self, grant: &Grant, new: NewAccessSession, ctx: &Ctx)
-    -> Result<AccessSessionRecord>;
+    async fn open_access_session(
+        &self,
+        grant: &Grant<cap::AccessEnter>,
+        new: NewAccessSession,
+        ctx: &Ctx,
+    ) -> Result<AccessSessionRecord>;
     /// One access session, unscoped (to resolve `X-Access-Session` and to authorize ending it).
     async fn access_session(&self, id: AccessSessionId) -> Result<Option<AccessSessionRecord>>;
     /// The open access sessions a user holds.
@@ -122,21 +161,30 @@ pub trait AccessStore: Send + Sync {
     /// Every session into the granted customer (grant: `access.list`), optionally one actor's only.
     async fn list_access_sessions(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::AccessList>,
         actor: Option<UserId>,
         page: &PageRequest,
     ) -> Result<Page<AccessSessionRecord>>;
     /// Ends one (grant: `access.end` on its customer); records `access_session.ended`.
-    async fn end_access_session(&self, grant: &Grant, id: AccessSessionId, ctx: &Ctx) -> Result<()>;
+    async fn end_access_session(&self, grant: &Grant<cap::AccessEnd>, id: AccessSessionId, ctx: &Ctx) -> Result<()>;
 }
 
 /// API tokens of an account.
 #[async_trait::async_trait]
 pub trait TokenStore: Send + Sync {
-    async fn create_api_token(&self, grant: &Grant, new: NewApiToken, ctx: &Ctx) -> Result<ApiTokenRecord>;
-    async fn list_api_tokens(&self, grant: &Grant, page: &PageRequest) -> Result<Page<ApiTokenRecord>>;
-    async fn get_api_token(&self, grant: &Grant, id: ApiTokenId) -> Result<ApiTokenRecord>;
-    async fn revoke_api_token(&self, grant: &Grant, id: ApiTokenId, ctx: &Ctx) -> Result<()>;
+    async fn create_api_token(
+        &self,
+        grant: &Grant<cap::ApiTokenCreate>,
+        new: NewApiToken,
+        ctx: &Ctx,
+    ) -> Result<ApiTokenRecord>;
+    async fn list_api_tokens(
+        &self,
+        grant: &Grant<cap::ApiTokenManage>,
+        page: &PageRequest,
+    ) -> Result<Page<ApiTokenRecord>>;
+    async fn get_api_token(&self, grant: &Grant<cap::ApiTokenManage>, id: ApiTokenId) -> Result<ApiTokenRecord>;
+    async fn revoke_api_token(&self, grant: &Grant<cap::ApiTokenManage>, id: ApiTokenId, ctx: &Ctx) -> Result<()>;
     /// A live (unrevoked, unexpired) token by hash, with its active creator and account.
     async fn token_principal(&self, token_hash: &str) -> Result<Option<TokenPrincipal>>;
     async fn touch_api_token(&self, id: ApiTokenId) -> Result<()>;
@@ -145,12 +193,19 @@ pub trait TokenStore: Send + Sync {
 /// Certificate collections of a customer.
 #[async_trait::async_trait]
 pub trait CollectionStore: Send + Sync {
-    async fn list_collections(&self, grant: &Grant, page: &PageRequest) -> Result<Page<Collection>>;
+    async fn list_collections(&self, grant: &Grant<cap::ResourceRead>, page: &PageRequest) -> Result<Page<Collection>>;
     /// One collection (grant: `resource.read` or `resource.write`).
-    async fn get_collection(&self, grant: &Grant, id: CollectionId) -> Result<Collection>;
-    async fn create_collection(&self, grant: &Grant, name: String, ctx: &Ctx) -> Result<Collection>;
-    async fn rename_collection(&self, grant: &Grant, id: CollectionId, name: String, ctx: &Ctx) -> Result<Collection>;
-    async fn delete_collection(&self, grant: &Grant, id: CollectionId, ctx: &Ctx) -> Result<()>;
+    async fn get_collection(&self, grant: &Grant<cap::ResourceRead>, id: CollectionId) -> Result<Collection>;
+    async fn create_collection(&self, grant: &Grant<cap::ResourceWrite>, name: String, ctx: &Ctx)
+    -> Result<Collection>;
+    async fn rename_collection(
+        &self,
+        grant: &Grant<cap::ResourceWrite>,
+        id: CollectionId,
+        name: String,
+        ctx: &Ctx,
+    ) -> Result<Collection>;
+    async fn delete_collection(&self, grant: &Grant<cap::ResourceWrite>, id: CollectionId, ctx: &Ctx) -> Result<()>;
 }
 
 /// Certificates: imports, search, deletion.
@@ -160,30 +215,35 @@ pub trait CertificateStore: Send + Sync {
     /// `true` (a duplicate). All or nothing, with one `certificate.imported` event.
     async fn import_certificates(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::ResourceWrite>,
         collection: CollectionId,
         certificates: Vec<NewCertificate>,
         ctx: &Ctx,
     ) -> Result<Vec<(Certificate, bool)>>;
     async fn list_certificates(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::ResourceRead>,
         filter: &CertificateFilter,
         page: &PageRequest,
     ) -> Result<Page<Certificate>>;
-    async fn get_certificate(&self, grant: &Grant, id: CertificateId) -> Result<Certificate>;
-    async fn delete_certificate(&self, grant: &Grant, id: CertificateId, ctx: &Ctx) -> Result<()>;
+    async fn get_certificate(&self, grant: &Grant<cap::ResourceRead>, id: CertificateId) -> Result<Certificate>;
+    async fn delete_certificate(&self, grant: &Grant<cap::ResourceWrite>, id: CertificateId, ctx: &Ctx) -> Result<()>;
 }
 
 /// Plans, limits set by an MSP, and usage.
 #[async_trait::async_trait]
 pub trait SubscriptionStore: Send + Sync {
     /// The granted account's subscription (grant: `subscription.read`).
-    async fn subscription(&self, grant: &Grant) -> Result<Subscription>;
+    async fn subscription(&self, grant: &Grant<cap::SubscriptionRead>) -> Result<Subscription>;
     /// Sets a managed customer's limits (grant: `subscription.manage`); `Conflict` otherwise.
-    async fn set_limits(&self, grant: &Grant, limits: Limits, ctx: &Ctx) -> Result<Subscription>;
+    async fn set_limits(
+        &self,
+        grant: &Grant<cap::SubscriptionManage>,
+        limits: Limits,
+        ctx: &Ctx,
+    ) -> Result<Subscription>;
     /// What each customer below the granted account holds (grant: `usage.read`).
-    async fn usage_below(&self, grant: &Grant, page: &PageRequest) -> Result<Page<UsageRow>>;
+    async fn usage_below(&self, grant: &Grant<cap::UsageRead>, page: &PageRequest) -> Result<Page<UsageRow>>;
 }
 
 /// Support requests and inboxes.
@@ -194,20 +254,28 @@ pub trait SupportStore: Send + Sync {
     /// inbox is notified at (its branding's support email, else its contact email), if any.
     async fn create_support_request(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::SupportCreate>,
         subject: String,
         message: String,
         ctx: &Ctx,
     ) -> Result<(SupportRequest, Option<String>)>;
     /// A customer's sent requests, or a partner-side account's inbox (grant: `support.read`).
-    async fn list_support_requests(&self, grant: &Grant, page: &PageRequest) -> Result<Page<SupportRequest>>;
+    async fn list_support_requests(
+        &self,
+        grant: &Grant<cap::SupportRead>,
+        page: &PageRequest,
+    ) -> Result<Page<SupportRequest>>;
     /// One request, sent by or delivered to the grant's account (`support.read` or
     /// `support.manage`).
-    async fn get_support_request(&self, grant: &Grant, id: SupportRequestId) -> Result<SupportRequest>;
+    async fn get_support_request(
+        &self,
+        grant: &Grant<cap::SupportRead>,
+        id: SupportRequestId,
+    ) -> Result<SupportRequest>;
     /// Opens or closes a request in the granted account's inbox (grant: `support.manage`).
     async fn set_support_status(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::SupportManage>,
         id: SupportRequestId,
         open: bool,
         ctx: &Ctx,
@@ -218,15 +286,26 @@ pub trait SupportStore: Send + Sync {
 #[async_trait::async_trait]
 pub trait BrandingStore: Send + Sync {
     /// The granted account's own branding record (grant: `branding.read`).
-    async fn branding(&self, grant: &Grant) -> Result<BrandingFields>;
+    async fn branding(&self, grant: &Grant<cap::BrandingRead>) -> Result<BrandingFields>;
     /// Replaces it (grant: `branding.manage`).
-    async fn set_branding(&self, grant: &Grant, fields: BrandingFields, ctx: &Ctx) -> Result<BrandingFields>;
+    async fn set_branding(
+        &self,
+        grant: &Grant<cap::BrandingManage>,
+        fields: BrandingFields,
+        ctx: &Ctx,
+    ) -> Result<BrandingFields>;
     /// Sets or (with `None`) removes a logo (grant: `branding.manage`).
-    async fn set_logo(&self, grant: &Grant, variant: LogoVariant, logo: Option<Logo>, ctx: &Ctx) -> Result<()>;
+    async fn set_logo(
+        &self,
+        grant: &Grant<cap::BrandingManage>,
+        variant: LogoVariant,
+        logo: Option<Logo>,
+        ctx: &Ctx,
+    ) -> Result<()>;
     /// What the granted account's users see (grant: `account.read`).
-    async fn effective_branding(&self, grant: &Grant) -> Result<EffectiveBranding>;
+    async fn effective_branding(&self, grant: &Grant<cap::AccountRead>) -> Result<EffectiveBranding>;
     /// The logo they see, if any (grant: `account.read`).
-    async fn effective_logo(&self, grant: &Grant, variant: LogoVariant) -> Result<Option<Logo>>;
+    async fn effective_logo(&self, grant: &Grant<cap::AccountRead>, variant: LogoVariant) -> Result<Option<Logo>>;
     /// The branding of the login page `/login/{slug}`, public by design: only the platform,
     /// partner and MSP accounts have one; any other slug answers `None`.
     async fn login_branding(&self, slug: &str) -> Result<Option<EffectiveBranding>>;
@@ -240,16 +319,16 @@ pub trait AgentStore: Send + Sync {
     /// the plan's agents.
     async fn register_agent(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::ResourceWrite>,
         collection: CollectionId,
         name: String,
         token_hash: String,
         ctx: &Ctx,
     ) -> Result<Agent>;
-    async fn list_agents(&self, grant: &Grant, page: &PageRequest) -> Result<Page<Agent>>;
-    async fn get_agent(&self, grant: &Grant, id: AgentId) -> Result<Agent>;
+    async fn list_agents(&self, grant: &Grant<cap::ResourceRead>, page: &PageRequest) -> Result<Page<Agent>>;
+    async fn get_agent(&self, grant: &Grant<cap::ResourceRead>, id: AgentId) -> Result<Agent>;
     /// Revokes an agent's token (grant: `resource.write`).
-    async fn revoke_agent(&self, grant: &Grant, id: AgentId, ctx: &Ctx) -> Result<()>;
+    async fn revoke_agent(&self, grant: &Grant<cap::ResourceWrite>, id: AgentId, ctx: &Ctx) -> Result<()>;
     /// An agent by token hash (revoked ones too: a refusal is recorded), and whether its account
     /// (or an ancestor) is suspended.
     async fn agent_by_token(&self, token_hash: &str) -> Result<Option<(Agent, bool)>>;
@@ -265,27 +344,33 @@ pub trait AgentStore: Send + Sync {
 /// Monitored targets, their checks and the scheduler's leases.
 #[async_trait::async_trait]
 pub trait TargetStore: Send + Sync {
-    async fn create_target(&self, grant: &Grant, new: NewTarget, ctx: &Ctx) -> Result<MonitoredTarget>;
-    async fn list_targets(&self, grant: &Grant, page: &PageRequest) -> Result<Page<MonitoredTarget>>;
+    async fn create_target(
+        &self,
+        grant: &Grant<cap::ResourceWrite>,
+        new: NewTarget,
+        ctx: &Ctx,
+    ) -> Result<MonitoredTarget>;
+    async fn list_targets(&self, grant: &Grant<cap::ResourceRead>, page: &PageRequest)
+    -> Result<Page<MonitoredTarget>>;
     /// With `resource.read` or `resource.write`.
-    async fn get_target(&self, grant: &Grant, id: TargetId) -> Result<MonitoredTarget>;
+    async fn get_target(&self, grant: &Grant<cap::ResourceRead>, id: TargetId) -> Result<MonitoredTarget>;
     async fn update_target(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::ResourceWrite>,
         id: TargetId,
         patch: TargetPatch,
         ctx: &Ctx,
     ) -> Result<MonitoredTarget>;
-    async fn delete_target(&self, grant: &Grant, id: TargetId, ctx: &Ctx) -> Result<()>;
+    async fn delete_target(&self, grant: &Grant<cap::ResourceWrite>, id: TargetId, ctx: &Ctx) -> Result<()>;
     /// Claims a target for a check on demand: `false` when it was checked within `gap`, or is being
     /// checked right now (by a user or the scheduler). The claim ends when the check is recorded.
-    async fn claim_check(&self, grant: &Grant, id: TargetId, gap: time::Duration) -> Result<bool>;
+    async fn claim_check(&self, grant: &Grant<cap::ResourceWrite>, id: TargetId, gap: time::Duration) -> Result<bool>;
     /// Records a check a user asked for (audited as `target.checked`) of `checked` as it was read
     /// before the handshake; a target moved meanwhile is a conflict. The next scheduled check is
     /// due at `next_check_at`.
     async fn record_check(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::ResourceWrite>,
         checked: &MonitoredTarget,
         check: TlsCheck,
         next_check_at: OffsetDateTime,
@@ -314,7 +399,12 @@ pub trait TargetStore: Send + Sync {
 /// The expiry overview across the customers a caller may see.
 #[async_trait::async_trait]
 pub trait ExpiryStore: Send + Sync {
-    async fn expiring(&self, grant: &Grant, scope: ExpiryScope, page: &PageRequest) -> Result<Page<ExpiringItem>>;
+    async fn expiring(
+        &self,
+        grant: &Grant<cap::ExpiryRead>,
+        scope: ExpiryScope,
+        page: &PageRequest,
+    ) -> Result<Page<ExpiringItem>>;
 }
 
 /// Audit trails: appending to every trail an event belongs to, reading, verifying.
@@ -322,10 +412,15 @@ pub trait ExpiryStore: Send + Sync {
 pub trait AuditStore: Send + Sync {
     /// Records an event that accompanies no other change (a denial, a failed step-up).
     async fn record(&self, draft: AuditDraft, ctx: &Ctx) -> Result<EventId>;
-    async fn audit_page(&self, grant: &Grant, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEvent>>;
+    async fn audit_page(
+        &self,
+        grant: &Grant<cap::AuditRead>,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>>;
     /// The trail in `seq` order, from `after_seq` (exclusive), at most `limit` events.
-    async fn audit_chunk(&self, grant: &Grant, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>>;
-    async fn verify_trail(&self, grant: &Grant) -> Result<Verification>;
+    async fn audit_chunk(&self, grant: &Grant<cap::AuditRead>, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>>;
+    async fn verify_trail(&self, grant: &Grant<cap::AuditRead>) -> Result<Verification>;
 }
 
 /// The one repository API, every noun's trait; implemented for SQLite and PostgreSQL.

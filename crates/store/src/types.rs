@@ -1,5 +1,6 @@
 //! The repository API's commands and query results; the traits are in `repository`.
 
+use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, AccountKind, AccountStatus, ApiTokenId, AuditActor, AuditTarget, CollectionId,
     Email, Limits, Outcome, Plan, Role, SessionId, Slug, TargetId, User, UserId,
@@ -75,6 +76,15 @@ pub struct AccountPatch {
     pub contact_email: Option<Option<String>>,
     pub sso_mandatory: Option<bool>,
     pub status: Option<AccountStatus>,
+}
+
+/// The grants an account change stands on: its details (name, slug, contact email, status) need
+/// `account.update`, `sso_mandatory` needs `account.sso_mandatory`. The store applies no field
+/// without its grant.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AccountGrants {
+    pub update: Option<Grant<cap::AccountUpdate>>,
+    pub sso_mandatory: Option<Grant<cap::AccountSsoMandatory>>,
 }
 
 /// Fields of a user that may change. `None` leaves a field alone.

@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use tenantry_domain::authz::{Denial, Permission};
+use tenantry_domain::authz::{Denial, cap};
 use tenantry_domain::clock::serde_micros;
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{AccessSessionId, AccountId, Role, UserId};
@@ -90,7 +90,7 @@ pub async fn open(
     request_body: Body,
 ) -> ApiResult<(StatusCode, Json<AccessSessionBody>)> {
     let action = "access_session.started";
-    let (grant, account) = auth.grant(&app, Permission::AccessEnter, &id, action).await?;
+    let (grant, account) = auth.grant(&app, cap::AccessEnter, &id, action).await?;
     let bytes = body::read(request_body).await?;
     let request = body::optional_json::<OpenRequest>(&headers, &bytes);
     let inline = request.as_ref().ok().and_then(|r| r.as_ref()).and_then(|r| r.password.as_deref());
@@ -129,7 +129,7 @@ pub async fn list(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<AccessSessionBody>>> {
-    let (grant, _) = auth.grant(&app, Permission::AccessList, &id, "access_session.listed").await?;
+    let (grant, _) = auth.grant(&app, cap::AccessList, &id, "access_session.listed").await?;
     let page = page_request(&params, id_cursor::<AccessSessionId>)?;
     let inside = auth.principal.access.as_ref().is_some_and(|a| a.customer_id == grant.account_id());
     let only_own = (auth.principal.role == Role::MspStaff && !inside).then_some(auth.principal.user_id);
@@ -149,7 +149,7 @@ pub async fn end(State(app): State<App>, auth: Auth, Path(session_id): Path<Stri
     };
     let id = record.id;
     let customer = record.account_id.to_string();
-    let (grant, account) = match auth.try_grant(&app, Permission::AccessEnd, &customer).await? {
+    let (grant, account) = match auth.try_grant(&app, cap::AccessEnd, &customer).await? {
         Ok(granted) => granted,
         // A session into an account the caller cannot see is as missing as an unknown one.
         Err((Denial::NotFound, _)) => {

@@ -12,10 +12,10 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use tenantry_domain::authz::{Denial, Permission};
+use tenantry_domain::authz::{Denial, Permission, cap};
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{Account, AccountId, AccountKind, AccountStatus, Email, Plan, Slug, User};
-use tenantry_store::{AccountFilter, AccountPatch, ActivationSecret, NewAccount, NewUser};
+use tenantry_store::{AccountFilter, AccountGrants, AccountPatch, ActivationSecret, NewAccount, NewUser};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -112,7 +112,7 @@ pub async fn list(
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<Account>>> {
     let own = auth.principal.account_id.to_string();
-    let (grant, _) = auth.grant(&app, Permission::AccountRead, &own, "account.listed").await?;
+    let (grant, _) = auth.grant(&app, cap::AccountRead, &own, "account.listed").await?;
     let filter = AccountFilter {
         kind: param(&params, "kind", |k| k.parse::<AccountKind>())?,
         parent_id: param(&params, "parent_id", |p| {
@@ -137,7 +137,7 @@ pub async fn create(
         Some(serde_json::Value::String(id)) => id.clone(),
         _ => auth.principal.account_id.to_string(),
     };
-    let (grant, parent) = auth.grant(&app, Permission::AccountCreate, &parent_raw, "account.created").await?;
+    let (grant, parent) = auth.grant(&app, cap::AccountCreate, &parent_raw, "account.created").await?;
     let asked_kind = value.get("kind").and_then(|k| k.as_str()).and_then(|k| k.parse::<AccountKind>().ok());
     if let Some(kind) = asked_kind.filter(|k| !parent.kind.may_parent(*k)) {
         let denial = auth.deny(&app, Denial::Forbidden, Some(parent.id), &parent_raw, "account.created").await;
@@ -203,7 +203,7 @@ pub async fn permissions(
 
 #[utoipa::path(operation_id = "get_account", get, path = "/accounts/{id}", tag = "accounts", security(("session" = [])), params(("id" = String, Path, description = "Account id")), responses((status = 200, body = Account), crate::error::Failure))]
 pub async fn get(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Account>> {
-    let (_, account) = auth.grant(&app, Permission::AccountRead, &id, "account.read").await?;
+    let (_, account) = auth.grant(&app, cap::AccountRead, &id, "account.read").await?;
     Ok(Json(account))
 }
 
@@ -215,16 +215,17 @@ pub async fn patch(
     headers: HeaderMap,
     request_body: Body,
 ) -> ApiResult<Json<Account>> {
-    let (grant, account) = auth.grant(&app, Permission::AccountRead, &id, "account.updated").await?;
+    let (_, account) = auth.grant(&app, cap::AccountRead, &id, "account.updated").await?;
     let bytes = body::read(request_body).await?;
     let value = body::json_value(&headers, &bytes)?;
     let has = |key: &str| value.get(key).is_some();
-    let mut grant = grant;
+    // Each field is judged by its own row of the matrix.
+    let mut grants = AccountGrants::default();
     if ["name", "slug", "contact_email", "status"].iter().any(|k| has(k)) {
-        grant = auth.also(&app, Permission::AccountUpdate, &account, "account.updated").await?;
+        grants.update = Some(auth.also(&app, cap::AccountUpdate, &account, "account.updated").await?);
     }
     if has("sso_mandatory") {
-        grant = auth.also(&app, Permission::AccountSsoMandatory, &account, "account.updated").await?;
+        grants.sso_mandatory = Some(auth.also(&app, cap::AccountSsoMandatory, &account, "account.updated").await?);
     }
     let request: PatchAccountRequest = body::from_value(value)?;
 
@@ -256,7 +257,7 @@ pub async fn patch(
     if nothing {
         return Ok(Json(account));
     }
-    Ok(Json(app.store.update_account(&grant, patch, &auth.ctx()).await?))
+    Ok(Json(app.store.update_account(grants, patch, &auth.ctx()).await?))
 }
 
 #[utoipa::path(operation_id = "delete_account", delete, path = "/accounts/{id}", tag = "accounts", description = "Schedules deletion. Needs a recent step-up or `password` in the body.", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), request_body(content = Option<Confirmation>, description = "Optional inline step-up"), responses((status = 204, description = "Deletion scheduled"), crate::error::Failure))]
@@ -268,7 +269,7 @@ pub async fn delete(
     request_body: Body,
 ) -> ApiResult<StatusCode> {
     let action = "account.deletion_scheduled";
-    let (grant, account) = auth.grant(&app, Permission::AccountDelete, &id, action).await?;
+    let (grant, account) = auth.grant(&app, cap::AccountDelete, &id, action).await?;
     let bytes = body::read(request_body).await?;
     let confirmation = body::optional_json::<Confirmation>(&headers, &bytes);
     let inline = confirmation.as_ref().ok().and_then(|c| c.as_ref()).and_then(|c| c.password.as_deref());
@@ -281,6 +282,6 @@ pub async fn delete(
 
 #[utoipa::path(operation_id = "restore_account", post, path = "/accounts/{id}/restore", tag = "accounts", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), responses((status = 200, body = Account), crate::error::Failure))]
 pub async fn restore(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Account>> {
-    let (grant, _) = auth.grant(&app, Permission::AccountDelete, &id, "account.restored").await?;
+    let (grant, _) = auth.grant(&app, cap::AccountDelete, &id, "account.restored").await?;
     Ok(Json(app.store.restore_account(&grant, &auth.ctx()).await?))
 }

@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
-use tenantry_domain::authz::{Grant, Permission};
+use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{Agent, AgentId, AuditTarget, Certificate, CollectionId, Outcome};
 use tenantry_store::{AuditDraft, Ctx, Linking, NewCertificate};
@@ -57,7 +57,7 @@ fn agent_id(raw: &str) -> ApiResult<AgentId> {
 }
 
 /// Whether the object exists, for `Auth::grant_change`.
-async fn find(app: &App, seen: Grant, id: &ApiResult<AgentId>) -> ApiResult<()> {
+async fn find(app: &App, seen: Grant<cap::ResourceRead>, id: &ApiResult<AgentId>) -> ApiResult<()> {
     let id = id.as_ref().map_err(|_| ApiError::NotFound)?;
     Ok(app.store.get_agent(&seen, *id).await.map(drop)?)
 }
@@ -89,7 +89,7 @@ pub async fn register(
     headers: HeaderMap,
     request_body: Body,
 ) -> ApiResult<(StatusCode, Json<RegisteredAgent>)> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceWrite, &id, "agent.registered").await?;
+    let (grant, _) = auth.grant(&app, cap::ResourceWrite, &id, "agent.registered").await?;
     let bytes = body::read(request_body).await?;
     let request: RegisterRequest = body::json(&headers, &bytes)?;
     let mut v = Validator::new();
@@ -114,7 +114,7 @@ pub async fn list(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<Agent>>> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceRead, &id, "agent.listed").await?;
+    let (grant, _) = auth.grant(&app, cap::ResourceRead, &id, "agent.listed").await?;
     let page = page_request(&params, id_cursor::<AgentId>)?;
     Ok(Json(app.store.list_agents(&grant, &page).await?.into()))
 }
@@ -125,7 +125,7 @@ pub async fn get(
     auth: Auth,
     Path((id, aid)): Path<(String, String)>,
 ) -> ApiResult<Json<Agent>> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceRead, &id, "agent.read").await?;
+    let (grant, _) = auth.grant(&app, cap::ResourceRead, &id, "agent.read").await?;
     Ok(Json(app.store.get_agent(&grant, agent_id(&aid)?).await?))
 }
 

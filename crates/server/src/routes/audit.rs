@@ -12,7 +12,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use tenantry_domain::audit::Verification;
-use tenantry_domain::authz::{Grant, Permission};
+use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::clock::rfc3339_micros;
 use tenantry_domain::{AuditEvent, UserId};
 use tenantry_store::AuditFilter;
@@ -54,7 +54,7 @@ pub async fn list(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<AuditEvent>>> {
-    let (grant, _) = auth.grant(&app, Permission::AuditRead, &id, "audit.read").await?;
+    let (grant, _) = auth.grant(&app, cap::AuditRead, &id, "audit.read").await?;
     let filter = AuditFilter {
         action: param(&params, "action", |a| Ok(a.to_owned()))?,
         actor_user_id: param(&params, "actor_user_id", |u| {
@@ -101,7 +101,11 @@ enum Format {
 }
 
 /// Streams the trail chunk by chunk, so an export of any size holds one chunk in memory.
-fn export_stream(app: App, grant: Grant, format: Format) -> impl futures_util::Stream<Item = Result<String, ApiError>> {
+fn export_stream(
+    app: App,
+    grant: Grant<cap::AuditRead>,
+    format: Format,
+) -> impl futures_util::Stream<Item = Result<String, ApiError>> {
     let header_row = (format == Format::Csv).then(|| format!("{}\r\n", CSV_COLUMNS.join(",")));
     let head = stream::iter(header_row.map(Ok));
     let body = stream::try_unfold(Some(0i64), move |after| {
@@ -136,7 +140,7 @@ pub async fn export(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Response> {
-    let (grant, _) = auth.grant(&app, Permission::AuditRead, &id, "audit.exported").await?;
+    let (grant, _) = auth.grant(&app, cap::AuditRead, &id, "audit.exported").await?;
     let format = match params.get("format").map(String::as_str) {
         None | Some("jsonl") => Format::JsonLines,
         Some("csv") => Format::Csv,
@@ -154,6 +158,6 @@ pub async fn export(
 
 #[utoipa::path(operation_id = "verify_audit_trail", get, path = "/accounts/{id}/audit/verify", tag = "audit", security(("session" = [])), params(("id" = String, Path, description = "Account id")), responses((status = 200, body = Verification), crate::error::Failure))]
 pub async fn verify(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Verification>> {
-    let (grant, _) = auth.grant(&app, Permission::AuditRead, &id, "audit.verified").await?;
+    let (grant, _) = auth.grant(&app, cap::AuditRead, &id, "audit.verified").await?;
     Ok(Json(app.store.verify_trail(&grant).await?))
 }

@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
-use tenantry_domain::authz::Permission;
+use tenantry_domain::authz::cap;
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{AccountKind, Email};
 use tenantry_store::{BrandingFields, EffectiveBranding, Logo, LogoVariant};
@@ -113,7 +113,7 @@ fn checked_logo(bytes: &[u8]) -> ApiResult<Logo> {
 
 #[utoipa::path(operation_id = "get_branding", get, path = "/accounts/{id}/branding", tag = "branding", security(("session" = [])), params(("id" = String, Path)), responses((status = 200, body = BrandingBody), crate::error::Failure))]
 pub async fn get(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<BrandingBody>> {
-    let (grant, _) = auth.grant(&app, Permission::BrandingRead, &id, "branding.read").await?;
+    let (grant, _) = auth.grant(&app, cap::BrandingRead, &id, "branding.read").await?;
     Ok(Json(app.store.branding(&grant).await?.into()))
 }
 
@@ -125,7 +125,7 @@ pub async fn put(
     headers: HeaderMap,
     request_body: Body,
 ) -> ApiResult<Json<BrandingBody>> {
-    let (grant, account) = auth.grant(&app, Permission::BrandingManage, &id, "branding.updated").await?;
+    let (grant, account) = auth.grant(&app, cap::BrandingManage, &id, "branding.updated").await?;
     brandable(account.kind)?;
     let bytes = body::read(request_body).await?;
     let request: BrandingBody = body::json(&headers, &bytes)?;
@@ -150,7 +150,7 @@ pub async fn put_logo(
     Path((id, which)): Path<(String, String)>,
     request_body: Body,
 ) -> ApiResult<StatusCode> {
-    let (grant, account) = auth.grant(&app, Permission::BrandingManage, &id, "branding.updated").await?;
+    let (grant, account) = auth.grant(&app, cap::BrandingManage, &id, "branding.updated").await?;
     brandable(account.kind)?;
     let which = variant(&which)?;
     let bytes = body::read(request_body).await?;
@@ -167,7 +167,7 @@ pub async fn delete_logo(
     auth: Auth,
     Path((id, which)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (grant, account) = auth.grant(&app, Permission::BrandingManage, &id, "branding.updated").await?;
+    let (grant, account) = auth.grant(&app, cap::BrandingManage, &id, "branding.updated").await?;
     brandable(account.kind)?;
     app.store.set_logo(&grant, variant(&which)?, None, &auth.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -179,7 +179,7 @@ pub async fn effective(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EffectiveBrandingBody>> {
-    let (grant, account) = auth.grant(&app, Permission::AccountRead, &id, "branding.read").await?;
+    let (grant, account) = auth.grant(&app, cap::AccountRead, &id, "branding.read").await?;
     let effective = app.store.effective_branding(&grant).await?;
     let logos = format!("{}/api/v1/accounts/{}/branding/effective/logos", app.public_url, account.id);
     Ok(Json(EffectiveBrandingBody::new(effective, &logos)))
@@ -192,7 +192,7 @@ pub async fn effective_logo(
     Path((id, which)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (grant, _) = auth.grant(&app, Permission::AccountRead, &id, "branding.read").await?;
+    let (grant, _) = auth.grant(&app, cap::AccountRead, &id, "branding.read").await?;
     let logo = app.store.effective_logo(&grant, variant(&which)?).await?.ok_or(ApiError::NotFound)?;
     Ok(logo_response(logo, &headers, "private, max-age=300"))
 }

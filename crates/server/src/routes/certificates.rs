@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
-use tenantry_domain::authz::{Grant, Permission};
+use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::{Certificate, CertificateId, CollectionId};
 use tenantry_store::CertificateFilter;
 use time::Duration;
@@ -29,7 +29,7 @@ fn object_id<T: std::str::FromStr>(raw: &str) -> ApiResult<T> {
 }
 
 /// Whether the object exists, for `Auth::grant_change`.
-async fn find(app: &App, seen: Grant, id: &ApiResult<CertificateId>) -> ApiResult<()> {
+async fn find(app: &App, seen: Grant<cap::ResourceRead>, id: &ApiResult<CertificateId>) -> ApiResult<()> {
     let id = id.as_ref().map_err(|_| ApiError::NotFound)?;
     Ok(app.store.get_certificate(&seen, *id).await.map(drop)?)
 }
@@ -57,9 +57,9 @@ pub async fn import(
     headers: HeaderMap,
     request_body: Body,
 ) -> ApiResult<(StatusCode, Json<ListBody<ImportedCertificate>>)> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceWrite, &id, "certificate.imported").await?;
+    let (grant, _) = auth.grant(&app, cap::ResourceWrite, &id, "certificate.imported").await?;
     let collection: CollectionId = object_id(&cid)?;
-    app.store.get_collection(&grant, collection).await?;
+    app.store.get_collection(&grant.weaken(), collection).await?;
     require_pem(&headers)?;
     let bytes = body::read(request_body).await?;
     let parsed = tenantry_monitor::parse_bundle(&bytes).map_err(|e| ApiError::invalid("body", e.to_string()))?;
@@ -77,7 +77,7 @@ pub async fn list(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<Certificate>>> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceRead, &id, "certificate.listed").await?;
+    let (grant, _) = auth.grant(&app, cap::ResourceRead, &id, "certificate.listed").await?;
     let now = app.now();
     let days = param(&params, "expiring_within_days", |d| {
         d.parse::<u16>().map_err(|_| "must be a whole number of days from 0 to 65535".to_owned())
@@ -102,7 +102,7 @@ pub async fn get(
     auth: Auth,
     Path((id, cert)): Path<(String, String)>,
 ) -> ApiResult<Json<Certificate>> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceRead, &id, "certificate.read").await?;
+    let (grant, _) = auth.grant(&app, cap::ResourceRead, &id, "certificate.read").await?;
     Ok(Json(app.store.get_certificate(&grant, object_id(&cert)?).await?))
 }
 

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use tenantry_domain::authz::{Grant, Permission};
+use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::{Collection, CollectionId, validate};
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -25,7 +25,7 @@ fn collection_id(raw: &str) -> ApiResult<CollectionId> {
 }
 
 /// Whether the object exists, for `Auth::grant_change`.
-async fn find(app: &App, seen: Grant, id: &ApiResult<CollectionId>) -> ApiResult<()> {
+async fn find(app: &App, seen: Grant<cap::ResourceRead>, id: &ApiResult<CollectionId>) -> ApiResult<()> {
     let id = id.as_ref().map_err(|_| ApiError::NotFound)?;
     Ok(app.store.get_collection(&seen, *id).await.map(drop)?)
 }
@@ -42,7 +42,7 @@ pub async fn list(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<Collection>>> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceRead, &id, "collection.listed").await?;
+    let (grant, _) = auth.grant(&app, cap::ResourceRead, &id, "collection.listed").await?;
     let page = page_request(&params, id_cursor::<CollectionId>)?;
     Ok(Json(app.store.list_collections(&grant, &page).await?.into()))
 }
@@ -55,7 +55,7 @@ pub async fn create(
     headers: HeaderMap,
     request_body: Body,
 ) -> ApiResult<(StatusCode, Json<Collection>)> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceWrite, &id, "collection.created").await?;
+    let (grant, _) = auth.grant(&app, cap::ResourceWrite, &id, "collection.created").await?;
     let bytes = body::read(request_body).await?;
     let name = name(&headers, &bytes)?;
     Ok((StatusCode::CREATED, Json(app.store.create_collection(&grant, name, &auth.ctx()).await?)))
@@ -67,7 +67,7 @@ pub async fn get(
     auth: Auth,
     Path((id, cid)): Path<(String, String)>,
 ) -> ApiResult<Json<Collection>> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceRead, &id, "collection.read").await?;
+    let (grant, _) = auth.grant(&app, cap::ResourceRead, &id, "collection.read").await?;
     Ok(Json(app.store.get_collection(&grant, collection_id(&cid)?).await?))
 }
 

@@ -8,7 +8,7 @@ use crate::principal::Auth;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Serialize;
-use tenantry_domain::authz::Permission;
+use tenantry_domain::authz::cap;
 use tenantry_domain::clock::serde_micros;
 use tenantry_domain::{AccountId, CollectionId, ExpiryStatus, days_remaining, expiry_status};
 use tenantry_store::{ExpiringItem, ExpiryScope};
@@ -69,7 +69,7 @@ pub async fn list(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<ExpiringView>>> {
-    let (grant, _) = auth.grant(&app, Permission::ExpiryRead, &id, "expiring.listed").await?;
+    let (grant, _) = auth.grant(&app, cap::ExpiryRead, &id, "expiring.listed").await?;
     let within = param(&params, "within_days", |v| match v.parse::<i64>() {
         Ok(days) if (0..=MAX_WITHIN_DAYS).contains(&days) => Ok(Duration::days(days)),
         _ => Err(format!("must be a whole number of days from 0 to {MAX_WITHIN_DAYS}")),

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Serialize;
-use tenantry_domain::authz::{Denial, Grant, Permission};
+use tenantry_domain::authz::{Denial, Grant, cap};
 use tenantry_domain::clock::serde_micros;
 use tenantry_domain::{AccountId, Role, UserId};
 use time::OffsetDateTime;
@@ -25,11 +25,16 @@ pub struct AssignmentBody {
 }
 
 /// Reading and managing staff assignments, for `Auth::grant_change`.
-const STAFF: (Permission, Permission) = (Permission::StaffRead, Permission::StaffAssign);
+const STAFF: (cap::StaffRead, cap::StaffAssign) = (cap::StaffRead, cap::StaffAssign);
 
 /// Whether the staff user and the customer exist (and, with `assigned`, the assignment), for
 /// `Auth::grant_change`.
-async fn find(app: &App, seen: Grant, pair: &ApiResult<(UserId, AccountId)>, assigned: bool) -> ApiResult<()> {
+async fn find(
+    app: &App,
+    seen: Grant<cap::StaffRead>,
+    pair: &ApiResult<(UserId, AccountId)>,
+    assigned: bool,
+) -> ApiResult<()> {
     let (user, customer) = pair.as_ref().map_err(|_| ApiError::NotFound)?;
     Ok(app.store.find_assignment(&seen, *user, *customer, assigned).await?)
 }
@@ -45,7 +50,7 @@ pub async fn list(
     Path((id, uid)): Path<(String, String)>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<AssignmentBody>>> {
-    let (grant, account) = auth.grant(&app, Permission::StaffRead, &id, "staff.listed").await?;
+    let (grant, account) = auth.grant(&app, cap::StaffRead, &id, "staff.listed").await?;
     let uid: UserId = parse(&uid)?;
     if auth.principal.role == Role::MspStaff && uid != auth.principal.user_id {
         return Err(auth.deny(&app, Denial::Forbidden, Some(account.id), &id, "staff.listed").await);

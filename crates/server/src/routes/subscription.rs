@@ -13,7 +13,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tenantry_domain::authz::Permission;
+use tenantry_domain::authz::cap;
 use tenantry_domain::{AccountId, Limits, Plan};
 use tenantry_store::Subscription;
 
@@ -106,7 +106,7 @@ fn check_limits(limits: &Limits) -> ApiResult<()> {
 
 #[utoipa::path(operation_id = "get_subscription", get, path = "/accounts/{id}/subscription", tag = "subscription", security(("session" = [])), params(("id" = String, Path)), responses((status = 200, body = SubscriptionBody), crate::error::Failure))]
 pub async fn get(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<SubscriptionBody>> {
-    let (grant, _) = auth.grant(&app, Permission::SubscriptionRead, &id, "subscription.read").await?;
+    let (grant, _) = auth.grant(&app, cap::SubscriptionRead, &id, "subscription.read").await?;
     Ok(Json(app.store.subscription(&grant).await?.into()))
 }
 
@@ -118,7 +118,7 @@ pub async fn put(
     headers: HeaderMap,
     request_body: Body,
 ) -> ApiResult<Json<SubscriptionBody>> {
-    let (grant, _) = auth.grant(&app, Permission::SubscriptionManage, &id, "subscription.updated").await?;
+    let (grant, _) = auth.grant(&app, cap::SubscriptionManage, &id, "subscription.updated").await?;
     let bytes = body::read(request_body).await?;
     let request: SetLimitsRequest = body::json(&headers, &bytes)?;
     check_limits(&request.limits)?;
@@ -132,7 +132,7 @@ pub async fn usage(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Response> {
-    let (grant, _) = auth.grant(&app, Permission::UsageRead, &id, "usage.read").await?;
+    let (grant, _) = auth.grant(&app, cap::UsageRead, &id, "usage.read").await?;
     let csv = match params.get("format").map(String::as_str) {
         None | Some("json") => false,
         Some("csv") => true,

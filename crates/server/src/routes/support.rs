@@ -11,12 +11,12 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
-use tenantry_domain::authz::{Grant, Permission};
+use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{SupportRequest, SupportRequestId};
 
 /// Whether the request exists, for `Auth::grant_change`.
-async fn find(app: &App, seen: Grant, id: &ApiResult<SupportRequestId>) -> ApiResult<()> {
+async fn find(app: &App, seen: Grant<cap::SupportRead>, id: &ApiResult<SupportRequestId>) -> ApiResult<()> {
     let id = id.as_ref().map_err(|_| ApiError::NotFound)?;
     Ok(app.store.get_support_request(&seen, *id).await.map(drop)?)
 }
@@ -43,7 +43,7 @@ pub async fn create(
     headers: HeaderMap,
     request_body: Body,
 ) -> ApiResult<(StatusCode, Json<SupportRequest>)> {
-    let (grant, _) = auth.grant(&app, Permission::SupportCreate, &id, "support_request.created").await?;
+    let (grant, _) = auth.grant(&app, cap::SupportCreate, &id, "support_request.created").await?;
     let bytes = body::read(request_body).await?;
     let request: SupportRequestBody = body::json(&headers, &bytes)?;
     let mut v = Validator::new();
@@ -81,7 +81,7 @@ pub async fn list(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<SupportRequest>>> {
-    let (grant, _) = auth.grant(&app, Permission::SupportRead, &id, "support_request.listed").await?;
+    let (grant, _) = auth.grant(&app, cap::SupportRead, &id, "support_request.listed").await?;
     let page = page_request(&params, id_cursor::<SupportRequestId>)?;
     Ok(Json(app.store.list_support_requests(&grant, &page).await?.into()))
 }
@@ -95,7 +95,7 @@ pub async fn update(
     request_body: Body,
 ) -> ApiResult<Json<SupportRequest>> {
     let rid = rid.parse::<SupportRequestId>().map_err(|_| ApiError::NotFound);
-    let rights = (Permission::SupportRead, Permission::SupportManage);
+    let rights = (cap::SupportRead, cap::SupportManage);
     let action = "support_request.updated";
     let (grant, _) = auth.grant_change(&app, rights, &id, action, |seen| find(&app, seen, &rid)).await?;
     let rid = rid?;

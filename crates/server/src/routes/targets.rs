@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use tenantry_domain::authz::{Grant, Permission};
+use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::clock::serde_micros;
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{AccountId, CollectionId, ExpiryStatus, MonitoredTarget, TargetId, days_remaining};
@@ -101,7 +101,7 @@ fn target_id(raw: &str) -> ApiResult<TargetId> {
 }
 
 /// Whether the target exists, for `Auth::grant_change`.
-async fn find(app: &App, seen: Grant, id: &ApiResult<TargetId>) -> ApiResult<()> {
+async fn find(app: &App, seen: Grant<cap::ResourceRead>, id: &ApiResult<TargetId>) -> ApiResult<()> {
     let id = id.as_ref().map_err(|_| ApiError::NotFound)?;
     Ok(app.store.get_target(&seen, *id).await.map(drop)?)
 }
@@ -130,7 +130,7 @@ pub async fn create(
     headers: HeaderMap,
     request_body: Body,
 ) -> ApiResult<(StatusCode, Json<TargetView>)> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceWrite, &id, "target.created").await?;
+    let (grant, _) = auth.grant(&app, cap::ResourceWrite, &id, "target.created").await?;
     let bytes = body::read(request_body).await?;
     let request: CreateTargetRequest = body::json(&headers, &bytes)?;
     let mut v = Validator::new();
@@ -152,7 +152,7 @@ pub async fn list(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<TargetView>>> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceRead, &id, "target.listed").await?;
+    let (grant, _) = auth.grant(&app, cap::ResourceRead, &id, "target.listed").await?;
     let page = app.store.list_targets(&grant, &page_request(&params, id_cursor::<TargetId>)?).await?;
     let items = page.items.into_iter().map(|t| view(&app, t)).collect();
     Ok(Json(ListBody { items, next_cursor: page.next }))
@@ -164,7 +164,7 @@ pub async fn get(
     auth: Auth,
     Path((id, tid)): Path<(String, String)>,
 ) -> ApiResult<Json<TargetView>> {
-    let (grant, _) = auth.grant(&app, Permission::ResourceRead, &id, "target.read").await?;
+    let (grant, _) = auth.grant(&app, cap::ResourceRead, &id, "target.read").await?;
     Ok(Json(view(&app, app.store.get_target(&grant, target_id(&tid)?).await?)))
 }
 
@@ -211,7 +211,7 @@ pub async fn check(
 ) -> ApiResult<Json<TargetView>> {
     let tid = target_id(&tid);
     let (grant, _) = auth.grant_change(&app, RESOURCE, &id, "target.checked", |seen| find(&app, seen, &tid)).await?;
-    let target = app.store.get_target(&grant, tid?).await?;
+    let target = app.store.get_target(&grant.weaken(), tid?).await?;
     // Checking on demand reaches out to someone's server: at most once per target in a while, and
     // never twice at once (the claim is atomic, across processes too).
     if !app.store.claim_check(&grant, target.id, MIN_CHECK_GAP).await? {

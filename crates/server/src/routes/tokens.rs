@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use tenantry_domain::authz::Permission;
+use tenantry_domain::authz::cap;
 use tenantry_domain::clock::serde_micros;
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{ApiTokenId, Role, UserId};
@@ -86,7 +86,7 @@ pub async fn list(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<TokenBody>>> {
-    let (grant, _) = auth.grant(&app, Permission::ApiTokenManage, &id, "api_token.listed").await?;
+    let (grant, _) = auth.grant(&app, cap::ApiTokenManage, &id, "api_token.listed").await?;
     let page = page_request(&params, id_cursor::<ApiTokenId>)?;
     let page = app.store.list_api_tokens(&grant, &page).await?;
     Ok(Json(ListBody { items: page.items.into_iter().map(TokenBody::from).collect(), next_cursor: page.next }))
@@ -101,7 +101,7 @@ pub async fn create(
     request_body: Body,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     let action = "api_token.created";
-    let (grant, account) = auth.grant(&app, Permission::ApiTokenCreate, &id, action).await?;
+    let (grant, account) = auth.grant(&app, cap::ApiTokenCreate, &id, action).await?;
     let bytes = body::read(request_body).await?;
     let request = body::json::<CreateTokenRequest>(&headers, &bytes);
     let inline = request.as_ref().ok().and_then(|r| r.password.as_deref());
@@ -134,7 +134,7 @@ pub async fn get(
     auth: Auth,
     Path((id, tid)): Path<(String, String)>,
 ) -> ApiResult<Json<TokenBody>> {
-    let (grant, _) = auth.grant(&app, Permission::ApiTokenManage, &id, "api_token.read").await?;
+    let (grant, _) = auth.grant(&app, cap::ApiTokenManage, &id, "api_token.read").await?;
     Ok(Json(app.store.get_api_token(&grant, token_id(&tid)?).await?.into()))
 }
 
@@ -144,7 +144,7 @@ pub async fn revoke(
     auth: Auth,
     Path((id, tid)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let (grant, _) = auth.grant(&app, Permission::ApiTokenManage, &id, "api_token.revoked").await?;
+    let (grant, _) = auth.grant(&app, cap::ApiTokenManage, &id, "api_token.revoked").await?;
     app.store.revoke_api_token(&grant, token_id(&tid)?, &auth.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

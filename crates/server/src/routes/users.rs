@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
-use tenantry_domain::authz::{Grant, Permission};
+use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{AccountKind, Email, Role, User, UserId, UserStatus};
 use tenantry_store::{NewUser, UserPatch};
@@ -64,14 +64,14 @@ fn timestamp(raw: &str) -> Result<OffsetDateTime, String> {
 }
 
 /// Reading and managing an account's users, for `Auth::grant_change`.
-const USERS: (Permission, Permission) = (Permission::UserRead, Permission::UserManage);
+const USERS: (cap::UserRead, cap::UserManage) = (cap::UserRead, cap::UserManage);
 
 fn user_id(raw: &str) -> ApiResult<UserId> {
     raw.parse().map_err(|_| ApiError::NotFound)
 }
 
 /// Whether the object exists, for `Auth::grant_change`.
-async fn find(app: &App, seen: Grant, id: &ApiResult<UserId>) -> ApiResult<()> {
+async fn find(app: &App, seen: Grant<cap::UserRead>, id: &ApiResult<UserId>) -> ApiResult<()> {
     let id = id.as_ref().map_err(|_| ApiError::NotFound)?;
     Ok(app.store.get_user(&seen, *id).await.map(drop)?)
 }
@@ -83,7 +83,7 @@ pub async fn list(
     Path(id): Path<String>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<User>>> {
-    let (grant, _) = auth.grant(&app, Permission::UserRead, &id, "user.listed").await?;
+    let (grant, _) = auth.grant(&app, cap::UserRead, &id, "user.listed").await?;
     let page = page_request(&params, id_cursor::<UserId>)?;
     let mut page = app.store.list_users(&grant, &page).await?;
     let now = app.now();
@@ -100,13 +100,13 @@ pub async fn create(
     request_body: Body,
 ) -> ApiResult<(StatusCode, Json<CreatedUser>)> {
     let action = "user.created";
-    let (grant, account) = auth.grant(&app, Permission::UserManage, &id, action).await?;
+    let (grant, account) = auth.grant(&app, cap::UserManage, &id, action).await?;
     let bytes = body::read(request_body).await?;
     let request: CreateUserRequest = body::json(&headers, &bytes)?;
     // A lasting credential for the new user: only for those who may mint one.
     let may_mint = match request.password {
-        Some(_) => auth.also(&app, Permission::UserCredentials, &account, action).await.map(|_| true)?,
-        None => auth.try_grant(&app, Permission::UserCredentials, &id).await?.is_ok(),
+        Some(_) => auth.also(&app, cap::UserCredentials, &account, action).await.map(|_| true)?,
+        None => auth.try_grant(&app, cap::UserCredentials, &id).await?.is_ok(),
     };
     let mut v = Validator::new();
     let email = v.check("email", Email::parse(&request.email));
@@ -148,7 +148,7 @@ fn mail_activation(app: &App, user: &User, account_name: &str, url: String) {
 
 #[utoipa::path(operation_id = "get_user", get, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), responses((status = 200, body = User), crate::error::Failure))]
 pub async fn get(State(app): State<App>, auth: Auth, Path((id, uid)): Path<(String, String)>) -> ApiResult<Json<User>> {
-    let (grant, _) = auth.grant(&app, Permission::UserRead, &id, "user.read").await?;
+    let (grant, _) = auth.grant(&app, cap::UserRead, &id, "user.read").await?;
     Ok(Json(app.store.get_user(&grant, user_id(&uid)?).await?.as_of(app.now())))
 }
 
@@ -168,7 +168,7 @@ pub async fn patch(
     let request: PatchUserRequest = body::json(&headers, &bytes)?;
     // A new password or a new email (the user's sign-in identity) is a lasting credential.
     if request.password.is_some() || request.email.is_some() {
-        auth.also(&app, Permission::UserCredentials, &account, action).await?;
+        auth.also(&app, cap::UserCredentials, &account, action).await?;
     }
     let mut v = Validator::new();
     let name = request.name.as_deref().and_then(|n| v.check("name", validate::name(n)));
@@ -190,7 +190,7 @@ pub async fn patch(
         Patch::Value(e) => v.check("expires_at", timestamp(&e)).map(Some),
     };
     if let Some(p) = request.password.as_deref() {
-        let user = app.store.get_user(&grant, uid).await?;
+        let user = app.store.get_user(&grant.weaken(), uid).await?;
         v.check("password", validate::new_password(p, &[user.email.as_str(), &user.name]));
     }
     v.finish()?;

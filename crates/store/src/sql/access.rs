@@ -110,11 +110,11 @@ impl Repo {
 impl AccessStore for Repo {
     async fn open_access_session(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::AccessEnter>,
         new: NewAccessSession,
         ctx: &Ctx,
     ) -> Result<AccessSessionRecord> {
-        let customer = grant.scope(Permission::AccessEnter)?;
+        let customer = grant.account_id();
         let (Some(actor_user), Some(actor_email), Some(actor_account)) =
             (ctx.actor.user_id, ctx.actor.email.clone(), ctx.actor.account_id)
         else {
@@ -207,11 +207,11 @@ impl AccessStore for Repo {
 
     async fn list_access_sessions(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::AccessList>,
         actor: Option<UserId>,
         page: &PageRequest,
     ) -> Result<Page<AccessSessionRecord>> {
-        let customer = grant.scope(Permission::AccessList)?;
+        let customer = grant.account_id();
         let rows = sqlx::query(concat!(
             "SELECT ",
             access_session_cols!(),
@@ -228,8 +228,8 @@ impl AccessStore for Repo {
         Ok(page_of(items, page.limit, |s| s.id.to_string()))
     }
 
-    async fn end_access_session(&self, grant: &Grant, id: AccessSessionId, ctx: &Ctx) -> Result<()> {
-        let customer = grant.scope(Permission::AccessEnd)?;
+    async fn end_access_session(&self, grant: &Grant<cap::AccessEnd>, id: AccessSessionId, ctx: &Ctx) -> Result<()> {
+        let customer = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let ended = sqlx::query(

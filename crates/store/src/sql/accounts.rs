@@ -65,16 +65,15 @@ impl Repo {
         Err(DomainError::Conflict("no free slug; give one".into()).into())
     }
 
-    pub(crate) async fn set_account_status(
+    pub(crate) async fn set_account_status<P: Capability>(
         &self,
-        grant: &Grant,
-        permission: Permission,
+        grant: &Grant<P>,
         action: &str,
         status: AccountStatus,
         deadline: Option<OffsetDateTime>,
         ctx: &Ctx,
     ) -> Result<Account> {
-        let id = grant.scope(permission)?;
+        let id = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         Self::lock_account(&mut tx, id).await?;
@@ -135,12 +134,12 @@ impl AccountStore for Repo {
 
     async fn create_account(
         &self,
-        parent: &Grant,
+        parent: &Grant<cap::AccountCreate>,
         new: NewAccount,
         admin: NewUser,
         ctx: &Ctx,
     ) -> Result<(Account, User)> {
-        let parent_id = parent.scope(Permission::AccountCreate)?;
+        let parent_id = parent.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         Self::lock_account(&mut tx, parent_id).await?;
@@ -172,8 +171,13 @@ impl AccountStore for Repo {
         Ok((account, user))
     }
 
-    async fn list_accounts(&self, viewer: &Grant, filter: &AccountFilter, page: &PageRequest) -> Result<Page<Account>> {
-        let viewer_account = viewer.scope(Permission::AccountRead)?;
+    async fn list_accounts(
+        &self,
+        viewer: &Grant<cap::AccountRead>,
+        filter: &AccountFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Account>> {
+        let viewer_account = viewer.account_id();
         let staff = match viewer.sees_below() {
             SeesBelow::All => None,
             SeesBelow::AssignedTo(user) => Some(user.to_string()),
@@ -205,8 +209,21 @@ impl AccountStore for Repo {
         Ok(page_of(items, page.limit, |a| a.id.to_string()))
     }
 
-    async fn update_account(&self, grant: &Grant, patch: AccountPatch, ctx: &Ctx) -> Result<Account> {
-        let id = grant.account_id();
+    async fn update_account(&self, grants: AccountGrants, patch: AccountPatch, ctx: &Ctx) -> Result<Account> {
+        let missing = || DomainError::Internal("an account field without its grant".into());
+        let details =
+            patch.name.is_some() || patch.slug.is_some() || patch.contact_email.is_some() || patch.status.is_some();
+        let mut on = Vec::new();
+        if details {
+            on.push(grants.update.ok_or_else(missing)?.account_id());
+        }
+        if patch.sso_mandatory.is_some() {
+            on.push(grants.sso_mandatory.ok_or_else(missing)?.account_id());
+        }
+        let Some(&id) = on.first() else { return Err(DomainError::Internal("an empty account change".into()).into()) };
+        if on.iter().any(|other| *other != id) {
+            return Err(DomainError::Internal("an account change over two accounts".into()).into());
+        }
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let before = Self::account_in(&mut tx, id).await?;
@@ -259,10 +276,14 @@ impl AccountStore for Repo {
         Ok(account)
     }
 
-    async fn schedule_deletion(&self, grant: &Grant, deadline: OffsetDateTime, ctx: &Ctx) -> Result<Account> {
+    async fn schedule_deletion(
+        &self,
+        grant: &Grant<cap::AccountDelete>,
+        deadline: OffsetDateTime,
+        ctx: &Ctx,
+    ) -> Result<Account> {
         self.set_account_status(
             grant,
-            Permission::AccountDelete,
             "account.deletion_scheduled",
             AccountStatus::PendingDeletion,
             Some(deadline),
@@ -271,8 +292,7 @@ impl AccountStore for Repo {
         .await
     }
 
-    async fn restore_account(&self, grant: &Grant, ctx: &Ctx) -> Result<Account> {
-        self.set_account_status(grant, Permission::AccountDelete, "account.restored", AccountStatus::Active, None, ctx)
-            .await
+    async fn restore_account(&self, grant: &Grant<cap::AccountDelete>, ctx: &Ctx) -> Result<Account> {
+        self.set_account_status(grant, "account.restored", AccountStatus::Active, None, ctx).await
     }
 }

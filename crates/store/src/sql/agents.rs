@@ -19,13 +19,13 @@ impl Repo {
 impl AgentStore for Repo {
     async fn register_agent(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::ResourceWrite>,
         collection: CollectionId,
         name: String,
         token_hash: String,
         ctx: &Ctx,
     ) -> Result<Agent> {
-        let account = grant.scope(Permission::ResourceWrite)?;
+        let account = grant.account_id();
         let now = self.now();
         let id = AgentId::new();
         let mut tx = self.begin_write().await?;
@@ -49,8 +49,8 @@ impl AgentStore for Repo {
         Ok(agent)
     }
 
-    async fn list_agents(&self, grant: &Grant, page: &PageRequest) -> Result<Page<Agent>> {
-        let account = grant.scope(Permission::ResourceRead)?;
+    async fn list_agents(&self, grant: &Grant<cap::ResourceRead>, page: &PageRequest) -> Result<Page<Agent>> {
+        let account = grant.account_id();
         let sql = concat!(
             "SELECT ",
             agent_cols!(),
@@ -59,16 +59,16 @@ impl AgentStore for Repo {
         self.page_of_account(sql, account, page, agent_from_row, |a| a.id.to_string()).await
     }
 
-    async fn get_agent(&self, grant: &Grant, id: AgentId) -> Result<Agent> {
-        let account = grant.scope_any(&[Permission::ResourceRead, Permission::ResourceWrite])?;
+    async fn get_agent(&self, grant: &Grant<cap::ResourceRead>, id: AgentId) -> Result<Agent> {
+        let account = grant.account_id();
         let mut tx = self.pool.begin().await?;
         let agent = Self::agent_in(&mut tx, account, id).await?;
         tx.commit().await?;
         Ok(agent)
     }
 
-    async fn revoke_agent(&self, grant: &Grant, id: AgentId, ctx: &Ctx) -> Result<()> {
-        let account = grant.scope(Permission::ResourceWrite)?;
+    async fn revoke_agent(&self, grant: &Grant<cap::ResourceWrite>, id: AgentId, ctx: &Ctx) -> Result<()> {
+        let account = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         Self::agent_in(&mut tx, account, id).await?;

@@ -162,8 +162,13 @@ impl AuditStore for Repo {
         Ok(id)
     }
 
-    async fn audit_page(&self, grant: &Grant, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEvent>> {
-        let trail = grant.scope(Permission::AuditRead)?;
+    async fn audit_page(
+        &self,
+        grant: &Grant<cap::AuditRead>,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> Result<Page<AuditEvent>> {
+        let trail = grant.account_id();
         let before_seq: Option<i64> = match &page.after {
             Some(cursor) => Some(cursor.parse().map_err(|_| DomainError::invalid("cursor", "unreadable cursor"))?),
             None => None,
@@ -189,13 +194,13 @@ impl AuditStore for Repo {
         Ok(page_of(items, page.limit, |e| e.seq.to_string()))
     }
 
-    async fn audit_chunk(&self, grant: &Grant, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>> {
-        let trail = grant.scope(Permission::AuditRead)?;
+    async fn audit_chunk(&self, grant: &Grant<cap::AuditRead>, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>> {
+        let trail = grant.account_id();
         self.audit_rows(trail, after_seq, i64::MAX, limit).await
     }
 
-    async fn verify_trail(&self, grant: &Grant) -> Result<Verification> {
-        let trail = grant.scope(Permission::AuditRead)?;
+    async fn verify_trail(&self, grant: &Grant<cap::AuditRead>) -> Result<Verification> {
+        let trail = grant.account_id();
         // The head is read first: events appended while verifying are beyond it and not judged.
         let head = sqlx::query("SELECT seq, head_hash FROM audit_trails WHERE account_id = $1")
             .bind(trail.to_string())

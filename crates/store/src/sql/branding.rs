@@ -47,8 +47,8 @@ impl Repo {
 
 #[async_trait::async_trait]
 impl BrandingStore for Repo {
-    async fn branding(&self, grant: &Grant) -> Result<BrandingFields> {
-        let account = grant.scope_any(&[Permission::BrandingRead, Permission::BrandingManage])?;
+    async fn branding(&self, grant: &Grant<cap::BrandingRead>) -> Result<BrandingFields> {
+        let account = grant.account_id();
         let row = sqlx::query(
             "SELECT display_name, support_email, support_phone, homepage_url FROM branding WHERE account_id = $1",
         )
@@ -58,8 +58,13 @@ impl BrandingStore for Repo {
         Ok(row.as_ref().map(branding_from_row).transpose()?.unwrap_or_default())
     }
 
-    async fn set_branding(&self, grant: &Grant, fields: BrandingFields, ctx: &Ctx) -> Result<BrandingFields> {
-        let account = grant.scope(Permission::BrandingManage)?;
+    async fn set_branding(
+        &self,
+        grant: &Grant<cap::BrandingManage>,
+        fields: BrandingFields,
+        ctx: &Ctx,
+    ) -> Result<BrandingFields> {
+        let account = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         sqlx::query(
@@ -87,8 +92,14 @@ impl BrandingStore for Repo {
         Ok(fields)
     }
 
-    async fn set_logo(&self, grant: &Grant, variant: LogoVariant, logo: Option<Logo>, ctx: &Ctx) -> Result<()> {
-        let account = grant.scope(Permission::BrandingManage)?;
+    async fn set_logo(
+        &self,
+        grant: &Grant<cap::BrandingManage>,
+        variant: LogoVariant,
+        logo: Option<Logo>,
+        ctx: &Ctx,
+    ) -> Result<()> {
+        let account = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         sqlx::query(
@@ -128,12 +139,12 @@ impl BrandingStore for Repo {
         Ok(())
     }
 
-    async fn effective_branding(&self, grant: &Grant) -> Result<EffectiveBranding> {
-        self.effective_branding_of(grant.scope(Permission::AccountRead)?).await
+    async fn effective_branding(&self, grant: &Grant<cap::AccountRead>) -> Result<EffectiveBranding> {
+        self.effective_branding_of(grant.account_id()).await
     }
 
-    async fn effective_logo(&self, grant: &Grant, variant: LogoVariant) -> Result<Option<Logo>> {
-        self.effective_logo_of(grant.scope(Permission::AccountRead)?, variant).await
+    async fn effective_logo(&self, grant: &Grant<cap::AccountRead>, variant: LogoVariant) -> Result<Option<Logo>> {
+        self.effective_logo_of(grant.account_id(), variant).await
     }
 
     async fn login_branding(&self, slug: &str) -> Result<Option<EffectiveBranding>> {

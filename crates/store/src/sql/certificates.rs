@@ -150,12 +150,12 @@ impl Repo {
 impl CertificateStore for Repo {
     async fn import_certificates(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::ResourceWrite>,
         collection: CollectionId,
         certificates: Vec<NewCertificate>,
         ctx: &Ctx,
     ) -> Result<Vec<(Certificate, bool)>> {
-        let account = grant.scope(Permission::ResourceWrite)?;
+        let account = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         Self::collection_in(&mut tx, account, collection).await?;
@@ -173,11 +173,11 @@ impl CertificateStore for Repo {
 
     async fn list_certificates(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::ResourceRead>,
         filter: &CertificateFilter,
         page: &PageRequest,
     ) -> Result<Page<Certificate>> {
-        let account = grant.scope(Permission::ResourceRead)?;
+        let account = grant.account_id();
         let now = filter.now.map(to_micros);
         let rows = sqlx::query(concat!(
             "SELECT ",
@@ -205,14 +205,14 @@ impl CertificateStore for Repo {
         Ok(page_of(items, page.limit, |c| c.id.to_string()))
     }
 
-    async fn get_certificate(&self, grant: &Grant, id: CertificateId) -> Result<Certificate> {
-        let account = grant.scope_any(&[Permission::ResourceRead, Permission::ResourceWrite])?;
+    async fn get_certificate(&self, grant: &Grant<cap::ResourceRead>, id: CertificateId) -> Result<Certificate> {
+        let account = grant.account_id();
         let sql = concat!("SELECT ", certificate_cols!(), " FROM certificates WHERE account_id = $1 AND id = $2");
         self.row_of_account(sql, account, id.to_string(), certificate_from_row).await
     }
 
-    async fn delete_certificate(&self, grant: &Grant, id: CertificateId, ctx: &Ctx) -> Result<()> {
-        let account = grant.scope(Permission::ResourceWrite)?;
+    async fn delete_certificate(&self, grant: &Grant<cap::ResourceWrite>, id: CertificateId, ctx: &Ctx) -> Result<()> {
+        let account = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(concat!(

@@ -18,23 +18,28 @@ impl Repo {
 
 #[async_trait::async_trait]
 impl CollectionStore for Repo {
-    async fn list_collections(&self, grant: &Grant, page: &PageRequest) -> Result<Page<Collection>> {
-        let account = grant.scope(Permission::ResourceRead)?;
+    async fn list_collections(&self, grant: &Grant<cap::ResourceRead>, page: &PageRequest) -> Result<Page<Collection>> {
+        let account = grant.account_id();
         let sql = "SELECT id, account_id, name, created_at, updated_at FROM collections WHERE account_id = $1 \
                    AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3";
         self.page_of_account(sql, account, page, collection_from_row, |c| c.id.to_string()).await
     }
 
-    async fn get_collection(&self, grant: &Grant, id: CollectionId) -> Result<Collection> {
-        let account = grant.scope_any(&[Permission::ResourceRead, Permission::ResourceWrite])?;
+    async fn get_collection(&self, grant: &Grant<cap::ResourceRead>, id: CollectionId) -> Result<Collection> {
+        let account = grant.account_id();
         let mut tx = self.pool.begin().await?;
         let collection = Self::collection_in(&mut tx, account, id).await?;
         tx.commit().await?;
         Ok(collection)
     }
 
-    async fn create_collection(&self, grant: &Grant, name: String, ctx: &Ctx) -> Result<Collection> {
-        let account = grant.scope(Permission::ResourceWrite)?;
+    async fn create_collection(
+        &self,
+        grant: &Grant<cap::ResourceWrite>,
+        name: String,
+        ctx: &Ctx,
+    ) -> Result<Collection> {
+        let account = grant.account_id();
         let now = self.now();
         let id = CollectionId::new();
         let mut tx = self.begin_write().await?;
@@ -55,8 +60,14 @@ impl CollectionStore for Repo {
         Ok(collection)
     }
 
-    async fn rename_collection(&self, grant: &Grant, id: CollectionId, name: String, ctx: &Ctx) -> Result<Collection> {
-        let account = grant.scope(Permission::ResourceWrite)?;
+    async fn rename_collection(
+        &self,
+        grant: &Grant<cap::ResourceWrite>,
+        id: CollectionId,
+        name: String,
+        ctx: &Ctx,
+    ) -> Result<Collection> {
+        let account = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         Self::collection_in(&mut tx, account, id).await?;
@@ -75,8 +86,8 @@ impl CollectionStore for Repo {
         Ok(collection)
     }
 
-    async fn delete_collection(&self, grant: &Grant, id: CollectionId, ctx: &Ctx) -> Result<()> {
-        let account = grant.scope(Permission::ResourceWrite)?;
+    async fn delete_collection(&self, grant: &Grant<cap::ResourceWrite>, id: CollectionId, ctx: &Ctx) -> Result<()> {
+        let account = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let collection = Self::collection_in(&mut tx, account, id).await?;

@@ -4,8 +4,13 @@ use super::*;
 
 #[async_trait::async_trait]
 impl ExpiryStore for Repo {
-    async fn expiring(&self, grant: &Grant, scope: ExpiryScope, page: &PageRequest) -> Result<Page<ExpiringItem>> {
-        let root = grant.scope(Permission::ExpiryRead)?;
+    async fn expiring(
+        &self,
+        grant: &Grant<cap::ExpiryRead>,
+        scope: ExpiryScope,
+        page: &PageRequest,
+    ) -> Result<Page<ExpiringItem>> {
+        let root = grant.account_id();
         let (after_at, after_id) = match &page.after {
             Some(cursor) => {
                 let (at, id) =

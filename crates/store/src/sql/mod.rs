@@ -12,7 +12,7 @@ use rows::*;
 use sqlx::Row;
 use std::sync::Arc;
 use tenantry_domain::audit::{ChainVerifier, GENESIS, Verification};
-use tenantry_domain::authz::{Basis, Grant, Permission, SeesBelow};
+use tenantry_domain::authz::{Basis, Capability, Grant, SeesBelow, cap};
 use tenantry_domain::clock::{from_micros, to_micros};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, AccountKind, AccountStatus, Agent, AgentId, ApiTokenId, AuditActor,

@@ -24,8 +24,13 @@ impl Repo {
 
 #[async_trait::async_trait]
 impl StaffStore for Repo {
-    async fn list_assignments(&self, grant: &Grant, user: UserId, page: &PageRequest) -> Result<Page<Assignment>> {
-        let msp = grant.scope(Permission::StaffRead)?;
+    async fn list_assignments(
+        &self,
+        grant: &Grant<cap::StaffRead>,
+        user: UserId,
+        page: &PageRequest,
+    ) -> Result<Page<Assignment>> {
+        let msp = grant.account_id();
         let mut tx = self.begin_write().await?;
         Self::staff_member(&mut tx, msp, user).await?;
         tx.commit().await?;
@@ -54,8 +59,14 @@ impl StaffStore for Repo {
         Ok(page_of(items, page.limit, |a| a.account_id.to_string()))
     }
 
-    async fn assign(&self, grant: &Grant, user: UserId, customer: AccountId, ctx: &Ctx) -> Result<()> {
-        let msp = grant.scope(Permission::StaffAssign)?;
+    async fn assign(
+        &self,
+        grant: &Grant<cap::StaffAssign>,
+        user: UserId,
+        customer: AccountId,
+        ctx: &Ctx,
+    ) -> Result<()> {
+        let msp = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let staff = Self::staff_member(&mut tx, msp, user).await?;
@@ -79,8 +90,14 @@ impl StaffStore for Repo {
         Ok(())
     }
 
-    async fn find_assignment(&self, grant: &Grant, user: UserId, customer: AccountId, assigned: bool) -> Result<()> {
-        let msp = grant.scope_any(&[Permission::StaffRead, Permission::StaffAssign])?;
+    async fn find_assignment(
+        &self,
+        grant: &Grant<cap::StaffRead>,
+        user: UserId,
+        customer: AccountId,
+        assigned: bool,
+    ) -> Result<()> {
+        let msp = grant.account_id();
         let mut tx = self.pool.begin().await?;
         Self::user_in(&mut tx, msp, user).await?;
         Self::customer_of(&mut tx, msp, customer).await?;
@@ -99,8 +116,14 @@ impl StaffStore for Repo {
         Ok(())
     }
 
-    async fn unassign(&self, grant: &Grant, user: UserId, customer: AccountId, ctx: &Ctx) -> Result<()> {
-        let msp = grant.scope(Permission::StaffAssign)?;
+    async fn unassign(
+        &self,
+        grant: &Grant<cap::StaffAssign>,
+        user: UserId,
+        customer: AccountId,
+        ctx: &Ctx,
+    ) -> Result<()> {
+        let msp = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let staff = Self::staff_member(&mut tx, msp, user).await?;

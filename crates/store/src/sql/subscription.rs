@@ -82,16 +82,21 @@ impl Repo {
 
 #[async_trait::async_trait]
 impl SubscriptionStore for Repo {
-    async fn subscription(&self, grant: &Grant) -> Result<Subscription> {
-        let id = grant.scope(Permission::SubscriptionRead)?;
+    async fn subscription(&self, grant: &Grant<cap::SubscriptionRead>) -> Result<Subscription> {
+        let id = grant.account_id();
         let mut tx = self.pool.begin().await?;
         let subscription = Self::subscription_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok(subscription)
     }
 
-    async fn set_limits(&self, grant: &Grant, limits: Limits, ctx: &Ctx) -> Result<Subscription> {
-        let id = grant.scope(Permission::SubscriptionManage)?;
+    async fn set_limits(
+        &self,
+        grant: &Grant<cap::SubscriptionManage>,
+        limits: Limits,
+        ctx: &Ctx,
+    ) -> Result<Subscription> {
+        let id = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         Self::lock_account(&mut tx, id).await?;
@@ -119,8 +124,8 @@ impl SubscriptionStore for Repo {
         Ok(subscription)
     }
 
-    async fn usage_below(&self, grant: &Grant, page: &PageRequest) -> Result<Page<UsageRow>> {
-        let viewer = grant.scope(Permission::UsageRead)?;
+    async fn usage_below(&self, grant: &Grant<cap::UsageRead>, page: &PageRequest) -> Result<Page<UsageRow>> {
+        let viewer = grant.account_id();
         let rows = sqlx::query(
             "SELECT a.id, a.name, \
              (SELECT COUNT(*) FROM users u WHERE u.account_id = a.id) AS users, \

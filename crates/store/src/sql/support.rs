@@ -6,12 +6,12 @@ use super::*;
 impl SupportStore for Repo {
     async fn create_support_request(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::SupportCreate>,
         subject: String,
         message: String,
         ctx: &Ctx,
     ) -> Result<(SupportRequest, Option<String>)> {
-        let customer = grant.scope(Permission::SupportCreate)?;
+        let customer = grant.account_id();
         let (Some(user), Some(email)) = (ctx.actor.user_id, ctx.actor.email.clone()) else {
             return Err(DomainError::Internal("a support request needs a sender".into()).into());
         };
@@ -58,8 +58,12 @@ impl SupportStore for Repo {
         Ok((request, notify))
     }
 
-    async fn list_support_requests(&self, grant: &Grant, page: &PageRequest) -> Result<Page<SupportRequest>> {
-        let account = grant.scope(Permission::SupportRead)?;
+    async fn list_support_requests(
+        &self,
+        grant: &Grant<cap::SupportRead>,
+        page: &PageRequest,
+    ) -> Result<Page<SupportRequest>> {
+        let account = grant.account_id();
         let rows = sqlx::query(concat!(
             "SELECT ",
             support_cols!(),
@@ -75,8 +79,12 @@ impl SupportStore for Repo {
         Ok(page_of(items, page.limit, |r| r.id.to_string()))
     }
 
-    async fn get_support_request(&self, grant: &Grant, id: SupportRequestId) -> Result<SupportRequest> {
-        let account = grant.scope_any(&[Permission::SupportRead, Permission::SupportManage])?;
+    async fn get_support_request(
+        &self,
+        grant: &Grant<cap::SupportRead>,
+        id: SupportRequestId,
+    ) -> Result<SupportRequest> {
+        let account = grant.account_id();
         let sql = concat!(
             "SELECT ",
             support_cols!(),
@@ -88,12 +96,12 @@ impl SupportStore for Repo {
 
     async fn set_support_status(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::SupportManage>,
         id: SupportRequestId,
         open: bool,
         ctx: &Ctx,
     ) -> Result<SupportRequest> {
-        let inbox = grant.scope(Permission::SupportManage)?;
+        let inbox = grant.account_id();
         let now = self.now();
         let status = if open { "open" } else { "closed" };
         let mut tx = self.begin_write().await?;

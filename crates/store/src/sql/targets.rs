@@ -72,8 +72,13 @@ impl Repo {
 
 #[async_trait::async_trait]
 impl TargetStore for Repo {
-    async fn create_target(&self, grant: &Grant, new: NewTarget, ctx: &Ctx) -> Result<MonitoredTarget> {
-        let account = grant.scope(Permission::ResourceWrite)?;
+    async fn create_target(
+        &self,
+        grant: &Grant<cap::ResourceWrite>,
+        new: NewTarget,
+        ctx: &Ctx,
+    ) -> Result<MonitoredTarget> {
+        let account = grant.account_id();
         let now = self.now();
         let id = TargetId::new();
         let mut tx = self.begin_write().await?;
@@ -103,8 +108,12 @@ impl TargetStore for Repo {
         Ok(created)
     }
 
-    async fn list_targets(&self, grant: &Grant, page: &PageRequest) -> Result<Page<MonitoredTarget>> {
-        let account = grant.scope(Permission::ResourceRead)?;
+    async fn list_targets(
+        &self,
+        grant: &Grant<cap::ResourceRead>,
+        page: &PageRequest,
+    ) -> Result<Page<MonitoredTarget>> {
+        let account = grant.account_id();
         let sql = concat!(
             "SELECT ",
             target_cols!(),
@@ -113,20 +122,20 @@ impl TargetStore for Repo {
         self.page_of_account(sql, account, page, target_from_row, |t| t.id.to_string()).await
     }
 
-    async fn get_target(&self, grant: &Grant, id: TargetId) -> Result<MonitoredTarget> {
-        let account = grant.scope_any(&[Permission::ResourceRead, Permission::ResourceWrite])?;
+    async fn get_target(&self, grant: &Grant<cap::ResourceRead>, id: TargetId) -> Result<MonitoredTarget> {
+        let account = grant.account_id();
         let sql = concat!("SELECT ", target_cols!(), " FROM targets WHERE account_id = $1 AND id = $2");
         self.row_of_account(sql, account, id.to_string(), target_from_row).await
     }
 
     async fn update_target(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::ResourceWrite>,
         id: TargetId,
         patch: TargetPatch,
         ctx: &Ctx,
     ) -> Result<MonitoredTarget> {
-        let account = grant.scope(Permission::ResourceWrite)?;
+        let account = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let before = Self::target_in(&mut tx, account, id).await?;
@@ -175,8 +184,8 @@ impl TargetStore for Repo {
         Ok(updated)
     }
 
-    async fn delete_target(&self, grant: &Grant, id: TargetId, ctx: &Ctx) -> Result<()> {
-        let account = grant.scope(Permission::ResourceWrite)?;
+    async fn delete_target(&self, grant: &Grant<cap::ResourceWrite>, id: TargetId, ctx: &Ctx) -> Result<()> {
+        let account = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let gone = Self::target_in(&mut tx, account, id).await?;
@@ -193,13 +202,13 @@ impl TargetStore for Repo {
 
     async fn record_check(
         &self,
-        grant: &Grant,
+        grant: &Grant<cap::ResourceWrite>,
         checked: &MonitoredTarget,
         check: TlsCheck,
         next_check_at: OffsetDateTime,
         ctx: &Ctx,
     ) -> Result<MonitoredTarget> {
-        let account = grant.scope(Permission::ResourceWrite)?;
+        let account = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         Self::target_in(&mut tx, account, checked.id).await?;
@@ -220,8 +229,8 @@ impl TargetStore for Repo {
         Ok(updated)
     }
 
-    async fn claim_check(&self, grant: &Grant, id: TargetId, gap: time::Duration) -> Result<bool> {
-        let account = grant.scope(Permission::ResourceWrite)?;
+    async fn claim_check(&self, grant: &Grant<cap::ResourceWrite>, id: TargetId, gap: time::Duration) -> Result<bool> {
+        let account = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let claimed = sqlx::query(

@@ -28,8 +28,13 @@ impl Repo {
 
 #[async_trait::async_trait]
 impl TokenStore for Repo {
-    async fn create_api_token(&self, grant: &Grant, new: NewApiToken, ctx: &Ctx) -> Result<ApiTokenRecord> {
-        let account = grant.scope(Permission::ApiTokenCreate)?;
+    async fn create_api_token(
+        &self,
+        grant: &Grant<cap::ApiTokenCreate>,
+        new: NewApiToken,
+        ctx: &Ctx,
+    ) -> Result<ApiTokenRecord> {
+        let account = grant.account_id();
         let creator = ctx.actor.user_id.ok_or_else(|| DomainError::Internal("a token needs a creator".into()))?;
         let now = self.now();
         let id = ApiTokenId::new();
@@ -65,8 +70,12 @@ impl TokenStore for Repo {
         })
     }
 
-    async fn list_api_tokens(&self, grant: &Grant, page: &PageRequest) -> Result<Page<ApiTokenRecord>> {
-        let account = grant.scope(Permission::ApiTokenManage)?;
+    async fn list_api_tokens(
+        &self,
+        grant: &Grant<cap::ApiTokenManage>,
+        page: &PageRequest,
+    ) -> Result<Page<ApiTokenRecord>> {
+        let account = grant.account_id();
         let sql = concat!(
             "SELECT ",
             api_token_cols!(),
@@ -75,14 +84,14 @@ impl TokenStore for Repo {
         self.page_of_account(sql, account, page, api_token_from_row, |t| t.id.to_string()).await
     }
 
-    async fn get_api_token(&self, grant: &Grant, id: ApiTokenId) -> Result<ApiTokenRecord> {
-        let account = grant.scope(Permission::ApiTokenManage)?;
+    async fn get_api_token(&self, grant: &Grant<cap::ApiTokenManage>, id: ApiTokenId) -> Result<ApiTokenRecord> {
+        let account = grant.account_id();
         let sql = concat!("SELECT ", api_token_cols!(), " FROM api_tokens t WHERE t.account_id = $1 AND t.id = $2");
         self.row_of_account(sql, account, id.to_string(), api_token_from_row).await
     }
 
-    async fn revoke_api_token(&self, grant: &Grant, id: ApiTokenId, ctx: &Ctx) -> Result<()> {
-        let account = grant.scope(Permission::ApiTokenManage)?;
+    async fn revoke_api_token(&self, grant: &Grant<cap::ApiTokenManage>, id: ApiTokenId, ctx: &Ctx) -> Result<()> {
+        let account = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_tokens WHERE account_id = $1 AND id = $2")

@@ -45,8 +45,8 @@ impl Repo {
 
 #[async_trait::async_trait]
 impl UserStore for Repo {
-    async fn list_users(&self, grant: &Grant, page: &PageRequest) -> Result<Page<User>> {
-        let account = grant.scope(Permission::UserRead)?;
+    async fn list_users(&self, grant: &Grant<cap::UserRead>, page: &PageRequest) -> Result<Page<User>> {
+        let account = grant.account_id();
         let sql = concat!(
             "SELECT ",
             user_cols!(),
@@ -55,14 +55,14 @@ impl UserStore for Repo {
         self.page_of_account(sql, account, page, user_from_row, |u| u.id.to_string()).await
     }
 
-    async fn get_user(&self, grant: &Grant, id: UserId) -> Result<User> {
-        let account = grant.scope_any(&[Permission::UserRead, Permission::UserManage])?;
+    async fn get_user(&self, grant: &Grant<cap::UserRead>, id: UserId) -> Result<User> {
+        let account = grant.account_id();
         let sql = concat!("SELECT ", user_cols!(), " FROM users WHERE account_id = $1 AND id = $2");
         self.row_of_account(sql, account, id.to_string(), user_from_row).await
     }
 
-    async fn create_user(&self, grant: &Grant, new: NewUser, ctx: &Ctx) -> Result<User> {
-        let account = grant.scope(Permission::UserManage)?;
+    async fn create_user(&self, grant: &Grant<cap::UserManage>, new: NewUser, ctx: &Ctx) -> Result<User> {
+        let account = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         Self::enforce_limit(&mut tx, account, Resource::Users, 1).await?;
@@ -73,8 +73,14 @@ impl UserStore for Repo {
         Ok(user)
     }
 
-    async fn update_user(&self, grant: &Grant, id: UserId, patch: UserPatch, ctx: &Ctx) -> Result<User> {
-        let account = grant.scope(Permission::UserManage)?;
+    async fn update_user(
+        &self,
+        grant: &Grant<cap::UserManage>,
+        id: UserId,
+        patch: UserPatch,
+        ctx: &Ctx,
+    ) -> Result<User> {
+        let account = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let before = Self::user_in(&mut tx, account, id).await?;
@@ -130,8 +136,8 @@ impl UserStore for Repo {
         Ok(user)
     }
 
-    async fn delete_user(&self, grant: &Grant, id: UserId, ctx: &Ctx) -> Result<()> {
-        let account = grant.scope(Permission::UserManage)?;
+    async fn delete_user(&self, grant: &Grant<cap::UserManage>, id: UserId, ctx: &Ctx) -> Result<()> {
+        let account = grant.account_id();
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let user = Self::user_in(&mut tx, account, id).await?;

@@ -1,9 +1,9 @@
 //! Accounts and users: the tree, visibility in lists, uniqueness, deletion rules.
 
 use crate::support::{Fixture, new_account, new_user};
-use tenantry_domain::authz::{Permission, Relation};
+use tenantry_domain::authz::{Relation, cap};
 use tenantry_domain::{AccountKind, AccountStatus, Clock, DomainError, Role};
-use tenantry_store::{AccountFilter, AccountPatch, PageRequest, StoreError};
+use tenantry_store::{AccountFilter, AccountGrants, AccountPatch, PageRequest, StoreError};
 
 crate::conformance!(
     closure_table_places_every_account_below_its_ancestors,
@@ -43,7 +43,7 @@ async fn closure_table_places_every_account_below_its_ancestors(fx: Fixture) {
 
 async fn lists_show_the_subtree_filtered_and_paged(fx: Fixture) {
     let t = fx.tree().await;
-    let grant = t.partner.grant(Permission::AccountRead, &t.partner.account, Relation::Own);
+    let grant = t.partner.grant(cap::AccountRead, &t.partner.account, Relation::Own);
     let list = |filter: AccountFilter, page: PageRequest| {
         let store = fx.store.clone();
         async move { store.list_accounts(&grant, &filter, &page).await.unwrap_or_else(|e| panic!("{e}")) }
@@ -70,7 +70,7 @@ async fn lists_show_the_subtree_filtered_and_paged(fx: Fixture) {
 
 async fn staff_lists_show_only_assigned_customers(fx: Fixture) {
     let t = fx.tree().await;
-    let grant = t.msp.grant(Permission::UserManage, &t.msp.account, Relation::Own);
+    let grant = t.msp.grant(cap::UserManage, &t.msp.account, Relation::Own);
     let staff = fx
         .store
         .create_user(&grant, new_user("tech@msp.test", Role::MspStaff), &t.msp.ctx())
@@ -83,21 +83,21 @@ async fn staff_lists_show_only_assigned_customers(fx: Fixture) {
     .await;
     // The technician's own grant on its MSP carries what it sees below: the assigned customers.
     let tech = crate::support::Actor { user: staff, account: t.msp.account.clone() };
-    let read = tech.grant(Permission::AccountRead, &t.msp.account, Relation::Own);
+    let read = tech.grant(cap::AccountRead, &t.msp.account, Relation::Own);
     let page = fx.store.list_accounts(&read, &AccountFilter::default(), &all()).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(page.items.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["Initech"]);
     // A customer's user sees nothing below its own account.
-    let own = t.customer.grant(Permission::AccountRead, &t.customer.account, Relation::Own);
+    let own = t.customer.grant(cap::AccountRead, &t.customer.account, Relation::Own);
     let none = fx.store.list_accounts(&own, &AccountFilter::default(), &all()).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(none.items.is_empty());
 }
 
 async fn email_is_unique_case_insensitively_and_a_failed_create_writes_nothing(fx: Fixture) {
     let t = fx.tree().await;
-    let grant = t.msp.grant(Permission::AccountCreate, &t.msp.account, Relation::Own);
+    let grant = t.msp.grant(cap::AccountCreate, &t.msp.account, Relation::Own);
     let before = fx
         .store
-        .audit_page(&t.msp.grant(Permission::AuditRead, &t.msp.account, Relation::Own), &Default::default(), &all())
+        .audit_page(&t.msp.grant(cap::AuditRead, &t.msp.account, Relation::Own), &Default::default(), &all())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let result = fx
@@ -110,13 +110,13 @@ async fn email_is_unique_case_insensitively_and_a_failed_create_writes_nothing(f
         )
         .await;
     assert!(matches!(result, Err(StoreError::Domain(DomainError::EmailTaken))), "{result:?}");
-    let read = t.msp.grant(Permission::AccountRead, &t.msp.account, Relation::Own);
+    let read = t.msp.grant(cap::AccountRead, &t.msp.account, Relation::Own);
     let filter = AccountFilter { q: Some("dupe".into()), ..Default::default() };
     let page = fx.store.list_accounts(&read, &filter, &all()).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(page.items.is_empty(), "the account was rolled back with its user");
     let after = fx
         .store
-        .audit_page(&t.msp.grant(Permission::AuditRead, &t.msp.account, Relation::Own), &Default::default(), &all())
+        .audit_page(&t.msp.grant(cap::AuditRead, &t.msp.account, Relation::Own), &Default::default(), &all())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(before.items.len(), after.items.len(), "no audit event for a change that did not happen");
@@ -125,13 +125,13 @@ async fn email_is_unique_case_insensitively_and_a_failed_create_writes_nothing(f
 async fn deletion_waits_for_children_and_restore_revives(fx: Fixture) {
     let t = fx.tree().await;
     let below = Relation::Below { assigned: false };
-    let on_msp = t.partner.grant(Permission::AccountDelete, &t.msp.account, below);
+    let on_msp = t.partner.grant(cap::AccountDelete, &t.msp.account, below);
     let deadline = fx.clock.now() + time::Duration::days(30);
     let refused = fx.store.schedule_deletion(&on_msp, deadline, &t.partner.ctx()).await;
     assert!(matches!(refused, Err(StoreError::Domain(DomainError::HasChildren))), "{refused:?}");
 
     for customer in [&t.customer, &t.other] {
-        let grant = t.partner.grant(Permission::AccountDelete, &customer.account, below);
+        let grant = t.partner.grant(cap::AccountDelete, &customer.account, below);
         let account =
             fx.store.schedule_deletion(&grant, deadline, &t.partner.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(account.status, AccountStatus::PendingDeletion);
@@ -149,7 +149,7 @@ async fn deletion_waits_for_children_and_restore_revives(fx: Fixture) {
 
 async fn turning_on_mandatory_sso_ends_password_sign_ins_but_not_sso_admins(fx: Fixture) {
     let t = fx.tree().await;
-    let manage = t.customer.grant(Permission::UserManage, &t.customer.account, Relation::Own);
+    let manage = t.customer.grant(cap::UserManage, &t.customer.account, Relation::Own);
     let breakglass = fx
         .store
         .create_user(&manage, new_user("glass@globex.test", Role::SsoAdmin), &t.customer.ctx())
@@ -157,9 +157,10 @@ async fn turning_on_mandatory_sso_ends_password_sign_ins_but_not_sso_admins(fx: 
         .unwrap_or_else(|e| panic!("{e}"));
     let boss = crate::sessions::sign_in(&fx, t.customer.user.id, "boss-token").await;
     let glass = crate::sessions::sign_in(&fx, breakglass.id, "glass-token").await;
-    let grant = t.customer.grant(Permission::AccountSsoMandatory, &t.customer.account, Relation::Own);
+    let grant = t.customer.grant(cap::AccountSsoMandatory, &t.customer.account, Relation::Own);
     let patch = AccountPatch { sso_mandatory: Some(true), ..Default::default() };
-    let account = fx.store.update_account(&grant, patch, &t.customer.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
+    let grants = AccountGrants { sso_mandatory: Some(grant), ..Default::default() };
+    let account = fx.store.update_account(grants, patch, &t.customer.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(account.sso_mandatory);
     assert!(fx.store.session_by_token(&boss).await.unwrap_or_else(|e| panic!("{e}")).is_none());
     assert!(fx.store.session_by_token(&glass).await.unwrap_or_else(|e| panic!("{e}")).is_some());

@@ -2,7 +2,7 @@
 //! tampering caught at the right `seq`.
 
 use crate::support::{Actor, Fixture};
-use tenantry_domain::authz::{Grant, Permission, Relation};
+use tenantry_domain::authz::{Grant, Relation, cap};
 use tenantry_domain::{AccountKind, AuditTarget, Outcome};
 use tenantry_store::{AuditDraft, AuditFilter, Linking, PageRequest};
 
@@ -15,11 +15,11 @@ crate::conformance!(
     concurrent_appends_keep_every_chain_gapless_and_valid,
 );
 
-fn audit_grant(actor: &Actor) -> Grant {
-    actor.grant(Permission::AuditRead, &actor.account, Relation::Own)
+fn audit_grant(actor: &Actor) -> Grant<cap::AuditRead> {
+    actor.grant(cap::AuditRead, &actor.account, Relation::Own)
 }
 
-async fn events(fx: &Fixture, grant: &Grant) -> Vec<tenantry_domain::AuditEvent> {
+async fn events(fx: &Fixture, grant: &Grant<cap::AuditRead>) -> Vec<tenantry_domain::AuditEvent> {
     fx.store
         .audit_page(grant, &AuditFilter::default(), &PageRequest { after: None, limit: 500 })
         .await
@@ -29,14 +29,13 @@ async fn events(fx: &Fixture, grant: &Grant) -> Vec<tenantry_domain::AuditEvent>
 
 async fn an_msp_change_to_a_customer_lands_once_in_both_trails(fx: Fixture) {
     let t = fx.tree().await;
-    let manage = t.msp.grant(Permission::UserManage, &t.customer.account, Relation::Below { assigned: false });
+    let manage = t.msp.grant(cap::UserManage, &t.customer.account, Relation::Below { assigned: false });
     let user = fx
         .store
         .create_user(&manage, crate::support::new_user("new@globex.test", tenantry_domain::Role::Viewer), &t.msp.ctx())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let customer_trail =
-        events(&fx, &t.customer.grant(Permission::AuditRead, &t.customer.account, Relation::Own)).await;
+    let customer_trail = events(&fx, &t.customer.grant(cap::AuditRead, &t.customer.account, Relation::Own)).await;
     let msp_trail = events(&fx, &audit_grant(&t.msp)).await;
     let partner_trail = events(&fx, &audit_grant(&t.partner)).await;
     let find = |trail: &[tenantry_domain::AuditEvent]| {
@@ -64,8 +63,8 @@ async fn a_not_visible_denial_lands_only_in_the_actors_trail(fx: Fixture) {
         linking: Linking::ActorOnly,
     };
     let id = fx.store.record(draft, &t.customer.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
-    let own = events(&fx, &t.customer.grant(Permission::AuditRead, &t.customer.account, Relation::Own)).await;
-    let other = events(&fx, &t.other.grant(Permission::AuditRead, &t.other.account, Relation::Own)).await;
+    let own = events(&fx, &t.customer.grant(cap::AuditRead, &t.customer.account, Relation::Own)).await;
+    let other = events(&fx, &t.other.grant(cap::AuditRead, &t.other.account, Relation::Own)).await;
     assert!(own.iter().any(|e| e.id == id && e.outcome == Outcome::Denied));
     assert!(!other.iter().any(|e| e.id == id), "the other customer never learns of the probe");
 }
@@ -118,7 +117,7 @@ async fn concurrent_appends_keep_every_chain_gapless_and_valid(fx: Fixture) {
 }
 
 /// `actor`'s own trail, filled to at least six events; returns the grant and its links by seq.
-async fn long_trail(fx: &Fixture, actor: &Actor) -> (Grant, Vec<tenantry_domain::AuditEvent>) {
+async fn long_trail(fx: &Fixture, actor: &Actor) -> (Grant<cap::AuditRead>, Vec<tenantry_domain::AuditEvent>) {
     for n in 0..6 {
         let draft = AuditDraft {
             account_id: actor.account.id,
@@ -137,7 +136,7 @@ async fn long_trail(fx: &Fixture, actor: &Actor) -> (Grant, Vec<tenantry_domain:
     (grant, trail)
 }
 
-async fn first_bad(fx: &Fixture, grant: &Grant) -> Option<i64> {
+async fn first_bad(fx: &Fixture, grant: &Grant<cap::AuditRead>) -> Option<i64> {
     let report = fx.store.verify_trail(grant).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.valid, report.first_bad_seq.is_none());
     report.first_bad_seq

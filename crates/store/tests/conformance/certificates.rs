@@ -3,14 +3,14 @@
 
 use crate::support::Fixture;
 use tenantry_domain::Clock;
-use tenantry_domain::authz::{Permission, Relation};
+use tenantry_domain::authz::{Relation, cap};
 use tenantry_store::{CertificateFilter, NewCertificate, PageRequest};
 
 crate::conformance!(certificates_stored_before_the_search_keys_are_found_after_a_restart);
 
 async fn certificates_stored_before_the_search_keys_are_found_after_a_restart(fx: Fixture) {
     let t = fx.tree().await;
-    let write = t.customer.grant(Permission::ResourceWrite, &t.customer.account, Relation::Own);
+    let write = t.customer.grant(cap::ResourceWrite, &t.customer.account, Relation::Own);
     let collection =
         fx.store.create_collection(&write, "Web".into(), &t.customer.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
     let now = fx.clock.now();
@@ -33,7 +33,7 @@ async fn certificates_stored_before_the_search_keys_are_found_after_a_restart(fx
     // As stored before the keys existed.
     fx.raw("UPDATE certificates SET names_key = '', issuer_key = ''").await;
     let restarted = tenantry_store::connect(&fx.url, fx.clock.clone()).await.unwrap_or_else(|e| panic!("{e}"));
-    let read = t.customer.grant(Permission::ResourceRead, &t.customer.account, Relation::Own);
+    let read = t.customer.grant(cap::ResourceRead, &t.customer.account, Relation::Own);
     let page = PageRequest { after: None, limit: 10 };
     let search = |q: Option<&str>, issuer: Option<&str>| CertificateFilter {
         q: q.map(str::to_owned),

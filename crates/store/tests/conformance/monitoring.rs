@@ -3,7 +3,7 @@
 
 use crate::support::Fixture;
 use std::collections::HashSet;
-use tenantry_domain::authz::{Grant, Permission, Relation};
+use tenantry_domain::authz::{Grant, Relation, cap};
 use tenantry_domain::{Clock, TlsCheck};
 use tenantry_store::{LeasedTarget, NewTarget, Store};
 
@@ -14,16 +14,16 @@ crate::conformance!(
 
 /// `count` targets (at most the trial plan's 10) in the tree's customer; answers the store and
 /// the customer's grant to read them.
-async fn targets(fx: &Fixture, count: u16) -> (Store, Grant) {
+async fn targets(fx: &Fixture, count: u16) -> (Store, Grant<cap::ResourceRead>) {
     let t = fx.tree().await;
-    let write = t.customer.grant(Permission::ResourceWrite, &t.customer.account, Relation::Own);
+    let write = t.customer.grant(cap::ResourceWrite, &t.customer.account, Relation::Own);
     let collection =
         fx.store.create_collection(&write, "Edge".into(), &t.customer.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
     for port in 1..=count {
         let new = NewTarget { collection_id: collection.id, hostname: "edge.globex.test".into(), port };
         fx.store.create_target(&write, new, &t.customer.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
     }
-    (fx.store.clone(), t.customer.grant(Permission::ResourceRead, &t.customer.account, Relation::Own))
+    (fx.store.clone(), t.customer.grant(cap::ResourceRead, &t.customer.account, Relation::Own))
 }
 
 fn found(at: time::OffsetDateTime) -> TlsCheck {

@@ -2,7 +2,7 @@
 //! failed-attempt limits; access sessions opened against a concurrent unassignment.
 
 use crate::support::{Fixture, new_user};
-use tenantry_domain::authz::{Permission, Relation};
+use tenantry_domain::authz::{Relation, cap};
 use tenantry_domain::{AccessSessionId, Clock, Role, SessionId, UserId};
 use tenantry_store::{NewAccessSession, NewSession, PageRequest};
 
@@ -105,13 +105,13 @@ async fn concurrent_attempts_from_two_processes_never_pass_the_limit(fx: Fixture
 async fn a_grant_judged_before_an_unassignment_opens_no_session_after_it(fx: Fixture) {
     let t = fx.tree().await;
     let msp = &t.msp;
-    let staff_grant = msp.grant(Permission::UserManage, &msp.account, Relation::Own);
+    let staff_grant = msp.grant(cap::UserManage, &msp.account, Relation::Own);
     let staff = fx
         .store
         .create_user(&staff_grant, new_user("tech@msp.test", Role::MspStaff), &msp.ctx())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let assign = msp.grant(Permission::StaffAssign, &msp.account, Relation::Own);
+    let assign = msp.grant(cap::StaffAssign, &msp.account, Relation::Own);
     fx.store.assign(&assign, staff.id, t.customer.account.id, &msp.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
     let tech = crate::support::Actor { user: staff.clone(), account: msp.account.clone() };
     let signin = crate::sessions::sign_in(&fx, staff.id, "tech-hash").await;
@@ -122,7 +122,7 @@ async fn a_grant_judged_before_an_unassignment_opens_no_session_after_it(fx: Fix
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|| panic!("no sign-in"));
     // Judged while assigned …
-    let enter = tech.grant(Permission::AccessEnter, &t.customer.account, Relation::Below { assigned: true });
+    let enter = tech.grant(cap::AccessEnter, &t.customer.account, Relation::Below { assigned: true });
     // … then unassigned before the session is stored.
     fx.store.unassign(&assign, staff.id, t.customer.account.id, &msp.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
     let new = NewAccessSession {
@@ -132,7 +132,7 @@ async fn a_grant_judged_before_an_unassignment_opens_no_session_after_it(fx: Fix
     };
     let opened = fx.store.open_access_session(&enter, new, &tech.ctx()).await;
     assert!(opened.is_err(), "a session was opened for a technician no longer assigned");
-    let list = t.customer.grant(Permission::AccessList, &t.customer.account, Relation::Own);
+    let list = t.customer.grant(cap::AccessList, &t.customer.account, Relation::Own);
     let page = fx
         .store
         .list_access_sessions(&list, None, &PageRequest { after: None, limit: 50 })
@@ -150,7 +150,7 @@ async fn a_lapsed_sign_in_ends_its_access_sessions_at_the_moment_it_lapsed(fx: F
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|| panic!("no sign-in"));
-    let enter = t.msp.grant(Permission::AccessEnter, &t.customer.account, Relation::Below { assigned: false });
+    let enter = t.msp.grant(cap::AccessEnter, &t.customer.account, Relation::Below { assigned: false });
     let new = NewAccessSession {
         signin_session_id: signin.id,
         reason: Some("ticket 1".into()),
@@ -174,7 +174,7 @@ async fn a_lapsed_sign_in_ends_its_access_sessions_at_the_moment_it_lapsed(fx: F
         fx.store.access_session(opened.id).await.unwrap_or_else(|e| panic!("{e}")).unwrap_or_else(|| panic!("gone"));
     assert_eq!(ended.ended_at, Some(lapsed_at));
     assert_eq!(ended.end_reason.as_deref(), Some("sign_in_expired"));
-    let read = t.customer.grant(Permission::AuditRead, &t.customer.account, Relation::Own);
+    let read = t.customer.grant(cap::AuditRead, &t.customer.account, Relation::Own);
     let filter = tenantry_store::AuditFilter { action: Some("access_session.ended".into()), ..Default::default() };
     let events = fx
         .store
@@ -195,7 +195,7 @@ async fn a_change_made_in_an_access_session_that_ended_meanwhile_is_refused(fx: 
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|| panic!("no sign-in"));
-    let enter = t.msp.grant(Permission::AccessEnter, &t.customer.account, Relation::Below { assigned: false });
+    let enter = t.msp.grant(cap::AccessEnter, &t.customer.account, Relation::Below { assigned: false });
     let new = NewAccessSession {
         signin_session_id: signin.id,
         reason: None,
@@ -203,7 +203,7 @@ async fn a_change_made_in_an_access_session_that_ended_meanwhile_is_refused(fx: 
     };
     let opened = fx.store.open_access_session(&enter, new, &t.msp.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
     // The request was authorized inside the session …
-    let write = t.msp.grant(Permission::UserManage, &t.customer.account, Relation::Below { assigned: false });
+    let write = t.msp.grant(cap::UserManage, &t.customer.account, Relation::Below { assigned: false });
     let ctx = tenantry_store::Ctx {
         access_session_id: Some(opened.id.to_string()),
         access_customer: Some(t.customer.account.id),
@@ -214,14 +214,14 @@ async fn a_change_made_in_an_access_session_that_ended_meanwhile_is_refused(fx: 
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     // … and the session ends before its change commits.
-    let end = t.customer.grant(Permission::AccessEnd, &t.customer.account, Relation::Own);
+    let end = t.customer.grant(cap::AccessEnd, &t.customer.account, Relation::Own);
     fx.store.end_access_session(&end, opened.id, &t.customer.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
     let late = fx.store.create_user(&write, new_user("late@globex.test", Role::Viewer), &ctx).await;
     assert!(
         matches!(late, Err(tenantry_store::StoreError::Domain(tenantry_domain::DomainError::AccessSessionEnded))),
         "{late:?}"
     );
-    let read = t.customer.grant(Permission::UserRead, &t.customer.account, Relation::Own);
+    let read = t.customer.grant(cap::UserRead, &t.customer.account, Relation::Own);
     let users =
         fx.store.list_users(&read, &PageRequest { after: None, limit: 50 }).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(users.items.iter().all(|u| u.email.as_str() != "late@globex.test"), "nothing was written");

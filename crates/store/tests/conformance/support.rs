@@ -1,7 +1,7 @@
 //! Fixtures: a fresh store, a small account tree, and grants made by the real `authorize`.
 
 use std::sync::Arc;
-use tenantry_domain::authz::{Credential, Grant, Permission, Principal, Relation, Target, authorize};
+use tenantry_domain::authz::{self, Capability, Credential, Grant, Principal, Relation, Target, cap};
 use tenantry_domain::{Account, AccountKind, AuditActor, Email, ManualClock, Plan, Role, User};
 use tenantry_store::{Backend, Ctx, NewAccount, NewUser, Store};
 
@@ -48,11 +48,11 @@ impl Actor {
     }
 
     /// A grant from the real `authorize`, given the relation the test sets up.
-    pub fn grant(&self, permission: Permission, target: &Account, relation: Relation) -> Grant {
+    pub fn grant<P: Capability>(&self, _capability: P, target: &Account, relation: Relation) -> Grant<P> {
         let target = Target { id: target.id, kind: target.kind, relation };
-        match authorize(&self.principal(), permission, &target) {
+        match authz::grant::<P>(&self.principal(), &target) {
             Ok(g) => g,
-            Err(d) => panic!("{:?} may not {permission:?} on {:?}: {d:?}", self.user.role, target.kind),
+            Err(d) => panic!("{:?} may not {:?} on {:?}: {d:?}", self.user.role, P::PERMISSION, target.kind),
         }
     }
 }
@@ -95,7 +95,7 @@ impl Fixture {
     /// above it); returns the new account's primary user as an actor.
     pub async fn create(&self, by: &Actor, parent: &Account, kind: AccountKind, name: &str, email: &str) -> Actor {
         let relation = if by.account.id == parent.id { Relation::Own } else { Relation::Below { assigned: false } };
-        let grant = by.grant(Permission::AccountCreate, parent, relation);
+        let grant = by.grant(cap::AccountCreate, parent, relation);
         let (account, user) = self
             .store
             .create_account(&grant, new_account(kind, name), new_user(email, kind.primary_role()), &by.ctx())
