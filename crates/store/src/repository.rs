@@ -423,49 +423,31 @@ pub trait AuditStore: Send + Sync {
     async fn verify_trail(&self, grant: &Grant<cap::AuditRead>) -> Result<Verification>;
 }
 
-/// The one repository API, every noun's trait; implemented for SQLite and PostgreSQL.
-pub trait Repository:
-    PlatformStore
-    + AccountStore
-    + UserStore
-    + SignInStore
-    + StaffStore
-    + AccessStore
-    + TokenStore
-    + CollectionStore
-    + CertificateStore
-    + SubscriptionStore
-    + SupportStore
-    + BrandingStore
-    + AgentStore
-    + TargetStore
-    + ExpiryStore
-    + AuditStore
-    + Send
-    + Sync
-    + 'static
-{
+/// `Repository` is the union of the nouns' traits, and anything implementing them all is one.
+macro_rules! union {
+    ($($noun:ident),* $(,)?) => {
+        /// The one repository API, every noun's trait; implemented for SQLite and PostgreSQL.
+        pub trait Repository: $($noun +)* Send + Sync + 'static {}
+
+        impl<T: $($noun +)* Send + Sync + 'static> Repository for T {}
+    };
 }
 
-impl<T> Repository for T where
-    T: PlatformStore
-        + AccountStore
-        + UserStore
-        + SignInStore
-        + StaffStore
-        + AccessStore
-        + TokenStore
-        + CollectionStore
-        + CertificateStore
-        + SubscriptionStore
-        + SupportStore
-        + BrandingStore
-        + AgentStore
-        + TargetStore
-        + ExpiryStore
-        + AuditStore
-        + Send
-        + Sync
-        + 'static
-{
-}
+union!(
+    PlatformStore,
+    AccountStore,
+    UserStore,
+    SignInStore,
+    StaffStore,
+    AccessStore,
+    TokenStore,
+    CollectionStore,
+    CertificateStore,
+    SubscriptionStore,
+    SupportStore,
+    BrandingStore,
+    AgentStore,
+    TargetStore,
+    ExpiryStore,
+    AuditStore,
+);

@@ -254,16 +254,7 @@ async fn csv_exports_neutralise_cells_a_spreadsheet_would_evaluate(s: Server) {
     s.try_login(formula, "wrong password here").await.0.problem(401, "invalid_credentials");
     let root = s.root().await;
     let platform = root.get("/api/v1/me").await.id("/account/id");
-    let csv = s
-        .http
-        .get(s.url(&format!("/api/v1/accounts/{platform}/audit/export?format=csv")))
-        .header("cookie", &root.cookie)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .text()
-        .await
-        .unwrap_or_default();
+    let csv = s.text(&format!("/api/v1/accounts/{platform}/audit/export?format=csv"), Some(&root.cookie)).await;
     assert!(csv.contains("\"'=HYPERLINK(\"\"http://evil.test\"\""), "the cell is neutralised: {csv}");
     assert!(!csv.lines().any(|l| l.split(',').any(|cell| cell.starts_with('='))), "{csv}");
 }

@@ -299,17 +299,18 @@ impl Server {
         }
     }
 
+    /// The text a GET answers, with `cookie` if given (exports, metrics).
+    pub async fn text(&self, path: &str, cookie: Option<&str>) -> String {
+        let mut request = self.http.get(self.url(path));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send().await.unwrap_or_else(|e| panic!("{e}")).text().await.unwrap_or_default()
+    }
+
     /// The value of a `/metrics` counter.
     pub async fn metric(&self, name: &str) -> u64 {
-        let text = self
-            .http
-            .get(self.url("/metrics"))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .text()
-            .await
-            .unwrap_or_default();
+        let text = self.text("/metrics", None).await;
         text.lines()
             .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
             .unwrap_or_else(|| panic!("no metric {name}"))
