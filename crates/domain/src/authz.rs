@@ -254,8 +254,16 @@ pub enum SeesBelow {
 
 /// A permission as a type, so that a store method needing `user.manage` takes
 /// `&Grant<cap::UserManage>` and no other grant fits. The types are in [`cap`].
-pub trait Capability: Copy + Send + Sync + 'static {
+///
+/// The trait is sealed: only the types of [`cap`] are capabilities, so no other crate can make a
+/// capability of its own (and with it an implication that would upgrade a grant).
+pub trait Capability: sealed::Sealed + Copy + Send + Sync + 'static {
     const PERMISSION: Permission;
+}
+
+mod sealed {
+    /// Implemented by the capability types of `cap` alone.
+    pub trait Sealed {}
 }
 
 /// One type per permission, named like its [`Permission`] variant.
@@ -268,6 +276,7 @@ pub mod cap {
                 #[doc = concat!("The capability of [`Permission::", stringify!($name), "`].")]
                 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
                 pub struct $name;
+                impl super::sealed::Sealed for $name {}
                 impl Capability for $name {
                     const PERMISSION: Permission = Permission::$name;
                 }
@@ -333,6 +342,17 @@ impl ImpliedBy<cap::StaffAssign> for cap::StaffRead {}
 /// use tenantry_domain::authz::{Grant, cap};
 /// // Nor can a handler make one for itself.
 /// let forged: Grant<cap::UserManage> = Grant { account_id: todo!(), basis: todo!(), sees_below: todo!(), capability: std::marker::PhantomData };
+/// ```
+///
+/// ```compile_fail
+/// use tenantry_domain::authz::{Capability, ImpliedBy, Permission, cap};
+/// // No capability of one's own, to imply a stronger one: the trait is sealed.
+/// #[derive(Clone, Copy)]
+/// struct Any;
+/// impl Capability for Any {
+///     const PERMISSION: Permission = Permission::AccountRead;
+/// }
+/// impl ImpliedBy<Any> for cap::UserManage {}
 /// ```
 ///
 /// ```compile_fail
@@ -409,6 +429,8 @@ pub enum Denial {
     /// Inside an access session, a technician cannot mint lasting credentials (passwords,
     /// activation links) for the customer's users.
     DelegatedCredentialForbidden,
+    /// A partner-side API token automates the partner side; it never reads customers' data.
+    TokenReadsNoCustomerData,
 }
 
 /// Decides whether `principal` may exercise `permission` on `target`.
@@ -419,7 +441,11 @@ pub fn authorize(principal: &Principal, permission: Permission, target: &Target)
         && principal.account_kind != AccountKind::Customer
         && permission == Permission::ExpiryRead
     {
-        return Err(if visible(principal.role, target.relation) { Denial::Forbidden } else { Denial::NotFound });
+        return Err(if visible(principal.role, target.relation) {
+            Denial::TokenReadsNoCustomerData
+        } else {
+            Denial::NotFound
+        });
     }
     let sees_below = match below_scope(principal.role) {
         BelowScope::All => SeesBelow::All,
@@ -587,9 +613,11 @@ fn allows(role: Role, permission: Permission, relation: Relation, kind: AccountK
     }
 }
 
-/// The permissions `role` holds on its own account of `kind`, as `GET /me` lists them.
-pub fn own_permissions(role: Role, kind: AccountKind) -> Vec<Permission> {
-    Permission::ALL.into_iter().filter(|p| allows(role, *p, Relation::Own, kind)).collect()
+/// The permissions `principal` holds on its own account (of `kind`), as `GET /me` lists them: by
+/// `authorize` itself, so credentials' own rules apply.
+pub fn own_permissions(principal: &Principal) -> Vec<Permission> {
+    let own = Target { id: principal.account_id, kind: principal.account_kind, relation: Relation::Own };
+    Permission::ALL.into_iter().filter(|p| authorize(principal, *p, &own).is_ok()).collect()
 }
 
 #[cfg(test)]

@@ -416,8 +416,12 @@ fn a_partner_side_api_token_never_reads_the_expiry_overview_a_customers_token_do
     let below = Target { id: AccountId::new(), kind: Customer, relation: Relation::Below { assigned: false } };
     let token =
         |role, kind| Principal { credential: Credential::ApiToken, account_kind: kind, ..principal(role, None) };
-    assert_eq!(authorize(&token(MspAdmin, Msp), Permission::ExpiryRead, &own(Msp)), Err(Denial::Forbidden));
-    assert_eq!(authorize(&token(MspAdmin, Msp), Permission::ExpiryRead, &below), Err(Denial::Forbidden));
+    assert_eq!(
+        authorize(&token(MspAdmin, Msp), Permission::ExpiryRead, &own(Msp)),
+        Err(Denial::TokenReadsNoCustomerData)
+    );
+    assert_eq!(authorize(&token(MspAdmin, Msp), Permission::ExpiryRead, &below), Err(Denial::TokenReadsNoCustomerData));
+    assert!(!own_permissions(&token(MspAdmin, Msp)).contains(&Permission::ExpiryRead), "nor listed by GET /me");
     assert!(authorize(&token(MspAdmin, Msp), Permission::UserRead, &below).is_ok(), "the partner side it automates");
     assert!(authorize(&token(MasterAdmin, Customer), Permission::ExpiryRead, &own(Customer)).is_ok());
     assert!(authorize(&principal(MspAdmin, None), Permission::ExpiryRead, &below).is_ok(), "a signed-in MSP admin");

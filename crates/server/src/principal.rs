@@ -333,6 +333,9 @@ impl Auth {
             Denial::AccessSessionRequired => ApiError::AccessSessionRequired,
             Denial::DelegatedTokenForbidden => ApiError::DelegatedTokenForbidden,
             Denial::DelegatedCredentialForbidden => ApiError::DelegatedCredentialForbidden,
+            Denial::TokenReadsNoCustomerData => {
+                ApiError::Forbidden("an API token does not read customers' data".into())
+            }
         };
         let account = if denial == Denial::NotFound { None } else { account };
         self.refuse(app, error, account, raw_id, action).await

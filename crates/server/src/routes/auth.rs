@@ -191,7 +191,7 @@ pub async fn logout(State(app): State<App>, auth: Auth) -> ApiResult<Response> {
 
 #[utoipa::path(operation_id = "me", get, path = "/me", tag = "auth", security(("session" = [])), responses((status = 200, body = MeReply), crate::error::Failure))]
 pub async fn me(State(app): State<App>, auth: Auth) -> ApiResult<Json<MeReply>> {
-    let permissions = own_permissions(auth.principal.role, auth.principal.account_kind);
+    let permissions = own_permissions(&auth.principal);
     let csrf_token = auth.session.as_ref().map(|s| s.csrf_token.clone()).unwrap_or_default();
     Ok(Json(MeReply { user: auth.user.as_of(app.now()), account: auth.account, csrf_token, permissions }))
 }

@@ -22,7 +22,7 @@ impl ExpiryStore for Repo {
         };
         let rows = sqlx::query(
             "WITH visible AS (SELECT a.id, a.name FROM accounts a JOIN account_closure c ON c.descendant = a.id \
-             WHERE c.ancestor = $1 AND a.kind = 'customer' \
+             WHERE c.ancestor = $1 AND c.depth <= $7 AND a.kind = 'customer' \
              AND ($2 IS NULL OR a.id IN (SELECT account_id FROM staff_assignments WHERE user_id = $2))), \
              items AS ( \
              SELECT 'certificate' AS kind, x.id, x.account_id, v.name AS account_name, x.collection_id, \
@@ -45,6 +45,8 @@ impl ExpiryStore for Repo {
         .bind(after_at)
         .bind(after_id)
         .bind(fetch_limit(page))
+        // Who sees nothing below sees its own account only.
+        .bind(if grant.sees_below() == SeesBelow::Nothing { 0_i64 } else { i64::MAX })
         .fetch_all(&self.pool)
         .await?;
         let items = rows.iter().map(expiring_from_row).collect::<Result<Vec<_>>>()?;
