@@ -59,10 +59,19 @@ pub trait UserStore: Send + Sync {
     async fn list_users(&self, grant: &Grant<cap::UserRead>, page: &PageRequest) -> Result<Page<User>>;
     /// One user (grant: `user.read` or `user.manage`).
     async fn get_user(&self, grant: &Grant<cap::UserRead>, id: UserId) -> Result<User>;
-    async fn create_user(&self, grant: &Grant<cap::UserManage>, user: NewUser, ctx: &Ctx) -> Result<User>;
+    /// Creates a user; one with a password needs the `credentials` grant on the same account.
+    async fn create_user(
+        &self,
+        grant: &Grant<cap::UserManage>,
+        credentials: Option<Grant<cap::UserCredentials>>,
+        user: NewUser,
+        ctx: &Ctx,
+    ) -> Result<User>;
+    /// Changes a user; a new password or email (lasting credentials) needs the `credentials` grant.
     async fn update_user(
         &self,
         grant: &Grant<cap::UserManage>,
+        credentials: Option<Grant<cap::UserCredentials>>,
         id: UserId,
         patch: UserPatch,
         ctx: &Ctx,

@@ -104,10 +104,11 @@ pub async fn create(
     let bytes = body::read(request_body).await?;
     let request: CreateUserRequest = body::json(&headers, &bytes)?;
     // A lasting credential for the new user: only for those who may mint one.
-    let may_mint = match request.password {
-        Some(_) => auth.also(&app, cap::UserCredentials, &account, action).await.map(|_| true)?,
-        None => auth.try_grant(&app, cap::UserCredentials, &id).await?.is_ok(),
+    let minting = match request.password {
+        Some(_) => Some(auth.also(&app, cap::UserCredentials, &account, action).await?),
+        None => auth.try_grant(&app, cap::UserCredentials, &id).await?.ok().map(|(g, _)| g),
     };
+    let may_mint = minting.is_some();
     let mut v = Validator::new();
     let email = v.check("email", Email::parse(&request.email));
     let name = v.check("name", validate::name(&request.name));
@@ -123,7 +124,7 @@ pub async fn create(
     let creds = credentials(&app, request.password.as_deref()).await?;
     let new =
         NewUser { email, name, role, password_hash: creds.password_hash, expires_at, activation: creds.activation };
-    let user = app.store.create_user(&grant, new, &auth.ctx()).await?;
+    let user = app.store.create_user(&grant, minting, new, &auth.ctx()).await?;
     let activation_url = match creds.activation_url {
         Some(url) if !may_mint => {
             mail_activation(&app, &user, &account.name, url);
@@ -167,9 +168,10 @@ pub async fn patch(
     let bytes = body::read(request_body).await?;
     let request: PatchUserRequest = body::json(&headers, &bytes)?;
     // A new password or a new email (the user's sign-in identity) is a lasting credential.
-    if request.password.is_some() || request.email.is_some() {
-        auth.also(&app, cap::UserCredentials, &account, action).await?;
-    }
+    let credentials = match request.password.is_some() || request.email.is_some() {
+        true => Some(auth.also(&app, cap::UserCredentials, &account, action).await?),
+        false => None,
+    };
     let mut v = Validator::new();
     let name = request.name.as_deref().and_then(|n| v.check("name", validate::name(n)));
     let email = request.email.as_deref().and_then(|e| v.check("email", Email::parse(e)));
@@ -199,7 +201,7 @@ pub async fn patch(
         None => None,
     };
     let patch = UserPatch { name, email, role, status, expires_at, password_hash };
-    Ok(Json(app.store.update_user(&grant, uid, patch, &auth.ctx()).await?.as_of(app.now())))
+    Ok(Json(app.store.update_user(&grant, credentials, uid, patch, &auth.ctx()).await?.as_of(app.now())))
 }
 
 #[utoipa::path(operation_id = "delete_user", delete, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), responses((status = 204, description = "Deleted"), crate::error::Failure))]

@@ -3,6 +3,15 @@
 use super::*;
 
 impl Repo {
+    /// A password or a new email is a lasting credential: set only on its own grant, for the same
+    /// account.
+    fn may_set_credentials(account: AccountId, credentials: Option<Grant<cap::UserCredentials>>) -> Result<()> {
+        match credentials {
+            Some(grant) if grant.account_id() == account => Ok(()),
+            _ => Err(DomainError::Forbidden("setting a password or an email needs `user.credentials`".into()).into()),
+        }
+    }
+
     pub(crate) async fn insert_user(
         tx: &mut Tx,
         now: OffsetDateTime,
@@ -61,8 +70,17 @@ impl UserStore for Repo {
         self.row_of_account(sql, account, id.to_string(), user_from_row).await
     }
 
-    async fn create_user(&self, grant: &Grant<cap::UserManage>, new: NewUser, ctx: &Ctx) -> Result<User> {
+    async fn create_user(
+        &self,
+        grant: &Grant<cap::UserManage>,
+        credentials: Option<Grant<cap::UserCredentials>>,
+        new: NewUser,
+        ctx: &Ctx,
+    ) -> Result<User> {
         let account = grant.account_id();
+        if new.password_hash.is_some() {
+            Self::may_set_credentials(account, credentials)?;
+        }
         let now = self.now();
         let mut tx = self.begin_write().await?;
         Self::enforce_limit(&mut tx, account, Resource::Users, 1).await?;
@@ -76,11 +94,15 @@ impl UserStore for Repo {
     async fn update_user(
         &self,
         grant: &Grant<cap::UserManage>,
+        credentials: Option<Grant<cap::UserCredentials>>,
         id: UserId,
         patch: UserPatch,
         ctx: &Ctx,
     ) -> Result<User> {
         let account = grant.account_id();
+        if patch.password_hash.is_some() || patch.email.is_some() {
+            Self::may_set_credentials(account, credentials)?;
+        }
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let before = Self::user_in(&mut tx, account, id).await?;

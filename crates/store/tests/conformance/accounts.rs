@@ -3,7 +3,7 @@
 use crate::support::{Fixture, new_account, new_user};
 use tenantry_domain::authz::{Relation, cap};
 use tenantry_domain::{AccountKind, AccountStatus, Clock, DomainError, Role};
-use tenantry_store::{AccountFilter, AccountGrants, AccountPatch, PageRequest, StoreError};
+use tenantry_store::{AccountFilter, AccountGrants, AccountPatch, PageRequest, StoreError, UserPatch};
 
 crate::conformance!(
     closure_table_places_every_account_below_its_ancestors,
@@ -12,6 +12,7 @@ crate::conformance!(
     email_is_unique_case_insensitively_and_a_failed_create_writes_nothing,
     deletion_waits_for_children_and_restore_revives,
     turning_on_mandatory_sso_ends_password_sign_ins_but_not_sso_admins,
+    a_password_or_an_email_is_set_only_on_the_credentials_grant,
 );
 
 fn all() -> PageRequest {
@@ -71,9 +72,10 @@ async fn lists_show_the_subtree_filtered_and_paged(fx: Fixture) {
 async fn staff_lists_show_only_assigned_customers(fx: Fixture) {
     let t = fx.tree().await;
     let grant = t.msp.grant(cap::UserManage, &t.msp.account, Relation::Own);
+    let grant_credentials = t.msp.grant(cap::UserCredentials, &t.msp.account, Relation::Own);
     let staff = fx
         .store
-        .create_user(&grant, new_user("tech@msp.test", Role::MspStaff), &t.msp.ctx())
+        .create_user(&grant, Some(grant_credentials), new_user("tech@msp.test", Role::MspStaff), &t.msp.ctx())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     fx.raw(&format!(
@@ -150,9 +152,15 @@ async fn deletion_waits_for_children_and_restore_revives(fx: Fixture) {
 async fn turning_on_mandatory_sso_ends_password_sign_ins_but_not_sso_admins(fx: Fixture) {
     let t = fx.tree().await;
     let manage = t.customer.grant(cap::UserManage, &t.customer.account, Relation::Own);
+    let manage_credentials = t.customer.grant(cap::UserCredentials, &t.customer.account, Relation::Own);
     let breakglass = fx
         .store
-        .create_user(&manage, new_user("glass@globex.test", Role::SsoAdmin), &t.customer.ctx())
+        .create_user(
+            &manage,
+            Some(manage_credentials),
+            new_user("glass@globex.test", Role::SsoAdmin),
+            &t.customer.ctx(),
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let boss = crate::sessions::sign_in(&fx, t.customer.user.id, "boss-token").await;
@@ -164,4 +172,39 @@ async fn turning_on_mandatory_sso_ends_password_sign_ins_but_not_sso_admins(fx: 
     assert!(account.sso_mandatory);
     assert!(fx.store.session_by_token(&boss).await.unwrap_or_else(|e| panic!("{e}")).is_none());
     assert!(fx.store.session_by_token(&glass).await.unwrap_or_else(|e| panic!("{e}")).is_some());
+}
+
+async fn a_password_or_an_email_is_set_only_on_the_credentials_grant(fx: Fixture) {
+    let t = fx.tree().await;
+    let manage = t.msp.grant(cap::UserManage, &t.customer.account, Relation::Below { assigned: false });
+    let credentials = t.msp.grant(cap::UserCredentials, &t.customer.account, Relation::Below { assigned: false });
+    let refused =
+        fx.store.create_user(&manage, None, new_user("pw@globex.test", Role::MasterAdmin), &t.msp.ctx()).await;
+    assert!(matches!(refused, Err(StoreError::Domain(DomainError::Forbidden(_)))), "{refused:?}");
+    // Another account's credentials grant does not fit either.
+    let elsewhere = t.msp.grant(cap::UserCredentials, &t.other.account, Relation::Below { assigned: false });
+    let refused = fx
+        .store
+        .create_user(&manage, Some(elsewhere), new_user("pw@globex.test", Role::MasterAdmin), &t.msp.ctx())
+        .await;
+    assert!(matches!(refused, Err(StoreError::Domain(DomainError::Forbidden(_)))), "{refused:?}");
+    // An invitation needs none; setting its password or its email later does.
+    let mut invited = new_user("invited@globex.test", Role::Viewer);
+    invited.password_hash = None;
+    let user = fx.store.create_user(&manage, None, invited, &t.msp.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
+    let password = UserPatch { password_hash: Some("$argon2id$x".into()), ..Default::default() };
+    let refused = fx.store.update_user(&manage, None, user.id, password.clone(), &t.msp.ctx()).await;
+    assert!(matches!(refused, Err(StoreError::Domain(DomainError::Forbidden(_)))), "{refused:?}");
+    let email = UserPatch {
+        email: Some(tenantry_domain::Email::parse("x@attacker.test").unwrap_or_else(|e| panic!("{e}"))),
+        ..Default::default()
+    };
+    let refused = fx.store.update_user(&manage, None, user.id, email, &t.msp.ctx()).await;
+    assert!(matches!(refused, Err(StoreError::Domain(DomainError::Forbidden(_)))), "{refused:?}");
+    let renamed = UserPatch { name: Some("Renamed".into()), ..Default::default() };
+    fx.store.update_user(&manage, None, user.id, renamed, &t.msp.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
+    fx.store
+        .update_user(&manage, Some(credentials), user.id, password, &t.msp.ctx())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }

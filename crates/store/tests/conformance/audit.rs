@@ -30,9 +30,16 @@ async fn events(fx: &Fixture, grant: &Grant<cap::AuditRead>) -> Vec<tenantry_dom
 async fn an_msp_change_to_a_customer_lands_once_in_both_trails(fx: Fixture) {
     let t = fx.tree().await;
     let manage = t.msp.grant(cap::UserManage, &t.customer.account, Relation::Below { assigned: false });
+    let manage_credentials =
+        t.msp.grant(cap::UserCredentials, &t.customer.account, Relation::Below { assigned: false });
     let user = fx
         .store
-        .create_user(&manage, crate::support::new_user("new@globex.test", tenantry_domain::Role::Viewer), &t.msp.ctx())
+        .create_user(
+            &manage,
+            Some(manage_credentials),
+            crate::support::new_user("new@globex.test", tenantry_domain::Role::Viewer),
+            &t.msp.ctx(),
+        )
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let customer_trail = events(&fx, &t.customer.grant(cap::AuditRead, &t.customer.account, Relation::Own)).await;

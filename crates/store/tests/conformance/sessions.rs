@@ -106,9 +106,10 @@ async fn a_grant_judged_before_an_unassignment_opens_no_session_after_it(fx: Fix
     let t = fx.tree().await;
     let msp = &t.msp;
     let staff_grant = msp.grant(cap::UserManage, &msp.account, Relation::Own);
+    let staff_grant_credentials = msp.grant(cap::UserCredentials, &msp.account, Relation::Own);
     let staff = fx
         .store
-        .create_user(&staff_grant, new_user("tech@msp.test", Role::MspStaff), &msp.ctx())
+        .create_user(&staff_grant, Some(staff_grant_credentials), new_user("tech@msp.test", Role::MspStaff), &msp.ctx())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let assign = msp.grant(cap::StaffAssign, &msp.account, Relation::Own);
@@ -200,19 +201,21 @@ async fn a_change_made_in_an_access_session_that_ended_meanwhile_is_refused(fx: 
     let (_, _, opened) = msp_inside_customer(&fx, &t).await;
     // The request was authorized inside the session …
     let write = t.msp.grant(cap::UserManage, &t.customer.account, Relation::Below { assigned: false });
+    let write_credentials = t.msp.grant(cap::UserCredentials, &t.customer.account, Relation::Below { assigned: false });
     let ctx = tenantry_store::Ctx {
         access_session_id: Some(opened.id.to_string()),
         access_customer: Some(t.customer.account.id),
         ..t.msp.ctx()
     };
     fx.store
-        .create_user(&write, new_user("first@globex.test", Role::Viewer), &ctx)
+        .create_user(&write, Some(write_credentials), new_user("first@globex.test", Role::Viewer), &ctx)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     // … and the session ends before its change commits.
     let end = t.customer.grant(cap::AccessEnd, &t.customer.account, Relation::Own);
     fx.store.end_access_session(&end, opened.id, &t.customer.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
-    let late = fx.store.create_user(&write, new_user("late@globex.test", Role::Viewer), &ctx).await;
+    let late =
+        fx.store.create_user(&write, Some(write_credentials), new_user("late@globex.test", Role::Viewer), &ctx).await;
     assert!(
         matches!(late, Err(tenantry_store::StoreError::Domain(tenantry_domain::DomainError::AccessSessionEnded))),
         "{late:?}"
