@@ -339,9 +339,12 @@ impl ImpliedBy<cap::StaffAssign> for cap::StaffRead {}
 /// ```
 ///
 /// ```compile_fail
-/// use tenantry_domain::authz::{Grant, cap};
-/// // Nor can a handler make one for itself.
-/// let forged: Grant<cap::UserManage> = Grant { account_id: todo!(), basis: todo!(), sees_below: todo!(), capability: std::marker::PhantomData };
+/// use tenantry_domain::AccountId;
+/// use tenantry_domain::authz::{Basis, Grant, SeesBelow, cap};
+/// // Nor can a handler make one for itself: the fields are private.
+/// fn forge(account_id: AccountId) -> Grant<cap::UserManage> {
+///     Grant { account_id, basis: Basis::Member, sees_below: SeesBelow::All, capability: std::marker::PhantomData }
+/// }
 /// ```
 ///
 /// ```compile_fail

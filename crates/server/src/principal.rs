@@ -63,10 +63,11 @@ impl FromRequestParts<App> for Auth {
         let token = cookie(&parts.headers, app.session_cookie_name()).ok_or(ApiError::Unauthenticated)?;
         let session = app.store.session_by_token(&token_hash(token)).await?.ok_or(ApiError::Unauthenticated)?;
         let now = app.now();
+        // Only a refusal needs the audit context.
         let ctx =
-            Ctx { actor: actor(&session.user, &session.account), ip: ip.map(|i| i.to_string()), ..Ctx::default() };
+            || Ctx { actor: actor(&session.user, &session.account), ip: ip.map(|i| i.to_string()), ..Ctx::default() };
         if now >= session.expires_at || now - session.last_seen_at >= app.settings.session_idle {
-            app.store.end_session(session.id, None, &ctx).await?;
+            app.store.end_session(session.id, None, &ctx()).await?;
             return Err(ApiError::Unauthenticated);
         }
         if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
@@ -74,16 +75,16 @@ impl FromRequestParts<App> for Auth {
             if !constant_time_eq(sent, session.csrf_token.as_bytes()) {
                 let uri = parts.extensions.get::<axum::extract::OriginalUri>().map_or(&parts.uri, |o| &o.0);
                 let details = serde_json::json!({ "method": parts.method.as_str(), "path": uri.path() });
-                return Err(refuse_credential(app, &ctx, "auth.csrf_failed", ApiError::CsrfFailed, details).await);
+                return Err(refuse_credential(app, &ctx(), "auth.csrf_failed", ApiError::CsrfFailed, details).await);
             }
         }
         if let Err(refused) = check_standing(&session.user, session.blocked, now) {
             let details = serde_json::json!({ "credential": "session", "session_id": session.id.to_string() });
-            let refused = refuse_credential(app, &ctx, "auth.session_refused", refused, details).await;
+            let refused = refuse_credential(app, &ctx(), "auth.session_refused", refused, details).await;
             // A disabled or expired user's sign-in ends (its next use is a plain 401); one of a
             // suspended account stays, for when the account is restored.
             if !session.blocked {
-                app.store.end_session(session.id, None, &ctx).await?;
+                app.store.end_session(session.id, None, &ctx()).await?;
             }
             return Err(refused);
         }
