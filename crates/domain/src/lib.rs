@@ -2,6 +2,7 @@
 //! It knows nothing of I/O, HTTP or SQL.
 
 pub mod account;
+pub mod action;
 pub mod audit;
 pub mod authz;
 pub mod clock;
@@ -12,6 +13,7 @@ pub mod user;
 pub mod validate;
 
 pub use account::{Account, AccountKind, AccountStatus, Limits, Plan, Resource, Slug};
+pub use action::Action;
 pub use audit::{AuditActor, AuditEvent, AuditTarget, Outcome};
 pub use authz::{Denial, Grant, Permission, Principal, Relation, authorize};
 pub use clock::{Clock, ManualClock, SystemClock};

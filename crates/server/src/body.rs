@@ -78,3 +78,44 @@ impl<T> Patch<T> {
 pub async fn read(body: axum::body::Body) -> Result<axum::body::Bytes, ApiError> {
     axum::body::to_bytes(body, crate::MAX_BODY).await.map_err(|_| ApiError::PayloadTooLarge)
 }
+
+/// A JSON request body of type `T`, read only when the handler asks for it — after the grant
+/// extractors before it have authorized the request.
+pub struct Payload<T> {
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+    shape: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<S: Send + Sync, T> axum::extract::FromRequest<S> for Payload<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, _: &S) -> Result<Self, ApiError> {
+        let (parts, body) = request.into_parts();
+        Ok(Self { headers: parts.headers, body, shape: std::marker::PhantomData })
+    }
+}
+
+impl<T: DeserializeOwned> Payload<T> {
+    /// Reads and parses the body (413, 400 for syntax, 422 for shape).
+    pub async fn read(self) -> Result<T, ApiError> {
+        json(&self.headers, &read(self.body).await?)
+    }
+
+    /// Reads the body into the domain's input `D`, whose conversion checks every field.
+    pub async fn parse<D: TryFrom<T, Error = ApiError>>(self) -> Result<D, ApiError> {
+        D::try_from(self.read().await?)
+    }
+
+    /// Reads a body that may be empty (`None`). The outer error is the read's (413); the inner
+    /// one is the parse's, for handlers that judge something else first.
+    pub async fn read_optional(self) -> Result<Result<Option<T>, ApiError>, ApiError> {
+        let bytes = read(self.body).await?;
+        Ok(optional_json(&self.headers, &bytes))
+    }
+
+    /// Reads the body as a JSON value first, for handlers that look at which fields are present.
+    pub async fn read_value(self) -> Result<serde_json::Value, ApiError> {
+        json_value(&self.headers, &read(self.body).await?)
+    }
+}

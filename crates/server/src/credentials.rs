@@ -8,7 +8,7 @@ use crate::client::ClientIp;
 use crate::error::{ApiError, ApiResult};
 use crate::principal::{Auth, record_refusal};
 use tenantry_domain::authz::Credential;
-use tenantry_domain::{Account, AccountId, AuditTarget, Outcome};
+use tenantry_domain::{Account, AccountId, Action, AuditTarget, Outcome};
 use tenantry_store::{AuditDraft, Linking, Reservation};
 
 /// The rate-limit scopes of an attempt: the client's address (IPv6 per /64) and the email.
@@ -51,10 +51,10 @@ pub async fn check_password(app: &App, scopes: &[String], password: &str, hash: 
 
 /// The audit event of a refused sign-in or step-up: `action` with `reason` in the trail of
 /// `account` (and up to the actor's).
-pub fn refusal(account: AccountId, action: &str, user: Option<String>, reason: &str, outcome: Outcome) -> AuditDraft {
+pub fn refusal(account: AccountId, action: Action, user: Option<String>, reason: &str, outcome: Outcome) -> AuditDraft {
     AuditDraft {
         account_id: account,
-        action: action.to_owned(),
+        action,
         outcome,
         target: AuditTarget { kind: "user".into(), id: user },
         details: serde_json::json!({ "reason": reason }),
@@ -75,7 +75,7 @@ pub async fn confirm_own_password(app: &App, auth: &Auth, password: &str) -> Api
         Err(e) => return Err(e),
     };
     let user = Some(auth.principal.user_id.to_string());
-    let draft = refusal(auth.principal.account_id, "auth.reauth", user, reason, outcome);
+    let draft = refusal(auth.principal.account_id, Action::Reauth, user, reason, outcome);
     Err(record_refusal(app, draft, &auth.ctx(), error).await)
 }
 
@@ -86,7 +86,7 @@ pub async fn require_reauth(
     auth: &Auth,
     inline_password: Option<&str>,
     account: &Account,
-    action: &str,
+    action: Action,
 ) -> ApiResult<()> {
     let recent = auth.session.as_ref().is_some_and(|s| app.now() - s.reauth_at <= app.settings.reauth_window);
     match (auth.principal.credential, inline_password) {

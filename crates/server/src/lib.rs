@@ -9,6 +9,7 @@ pub mod console;
 pub mod credentials;
 pub mod csv;
 pub mod error;
+pub mod granted;
 pub mod mail;
 pub mod openapi;
 pub mod passwords;

@@ -1,7 +1,8 @@
 //! Who is calling: the `Auth` extractor resolves the session cookie (or a bearer API token) into a
 //! [`Principal`], enforces idle and absolute timeouts and CSRF, attaches an open access session named
-//! by `X-Access-Session`, and `Auth::grant` is the only way a handler gets a
-//! [`Grant`] for an account — recording every denial in the audit trail.
+//! by `X-Access-Session`, and `Auth::grant` is the only way to a [`Grant`] for an account —
+//! recording every denial in the audit trail. Handlers mostly reach it through the extractors of
+//! [`crate::granted`].
 
 use crate::app::App;
 use crate::client::ClientIp;
@@ -13,7 +14,7 @@ use axum::http::{HeaderMap, Method, header};
 use tenantry_domain::authz::{
     self, AccessContext, Capability, Credential, Denial, Grant, Permission, Principal, Relation, Target, authorize, cap,
 };
-use tenantry_domain::{AccessSessionId, Account, AccountId, AuditActor, AuditTarget, Outcome, UserStatus};
+use tenantry_domain::{AccessSessionId, Account, AccountId, Action, AuditActor, AuditTarget, Outcome, UserStatus};
 use tenantry_store::{AuditDraft, Ctx, Linking, SessionRecord};
 
 /// The name of the sign-in cookie (over https `__Host-` comes before it: see `App`).
@@ -75,12 +76,12 @@ impl FromRequestParts<App> for Auth {
             if !constant_time_eq(sent, session.csrf_token.as_bytes()) {
                 let uri = parts.extensions.get::<axum::extract::OriginalUri>().map_or(&parts.uri, |o| &o.0);
                 let details = serde_json::json!({ "method": parts.method.as_str(), "path": uri.path() });
-                return Err(refuse_credential(app, &ctx(), "auth.csrf_failed", ApiError::CsrfFailed, details).await);
+                return Err(refuse_credential(app, &ctx(), Action::CsrfFailed, ApiError::CsrfFailed, details).await);
             }
         }
         if let Err(refused) = check_standing(&session.user, session.blocked, now) {
             let details = serde_json::json!({ "credential": "session", "session_id": session.id.to_string() });
-            let refused = refuse_credential(app, &ctx(), "auth.session_refused", refused, details).await;
+            let refused = refuse_credential(app, &ctx(), Action::SessionRefused, refused, details).await;
             // A disabled or expired user's sign-in ends (its next use is a plain 401); one of a
             // suspended account stays, for when the account is restored.
             if !session.blocked {
@@ -115,7 +116,7 @@ impl FromRequestParts<App> for Auth {
 async fn refuse_credential(
     app: &App,
     ctx: &Ctx,
-    action: &str,
+    action: Action,
     error: ApiError,
     mut details: serde_json::Value,
 ) -> ApiError {
@@ -123,7 +124,7 @@ async fn refuse_credential(
     details["code"] = error.code().into();
     let draft = AuditDraft {
         account_id,
-        action: action.to_owned(),
+        action,
         outcome: Outcome::Denied,
         target: AuditTarget { kind: "user".into(), id: ctx.actor.user_id.map(|u| u.to_string()) },
         details,
@@ -195,7 +196,7 @@ impl Auth {
             let ctx =
                 Ctx { actor: actor(&found.creator, &found.account), ip: ip.map(|i| i.to_string()), ..Ctx::default() };
             let details = serde_json::json!({ "credential": "api_token", "token_id": found.token.id.to_string() });
-            return Err(refuse_credential(app, &ctx, "auth.token_refused", refused, details).await);
+            return Err(refuse_credential(app, &ctx, Action::TokenRefused, refused, details).await);
         }
         if found.token.last_used_at.is_none_or(|at| now - at >= time::Duration::minutes(1)) {
             app.store.touch_api_token(found.token.id).await?;
@@ -235,11 +236,21 @@ impl Auth {
     pub async fn grant<P: Capability>(
         &self,
         app: &App,
-        capability: P,
+        _capability: P,
         raw_id: &str,
-        action: &str,
+        action: Action,
     ) -> ApiResult<(Grant<P>, Account)> {
-        match self.try_grant(app, capability, raw_id).await? {
+        self.grant_as::<P>(app, raw_id, action).await
+    }
+
+    /// `grant`, with the capability named by its type.
+    pub async fn grant_as<P: Capability>(
+        &self,
+        app: &App,
+        raw_id: &str,
+        action: Action,
+    ) -> ApiResult<(Grant<P>, Account)> {
+        match self.try_grant_as::<P>(app, raw_id).await? {
             Ok(granted) => Ok(granted),
             Err((denial, account)) => Err(self.deny(app, denial, account, raw_id, action).await),
         }
@@ -250,6 +261,15 @@ impl Auth {
         &self,
         app: &App,
         _capability: P,
+        raw_id: &str,
+    ) -> ApiResult<Result<(Grant<P>, Account), (Denial, Option<AccountId>)>> {
+        self.try_grant_as::<P>(app, raw_id).await
+    }
+
+    /// `try_grant`, with the capability named by its type.
+    async fn try_grant_as<P: Capability>(
+        &self,
+        app: &App,
         raw_id: &str,
     ) -> ApiResult<Result<(Grant<P>, Account), (Denial, Option<AccountId>)>> {
         let Some((target, account)) = self.target(app, raw_id).await? else {
@@ -278,33 +298,10 @@ impl Auth {
 
     /// Every permission the caller holds on the account named by `raw_id` (which it must see).
     pub async fn permissions_on(&self, app: &App, raw_id: &str) -> ApiResult<(Account, Vec<Permission>)> {
-        let (_, account) = self.grant(app, cap::AccountRead, raw_id, "account.read").await?;
+        let (_, account) = self.grant(app, cap::AccountRead, raw_id, Action::AccountRead).await?;
         let Some((target, _)) = self.target(app, raw_id).await? else { return Err(ApiError::NotFound) };
         let held = Permission::ALL.into_iter().filter(|p| authorize(&self.principal, *p, &target).is_ok()).collect();
         Ok((account, held))
-    }
-
-    /// A change to one object of an account: the caller must see it first — `read` on the account,
-    /// and `find` (given that grant) must find the object — before `write` is judged, so that a
-    /// missing object answers 404 whatever the caller's role, as the contract's order says.
-    pub async fn grant_change<R: Capability, W: Capability, Fut>(
-        &self,
-        app: &App,
-        (read, write): (R, W),
-        raw_id: &str,
-        action: &str,
-        find: impl FnOnce(Grant<R>) -> Fut,
-    ) -> ApiResult<(Grant<W>, Account)>
-    where
-        Fut: std::future::Future<Output = ApiResult<()>>,
-    {
-        let (seen, _) = self.grant(app, read, raw_id, action).await?;
-        match find(seen).await {
-            // Not there: a denied attempt like any other 404, in the actor's own trail.
-            Err(ApiError::NotFound) => return Err(self.refuse(app, ApiError::NotFound, None, raw_id, action).await),
-            other => other?,
-        }
-        self.grant(app, write, raw_id, action).await
     }
 
     /// A further capability on an account already granted (e.g. a PATCH touching several rows of
@@ -314,7 +311,7 @@ impl Auth {
         app: &App,
         capability: P,
         account: &Account,
-        action: &str,
+        action: Action,
     ) -> ApiResult<Grant<P>> {
         self.grant(app, capability, &account.id.to_string(), action).await.map(|(g, _)| g)
     }
@@ -326,7 +323,7 @@ impl Auth {
         denial: Denial,
         account: Option<AccountId>,
         raw_id: &str,
-        action: &str,
+        action: Action,
     ) -> ApiError {
         let error = match denial {
             Denial::NotFound => ApiError::NotFound,
@@ -350,11 +347,11 @@ impl Auth {
         error: ApiError,
         account: Option<AccountId>,
         raw_id: &str,
-        action: &str,
+        action: Action,
     ) -> ApiError {
         let draft = AuditDraft {
             account_id: account.unwrap_or(self.principal.account_id),
-            action: action.to_owned(),
+            action,
             outcome: Outcome::Denied,
             target: AuditTarget { kind: "account".into(), id: Some(raw_id.to_owned()) },
             details: serde_json::json!({ "code": error.code() }),

@@ -3,6 +3,7 @@
 
 use crate::Result;
 use crate::types::*;
+use tenantry_domain::Action;
 use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, Agent, AgentId, ApiTokenId, AuditEvent, Certificate, CertificateId,
@@ -112,7 +113,7 @@ pub trait SignInStore: Send + Sync {
     /// Step-up: a new token for the same sign-in, `reauth_at` now, and `auth.reauth` recorded.
     async fn rotate_session(&self, id: SessionId, new_token_hash: &str, ctx: &Ctx) -> Result<()>;
     /// Ends a sign-in; `action` is recorded when given.
-    async fn end_session(&self, id: SessionId, action: Option<&str>, ctx: &Ctx) -> Result<()>;
+    async fn end_session(&self, id: SessionId, action: Option<Action>, ctx: &Ctx) -> Result<()>;
     /// Sets the caller's own password and ends its other sign-ins.
     async fn change_own_password(&self, user: UserId, keep: SessionId, password_hash: &str, ctx: &Ctx) -> Result<()>;
     /// The invited user an unused, unexpired activation token belongs to.

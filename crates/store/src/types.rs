@@ -1,5 +1,6 @@
 //! The repository API's commands and query results; the traits are in `repository`.
 
+use tenantry_domain::Action;
 use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, AccountKind, AccountStatus, ApiTokenId, AuditActor, AuditTarget, CollectionId,
@@ -31,7 +32,7 @@ pub enum Linking {
 #[derive(Clone, Debug)]
 pub struct AuditDraft {
     pub account_id: AccountId,
-    pub action: String,
+    pub action: Action,
     pub outcome: Outcome,
     pub target: AuditTarget,
     pub details: serde_json::Value,

@@ -4,14 +4,15 @@
 
 use super::{ListBody, Params, id_cursor, page_request};
 use crate::app::App;
-use crate::body;
 use crate::error::ApiResult;
+use crate::granted::{Confirming, Granted, SteppedUp};
 use crate::principal::Auth;
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use tenantry_domain::Action;
+use tenantry_domain::action::act;
 use tenantry_domain::authz::{Denial, cap};
 use tenantry_domain::clock::serde_micros;
 use tenantry_domain::validate::{self, Validator};
@@ -26,6 +27,12 @@ pub struct OpenRequest {
     reason: Option<String>,
     /// The actor's own password, as an inline step-up.
     password: Option<String>,
+}
+
+impl Confirming for OpenRequest {
+    fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
 }
 
 /// Who entered.
@@ -84,18 +91,11 @@ impl AccessSessionBody {
 #[utoipa::path(operation_id = "open_access_session", post, path = "/accounts/{id}/access-sessions", tag = "access", description = "Enter a customer. Needs a recent step-up or the actor's own `password` inline.", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Customer account id")), request_body(content = Option<OpenRequest>), responses((status = 201, body = AccessSessionBody), crate::error::Failure))]
 pub async fn open(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    request_body: Body,
+    confirmed: SteppedUp<act::AccessSessionStarted, OpenRequest>,
 ) -> ApiResult<(StatusCode, Json<AccessSessionBody>)> {
-    let action = "access_session.started";
-    let (grant, account) = auth.grant(&app, cap::AccessEnter, &id, action).await?;
-    let bytes = body::read(request_body).await?;
-    let request = body::optional_json::<OpenRequest>(&headers, &bytes);
-    let inline = request.as_ref().ok().and_then(|r| r.as_ref()).and_then(|r| r.password.as_deref());
-    crate::credentials::require_reauth(&app, &auth, inline, &account, action).await?;
-    let reason = request?.and_then(|r| r.reason);
+    let (on, request) = confirmed.optional()?;
+    let (auth, grant) = (&on.auth, &on.grant);
+    let reason = request.and_then(|r| r.reason);
     let mut v = Validator::new();
     let reason = reason.and_then(|r| v.check("reason", validate::text(&r)));
     v.finish()?;
@@ -104,7 +104,7 @@ pub async fn open(
         reason: reason.filter(|r| !r.trim().is_empty()),
         expires_at: app.now() + app.settings.access_session_ttl,
     };
-    let record = app.store.open_access_session(&grant, new, &auth.ctx()).await?;
+    let record = app.store.open_access_session(grant, new, &auth.ctx()).await?;
     Ok((StatusCode::CREATED, Json(AccessSessionBody::new(&app, record))))
 }
 
@@ -125,15 +125,14 @@ pub async fn mine(State(app): State<App>, auth: Auth) -> ApiResult<Json<ListBody
 #[utoipa::path(operation_id = "list_access_sessions", get, path = "/accounts/{id}/access-sessions", tag = "access", description = "Every access session into the customer, open and ended, newest first.", security(("session" = [])), params(("id" = String, Path, description = "Customer account id"), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)), responses((status = 200, body = ListBody<AccessSessionBody>), crate::error::Failure))]
 pub async fn list(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
+    on: Granted<act::AccessSessionListed>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<AccessSessionBody>>> {
-    let (grant, _) = auth.grant(&app, cap::AccessList, &id, "access_session.listed").await?;
+    let (auth, grant) = (&on.auth, &on.grant);
     let page = page_request(&params, id_cursor::<AccessSessionId>)?;
     let inside = auth.principal.access.as_ref().is_some_and(|a| a.customer_id == grant.account_id());
     let only_own = (auth.principal.role == Role::MspStaff && !inside).then_some(auth.principal.user_id);
-    let page = app.store.list_access_sessions(&grant, only_own, &page).await?;
+    let page = app.store.list_access_sessions(grant, only_own, &page).await?;
     let items = page.items.into_iter().map(|s| AccessSessionBody::new(&app, s)).collect();
     Ok(Json(ListBody { items, next_cursor: page.next }))
 }
@@ -145,7 +144,7 @@ pub async fn end(State(app): State<App>, auth: Auth, Path(session_id): Path<Stri
         Err(_) => None,
     };
     let Some(record) = record else {
-        return Err(auth.deny(&app, Denial::NotFound, None, &session_id, "access_session.ended").await);
+        return Err(auth.deny(&app, Denial::NotFound, None, &session_id, Action::AccessSessionEnded).await);
     };
     let id = record.id;
     let customer = record.account_id.to_string();
@@ -153,15 +152,15 @@ pub async fn end(State(app): State<App>, auth: Auth, Path(session_id): Path<Stri
         Ok(granted) => granted,
         // A session into an account the caller cannot see is as missing as an unknown one.
         Err((Denial::NotFound, _)) => {
-            return Err(auth.deny(&app, Denial::NotFound, None, &session_id, "access_session.ended").await);
+            return Err(auth.deny(&app, Denial::NotFound, None, &session_id, Action::AccessSessionEnded).await);
         }
         Err((denial, account)) => {
-            return Err(auth.deny(&app, denial, account, &customer, "access_session.ended").await);
+            return Err(auth.deny(&app, denial, account, &customer, Action::AccessSessionEnded).await);
         }
     };
     let inside = auth.principal.access.as_ref().is_some_and(|a| a.customer_id == record.account_id);
     if auth.principal.role == Role::MspStaff && !inside && record.actor_user_id != auth.principal.user_id {
-        return Err(auth.deny(&app, Denial::Forbidden, Some(account.id), &customer, "access_session.ended").await);
+        return Err(auth.deny(&app, Denial::Forbidden, Some(account.id), &customer, Action::AccessSessionEnded).await);
     }
     app.store.end_access_session(&grant, id, &auth.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -3,15 +3,19 @@
 
 use super::{ListBody, Params, id_cursor, page_request, param};
 use crate::app::App;
+use crate::body::Payload;
 use crate::body::{self, Patch};
 use crate::error::{ApiError, ApiResult};
+use crate::granted::{Confirming, Granted, SteppedUp};
 use crate::principal::Auth;
 use crate::secrets::{random_token, token_hash};
 use axum::Json;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
+use tenantry_domain::Action;
+use tenantry_domain::action::act;
 use tenantry_domain::authz::{Denial, Permission, cap};
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{Account, AccountId, AccountKind, AccountStatus, Email, Plan, Slug, User};
@@ -63,6 +67,12 @@ pub struct Confirmation {
     password: Option<String>,
 }
 
+impl Confirming for Confirmation {
+    fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+}
+
 /// A created account with its primary user, and the user's activation link when invited.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CreatedAccount {
@@ -112,7 +122,7 @@ pub async fn list(
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<Account>>> {
     let own = auth.principal.account_id.to_string();
-    let (grant, _) = auth.grant(&app, cap::AccountRead, &own, "account.listed").await?;
+    let (grant, _) = auth.grant(&app, cap::AccountRead, &own, Action::AccountListed).await?;
     let filter = AccountFilter {
         kind: param(&params, "kind", |k| k.parse::<AccountKind>())?,
         parent_id: param(&params, "parent_id", |p| {
@@ -137,10 +147,10 @@ pub async fn create(
         Some(serde_json::Value::String(id)) => id.clone(),
         _ => auth.principal.account_id.to_string(),
     };
-    let (grant, parent) = auth.grant(&app, cap::AccountCreate, &parent_raw, "account.created").await?;
+    let (grant, parent) = auth.grant(&app, cap::AccountCreate, &parent_raw, Action::AccountCreated).await?;
     let asked_kind = value.get("kind").and_then(|k| k.as_str()).and_then(|k| k.parse::<AccountKind>().ok());
     if let Some(kind) = asked_kind.filter(|k| !parent.kind.may_parent(*k)) {
-        let denial = auth.deny(&app, Denial::Forbidden, Some(parent.id), &parent_raw, "account.created").await;
+        let denial = auth.deny(&app, Denial::Forbidden, Some(parent.id), &parent_raw, Action::AccountCreated).await;
         return Err(match denial {
             ApiError::Forbidden(_) => {
                 ApiError::Forbidden(format!("a {} account cannot create a {kind} account", parent.kind))
@@ -202,9 +212,8 @@ pub async fn permissions(
 }
 
 #[utoipa::path(operation_id = "get_account", get, path = "/accounts/{id}", tag = "accounts", security(("session" = [])), params(("id" = String, Path, description = "Account id")), responses((status = 200, body = Account), crate::error::Failure))]
-pub async fn get(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Account>> {
-    let (_, account) = auth.grant(&app, cap::AccountRead, &id, "account.read").await?;
-    Ok(Json(account))
+pub async fn get(on: Granted<act::AccountRead>) -> ApiResult<Json<Account>> {
+    Ok(Json(on.account))
 }
 
 #[utoipa::path(operation_id = "update_account", patch, path = "/accounts/{id}", tag = "accounts", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), request_body = PatchAccountRequest, responses((status = 200, body = Account), crate::error::Failure))]
@@ -212,20 +221,18 @@ pub async fn patch(
     State(app): State<App>,
     auth: Auth,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    request_body: Body,
+    body: Payload<PatchAccountRequest>,
 ) -> ApiResult<Json<Account>> {
-    let (_, account) = auth.grant(&app, cap::AccountRead, &id, "account.updated").await?;
-    let bytes = body::read(request_body).await?;
-    let value = body::json_value(&headers, &bytes)?;
+    let (_, account) = auth.grant(&app, cap::AccountRead, &id, Action::AccountUpdated).await?;
+    let value = body.read_value().await?;
     let has = |key: &str| value.get(key).is_some();
     // Each field is judged by its own row of the matrix.
     let mut grants = AccountGrants::default();
     if ["name", "slug", "contact_email", "status"].iter().any(|k| has(k)) {
-        grants.update = Some(auth.also(&app, cap::AccountUpdate, &account, "account.updated").await?);
+        grants.update = Some(auth.also(&app, cap::AccountUpdate, &account, Action::AccountUpdated).await?);
     }
     if has("sso_mandatory") {
-        grants.sso_mandatory = Some(auth.also(&app, cap::AccountSsoMandatory, &account, "account.updated").await?);
+        grants.sso_mandatory = Some(auth.also(&app, cap::AccountSsoMandatory, &account, Action::AccountUpdated).await?);
     }
     let request: PatchAccountRequest = body::from_value(value)?;
 
@@ -263,25 +270,15 @@ pub async fn patch(
 #[utoipa::path(operation_id = "delete_account", delete, path = "/accounts/{id}", tag = "accounts", description = "Schedules deletion. Needs a recent step-up or `password` in the body.", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), request_body(content = Option<Confirmation>, description = "Optional inline step-up"), responses((status = 204, description = "Deletion scheduled"), crate::error::Failure))]
 pub async fn delete(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    request_body: Body,
+    confirmed: SteppedUp<act::AccountDeletionScheduled, Confirmation>,
 ) -> ApiResult<StatusCode> {
-    let action = "account.deletion_scheduled";
-    let (grant, account) = auth.grant(&app, cap::AccountDelete, &id, action).await?;
-    let bytes = body::read(request_body).await?;
-    let confirmation = body::optional_json::<Confirmation>(&headers, &bytes);
-    let inline = confirmation.as_ref().ok().and_then(|c| c.as_ref()).and_then(|c| c.password.as_deref());
-    crate::credentials::require_reauth(&app, &auth, inline, &account, action).await?;
-    confirmation?;
+    let (on, _) = confirmed.optional()?;
     let deadline = app.now() + app.settings.deletion_grace;
-    app.store.schedule_deletion(&grant, deadline, &auth.ctx()).await?;
+    app.store.schedule_deletion(&on.grant, deadline, &on.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(operation_id = "restore_account", post, path = "/accounts/{id}/restore", tag = "accounts", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), responses((status = 200, body = Account), crate::error::Failure))]
-pub async fn restore(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Account>> {
-    let (grant, _) = auth.grant(&app, cap::AccountDelete, &id, "account.restored").await?;
-    Ok(Json(app.store.restore_account(&grant, &auth.ctx()).await?))
+pub async fn restore(State(app): State<App>, on: Granted<act::AccountRestored>) -> ApiResult<Json<Account>> {
+    Ok(Json(app.store.restore_account(&on.grant, &on.ctx()).await?))
 }

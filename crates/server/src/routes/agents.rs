@@ -1,18 +1,20 @@
 //! Agents: registered with a one-time token, they report the certificates they find on a host into
 //! their own account and collection, and nowhere else.
 
-use super::{ListBody, Params, RESOURCE, id_cursor, page_request};
+use super::{ListBody, Params, id_cursor, page_request};
 use crate::app::App;
 use crate::body;
+use crate::body::Payload;
 use crate::error::{ApiError, ApiResult};
-use crate::principal::Auth;
+use crate::granted::{Changing, Granted};
 use crate::secrets::{random_token, token_hash};
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
-use tenantry_domain::authz::{Grant, cap};
+use tenantry_domain::Action;
+use tenantry_domain::action::act;
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{Agent, AgentId, AuditTarget, Certificate, CollectionId, Outcome};
 use tenantry_store::{AuditDraft, Ctx, Linking, NewCertificate};
@@ -52,16 +54,6 @@ pub struct ReportedCertificate {
     duplicate: bool,
 }
 
-fn agent_id(raw: &str) -> ApiResult<AgentId> {
-    raw.parse().map_err(|_| ApiError::NotFound)
-}
-
-/// Whether the object exists, for `Auth::grant_change`.
-async fn find(app: &App, seen: Grant<cap::ResourceRead>, id: &ApiResult<AgentId>) -> ApiResult<()> {
-    let id = id.as_ref().map_err(|_| ApiError::NotFound)?;
-    Ok(app.store.get_agent(&seen, *id).await.map(drop)?)
-}
-
 /// Converts parsed certificates into what the store keeps.
 pub fn to_new(parsed: Vec<tenantry_monitor::ParsedCertificate>) -> Vec<NewCertificate> {
     parsed
@@ -84,14 +76,10 @@ pub fn to_new(parsed: Vec<tenantry_monitor::ParsedCertificate>) -> Vec<NewCertif
 #[utoipa::path(operation_id = "register_agent", post, path = "/accounts/{id}/agents", tag = "agents", security(("session" = [], "csrf" = [])), params(("id" = String, Path)), request_body = RegisterRequest, responses((status = 201, body = RegisteredAgent), crate::error::Failure))]
 pub async fn register(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    request_body: Body,
+    on: Granted<act::AgentRegistered>,
+    body: Payload<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<RegisteredAgent>)> {
-    let (grant, _) = auth.grant(&app, cap::ResourceWrite, &id, "agent.registered").await?;
-    let bytes = body::read(request_body).await?;
-    let request: RegisterRequest = body::json(&headers, &bytes)?;
+    let request = body.read().await?;
     let mut v = Validator::new();
     let name = v.check("name", validate::name(&request.name));
     let collection = v.check(
@@ -103,41 +91,28 @@ pub async fn register(
         return Err(ApiError::Internal("validated fields missing".into()));
     };
     let token = format!("{AGENT_TOKEN_PREFIX}{}", random_token()?);
-    let agent = app.store.register_agent(&grant, collection, name, token_hash(&token), &auth.ctx()).await?;
+    let agent = app.store.register_agent(&on.grant, collection, name, token_hash(&token), &on.ctx()).await?;
     Ok((StatusCode::CREATED, Json(RegisteredAgent { agent, token })))
 }
 
 #[utoipa::path(operation_id = "list_agents", get, path = "/accounts/{id}/agents", tag = "agents", security(("session" = [])), params(("id" = String, Path), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)), responses((status = 200, body = ListBody<Agent>), crate::error::Failure))]
 pub async fn list(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
+    on: Granted<act::AgentListed>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<Agent>>> {
-    let (grant, _) = auth.grant(&app, cap::ResourceRead, &id, "agent.listed").await?;
     let page = page_request(&params, id_cursor::<AgentId>)?;
-    Ok(Json(app.store.list_agents(&grant, &page).await?.into()))
+    Ok(Json(app.store.list_agents(&on.grant, &page).await?.into()))
 }
 
 #[utoipa::path(operation_id = "get_agent", get, path = "/accounts/{id}/agents/{agent_id}", tag = "agents", security(("session" = [])), params(("id" = String, Path), ("agent_id" = String, Path)), responses((status = 200, body = Agent), crate::error::Failure))]
-pub async fn get(
-    State(app): State<App>,
-    auth: Auth,
-    Path((id, aid)): Path<(String, String)>,
-) -> ApiResult<Json<Agent>> {
-    let (grant, _) = auth.grant(&app, cap::ResourceRead, &id, "agent.read").await?;
-    Ok(Json(app.store.get_agent(&grant, agent_id(&aid)?).await?))
+pub async fn get(State(app): State<App>, on: Granted<act::AgentRead>) -> ApiResult<Json<Agent>> {
+    Ok(Json(app.store.get_agent(&on.grant, on.child()?).await?))
 }
 
 #[utoipa::path(operation_id = "revoke_agent", delete, path = "/accounts/{id}/agents/{agent_id}", tag = "agents", security(("session" = [], "csrf" = [])), params(("id" = String, Path), ("agent_id" = String, Path)), responses((status = 204, description = "Revoked"), crate::error::Failure))]
-pub async fn revoke(
-    State(app): State<App>,
-    auth: Auth,
-    Path((id, aid)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    let aid = agent_id(&aid);
-    let (grant, _) = auth.grant_change(&app, RESOURCE, &id, "agent.revoked", |seen| find(&app, seen, &aid)).await?;
-    app.store.revoke_agent(&grant, aid?, &auth.ctx()).await?;
+pub async fn revoke(State(app): State<App>, on: Changing<act::AgentRevoked, AgentId>) -> ApiResult<StatusCode> {
+    app.store.revoke_agent(&on.grant, on.child, &on.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -164,7 +139,7 @@ pub async fn report(
     if let Some((error, reason)) = refused {
         let draft = AuditDraft {
             account_id: agent.account_id,
-            action: "agent.report_refused".into(),
+            action: Action::AgentReportRefused,
             outcome: Outcome::Denied,
             target: AuditTarget { kind: "agent".into(), id: Some(agent.id.to_string()) },
             details: serde_json::json!({ "reason": reason, "name": agent.name }),

@@ -4,13 +4,14 @@
 use super::{ListBody, Params, page_request, param};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
-use crate::principal::Auth;
+use crate::granted::Granted;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
+use tenantry_domain::action::act;
 use tenantry_domain::audit::Verification;
 use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::clock::rfc3339_micros;
@@ -50,11 +51,9 @@ fn time_param(raw: &str) -> Result<OffsetDateTime, String> {
 #[utoipa::path(operation_id = "list_audit_events", get, path = "/accounts/{id}/audit", tag = "audit", description = "The account's trail, newest first.", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("action" = Option<String>, Query), ("actor_user_id" = Option<String>, Query), ("since" = Option<String>, Query, description = "RFC 3339, inclusive"), ("until" = Option<String>, Query, description = "RFC 3339, exclusive"), ("limit" = Option<u32>, Query, description = "Page size, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")), responses((status = 200, body = ListBody<AuditEvent>), crate::error::Failure))]
 pub async fn list(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
+    on: Granted<act::AuditRead>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<AuditEvent>>> {
-    let (grant, _) = auth.grant(&app, cap::AuditRead, &id, "audit.read").await?;
     let filter = AuditFilter {
         action: param(&params, "action", |a| Ok(a.to_owned()))?,
         actor_user_id: param(&params, "actor_user_id", |u| {
@@ -64,7 +63,7 @@ pub async fn list(
         until: param(&params, "until", time_param)?,
     };
     let page = page_request(&params, |c| c.parse::<i64>().is_ok_and(|n| n > 0))?;
-    Ok(Json(app.store.audit_page(&grant, &filter, &page).await?.into()))
+    Ok(Json(app.store.audit_page(&on.grant, &filter, &page).await?.into()))
 }
 
 fn csv_row(e: &AuditEvent) -> String {
@@ -136,11 +135,9 @@ fn export_stream(
 #[utoipa::path(operation_id = "export_audit_trail", get, path = "/accounts/{id}/audit/export", tag = "audit", description = "The whole trail in `seq` order, streamed.", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("format" = Option<String>, Query, description = "`jsonl` (default) or `csv`")), responses((status = 200, description = "JSON Lines or CSV", content_type = "application/jsonl"), crate::error::Failure))]
 pub async fn export(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
+    on: Granted<act::AuditExported>,
     Query(params): Query<Params>,
 ) -> ApiResult<Response> {
-    let (grant, _) = auth.grant(&app, cap::AuditRead, &id, "audit.exported").await?;
     let format = match params.get("format").map(String::as_str) {
         None | Some("jsonl") => Format::JsonLines,
         Some("csv") => Format::Csv,
@@ -150,14 +147,13 @@ pub async fn export(
         Format::JsonLines => ("application/jsonl", "jsonl"),
         Format::Csv => ("text/csv; charset=utf-8", "csv"),
     };
-    let disposition = format!("attachment; filename=\"audit-{id}.{extension}\"");
-    let body = Body::from_stream(export_stream(app, grant, format));
+    let disposition = format!("attachment; filename=\"audit-{}.{extension}\"", on.account.id);
+    let body = Body::from_stream(export_stream(app, on.grant, format));
     Ok(([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body)
         .into_response())
 }
 
 #[utoipa::path(operation_id = "verify_audit_trail", get, path = "/accounts/{id}/audit/verify", tag = "audit", security(("session" = [])), params(("id" = String, Path, description = "Account id")), responses((status = 200, body = Verification), crate::error::Failure))]
-pub async fn verify(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<Verification>> {
-    let (grant, _) = auth.grant(&app, cap::AuditRead, &id, "audit.verified").await?;
-    Ok(Json(app.store.verify_trail(&grant).await?))
+pub async fn verify(State(app): State<App>, on: Granted<act::AuditVerified>) -> ApiResult<Json<Verification>> {
+    Ok(Json(app.store.verify_trail(&on.grant).await?))
 }

@@ -14,6 +14,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use tenantry_domain::Action;
 use tenantry_domain::authz::{Permission, own_permissions};
 use tenantry_domain::clock::rfc3339_micros;
 use tenantry_domain::validate::{self, MAX_EMAIL};
@@ -137,13 +138,13 @@ pub async fn login(
     let hash = candidate.as_ref().and_then(|c| c.password_hash.as_deref());
     let checked = match credentials::check_password(&app, &scopes, &request.password, hash).await {
         Err(e @ ApiError::RateLimited { .. }) => {
-            let draft = refusal(trail, "auth.login_failed", user, e.code(), Outcome::Denied);
+            let draft = refusal(trail, Action::LoginFailed, user, e.code(), Outcome::Denied);
             return Err(crate::principal::record_refusal(&app, draft, &ctx, e).await);
         }
         other => other?,
     };
     let (Some(candidate), Checked::Verified(attempt)) = (candidate, checked) else {
-        let draft = refusal(trail, "auth.login_failed", user, "invalid_credentials", Outcome::Failure);
+        let draft = refusal(trail, Action::LoginFailed, user, "invalid_credentials", Outcome::Failure);
         return Err(crate::principal::record_refusal(&app, draft, &ctx, ApiError::InvalidCredentials).await);
     };
 
@@ -160,7 +161,7 @@ pub async fn login(
     if let Some(refused) = refused {
         // The password was right: not a guess.
         app.store.release_attempt(attempt).await?;
-        let draft = refusal(trail, "auth.login_failed", user, refused.code(), Outcome::Denied);
+        let draft = refusal(trail, Action::LoginFailed, user, refused.code(), Outcome::Denied);
         return Err(crate::principal::record_refusal(&app, draft, &ctx, refused).await);
     }
 
@@ -185,7 +186,7 @@ pub async fn login(
 
 #[utoipa::path(operation_id = "logout", post, path = "/auth/logout", tag = "auth", security(("session" = [], "csrf" = [])), responses((status = 204, description = "Signed out, with its access sessions"), crate::error::Failure))]
 pub async fn logout(State(app): State<App>, auth: Auth) -> ApiResult<Response> {
-    app.store.end_session(auth.signin()?.id, Some("auth.logout"), &auth.ctx()).await?;
+    app.store.end_session(auth.signin()?.id, Some(Action::Logout), &auth.ctx()).await?;
     Ok((StatusCode::NO_CONTENT, [(header::SET_COOKIE, session_cookie(&app, None)?)]).into_response())
 }
 
@@ -222,7 +223,7 @@ pub async fn activate(
         Err(e @ ApiError::RateLimited { .. }) => {
             let ctx = Ctx { ip: ip.map(|ip| ip.to_string()), ..Ctx::default() };
             let draft =
-                refusal(app.store.platform().await?.id, "auth.activation_failed", None, e.code(), Outcome::Denied);
+                refusal(app.store.platform().await?.id, Action::ActivationFailed, None, e.code(), Outcome::Denied);
             return Err(crate::principal::record_refusal(&app, draft, &ctx, e).await);
         }
         other => other?,

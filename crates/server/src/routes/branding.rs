@@ -3,7 +3,9 @@
 
 use crate::app::App;
 use crate::body;
+use crate::body::Payload;
 use crate::error::{ApiError, ApiResult};
+use crate::granted::Granted;
 use crate::principal::Auth;
 use axum::Json;
 use axum::body::Body;
@@ -12,6 +14,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
+use tenantry_domain::Action;
+use tenantry_domain::action::act;
 use tenantry_domain::authz::cap;
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{AccountKind, Email};
@@ -112,23 +116,18 @@ fn checked_logo(bytes: &[u8]) -> ApiResult<Logo> {
 }
 
 #[utoipa::path(operation_id = "get_branding", get, path = "/accounts/{id}/branding", tag = "branding", security(("session" = [])), params(("id" = String, Path)), responses((status = 200, body = BrandingBody), crate::error::Failure))]
-pub async fn get(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<BrandingBody>> {
-    let (grant, _) = auth.grant(&app, cap::BrandingRead, &id, "branding.read").await?;
-    Ok(Json(app.store.branding(&grant).await?.into()))
+pub async fn get(State(app): State<App>, on: Granted<act::BrandingRead>) -> ApiResult<Json<BrandingBody>> {
+    Ok(Json(app.store.branding(&on.grant).await?.into()))
 }
 
 #[utoipa::path(operation_id = "set_branding", put, path = "/accounts/{id}/branding", tag = "branding", security(("session" = [], "csrf" = [])), params(("id" = String, Path)), request_body = BrandingBody, responses((status = 200, body = BrandingBody), crate::error::Failure))]
 pub async fn put(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    request_body: Body,
+    on: Granted<act::BrandingUpdated>,
+    body: Payload<BrandingBody>,
 ) -> ApiResult<Json<BrandingBody>> {
-    let (grant, account) = auth.grant(&app, cap::BrandingManage, &id, "branding.updated").await?;
-    brandable(account.kind)?;
-    let bytes = body::read(request_body).await?;
-    let request: BrandingBody = body::json(&headers, &bytes)?;
+    brandable(on.account.kind)?;
+    let request = body.read().await?;
     let mut v = Validator::new();
     let fields = BrandingFields {
         display_name: request.display_name.as_deref().and_then(|n| v.check("display_name", validate::name(n))),
@@ -140,36 +139,29 @@ pub async fn put(
         homepage_url: request.homepage_url.as_deref().and_then(|u| v.check("homepage_url", validate::http_url(u))),
     };
     v.finish()?;
-    Ok(Json(app.store.set_branding(&grant, fields, &auth.ctx()).await?.into()))
+    Ok(Json(app.store.set_branding(&on.grant, fields, &on.ctx()).await?.into()))
 }
 
 #[utoipa::path(operation_id = "set_logo", put, path = "/accounts/{id}/branding/logos/{variant}", tag = "branding", description = "PNG, JPEG or WebP, at most 1 MiB, checked by decoding it.", security(("session" = [], "csrf" = [])), params(("id" = String, Path), ("variant" = String, Path, description = "`light` or `dark`")), request_body(content = Vec<u8>, content_type = "image/png"), responses((status = 204, description = "Stored"), crate::error::Failure))]
 pub async fn put_logo(
     State(app): State<App>,
-    auth: Auth,
-    Path((id, which)): Path<(String, String)>,
+    on: Granted<act::BrandingUpdated>,
     request_body: Body,
 ) -> ApiResult<StatusCode> {
-    let (grant, account) = auth.grant(&app, cap::BrandingManage, &id, "branding.updated").await?;
-    brandable(account.kind)?;
-    let which = variant(&which)?;
+    brandable(on.account.kind)?;
+    let which = variant(&on.child::<String>()?)?;
     let bytes = body::read(request_body).await?;
     let logo = tokio::task::spawn_blocking(move || checked_logo(&bytes))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))??;
-    app.store.set_logo(&grant, which, Some(logo), &auth.ctx()).await?;
+    app.store.set_logo(&on.grant, which, Some(logo), &on.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(operation_id = "delete_logo", delete, path = "/accounts/{id}/branding/logos/{variant}", tag = "branding", security(("session" = [], "csrf" = [])), params(("id" = String, Path), ("variant" = String, Path)), responses((status = 204, description = "Removed"), crate::error::Failure))]
-pub async fn delete_logo(
-    State(app): State<App>,
-    auth: Auth,
-    Path((id, which)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    let (grant, account) = auth.grant(&app, cap::BrandingManage, &id, "branding.updated").await?;
-    brandable(account.kind)?;
-    app.store.set_logo(&grant, variant(&which)?, None, &auth.ctx()).await?;
+pub async fn delete_logo(State(app): State<App>, on: Granted<act::BrandingUpdated>) -> ApiResult<StatusCode> {
+    brandable(on.account.kind)?;
+    app.store.set_logo(&on.grant, variant(&on.child::<String>()?)?, None, &on.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -179,7 +171,8 @@ pub async fn effective(
     auth: Auth,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EffectiveBrandingBody>> {
-    let (grant, account) = auth.grant(&app, cap::AccountRead, &id, "branding.read").await?;
+    // What its users see: anyone who sees the account sees it.
+    let (grant, account) = auth.grant(&app, cap::AccountRead, &id, Action::BrandingRead).await?;
     let effective = app.store.effective_branding(&grant).await?;
     let logos = format!("{}/api/v1/accounts/{}/branding/effective/logos", app.public_url, account.id);
     Ok(Json(EffectiveBrandingBody::new(effective, &logos)))
@@ -192,7 +185,7 @@ pub async fn effective_logo(
     Path((id, which)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (grant, _) = auth.grant(&app, cap::AccountRead, &id, "branding.read").await?;
+    let (grant, _) = auth.grant(&app, cap::AccountRead, &id, Action::BrandingRead).await?;
     let logo = app.store.effective_logo(&grant, variant(&which)?).await?.ok_or(ApiError::NotFound)?;
     Ok(logo_response(logo, &headers, "private, max-age=300"))
 }

@@ -4,11 +4,11 @@
 use super::{ListBody, Params, page_request, param};
 use crate::app::App;
 use crate::error::ApiResult;
-use crate::principal::Auth;
+use crate::granted::Granted;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use serde::Serialize;
-use tenantry_domain::authz::cap;
+use tenantry_domain::action::act;
 use tenantry_domain::clock::serde_micros;
 use tenantry_domain::{AccountId, CollectionId, ExpiryStatus, days_remaining, expiry_status};
 use tenantry_store::{ExpiringItem, ExpiryScope};
@@ -65,11 +65,9 @@ fn cursor_ok(c: &str) -> bool {
 #[utoipa::path(operation_id = "list_expiring", get, path = "/accounts/{id}/expiring", tag = "certificates", description = "Certificates and targets valid for at most `within_days` more days (expired ones included, soonest first) across every customer at or below the account that the caller sees. `within_days` defaults to `TENANTRY_EXPIRING_DAYS`.", security(("session" = [])), params(("id" = String, Path), ("within_days" = Option<i64>, Query), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)), responses((status = 200, body = ListBody<ExpiringView>), crate::error::Failure))]
 pub async fn list(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
+    on: Granted<act::ExpiringListed>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<ExpiringView>>> {
-    let (grant, _) = auth.grant(&app, cap::ExpiryRead, &id, "expiring.listed").await?;
     let within = param(&params, "within_days", |v| match v.parse::<i64>() {
         Ok(days) if (0..=MAX_WITHIN_DAYS).contains(&days) => Ok(Duration::days(days)),
         _ => Err(format!("must be a whole number of days from 0 to {MAX_WITHIN_DAYS}")),
@@ -77,7 +75,7 @@ pub async fn list(
     .unwrap_or(app.settings.expiring_within);
     let page = page_request(&params, cursor_ok)?;
     let now = app.now();
-    let found = app.store.expiring(&grant, ExpiryScope { until: now + within }, &page).await?;
+    let found = app.store.expiring(&on.grant, ExpiryScope { until: now + within }, &page).await?;
     let window = app.settings.expiring_within;
     let items = found.items.into_iter().map(|i| ExpiringView::at(i, now, window)).collect();
     Ok(Json(ListBody { items, next_cursor: found.next }))

@@ -20,11 +20,7 @@ pub mod users;
 use crate::error::{ApiError, ApiResult};
 use serde::Serialize;
 use std::collections::HashMap;
-use tenantry_domain::authz::cap;
 use tenantry_store::{Page, PageRequest};
-
-/// Reading and changing a customer's resources, for `Auth::grant_change`.
-pub const RESOURCE: (cap::ResourceRead, cap::ResourceWrite) = (cap::ResourceRead, cap::ResourceWrite);
 
 /// Query-string parameters, as sent.
 pub type Params = HashMap<String, String>;

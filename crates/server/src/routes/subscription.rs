@@ -4,16 +4,15 @@
 
 use super::{ListBody, Params, id_cursor, page_request};
 use crate::app::App;
-use crate::body;
+use crate::body::Payload;
 use crate::error::{ApiError, ApiResult};
-use crate::principal::Auth;
+use crate::granted::Granted;
 use axum::Json;
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::{Query, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tenantry_domain::authz::cap;
+use tenantry_domain::action::act;
 use tenantry_domain::{AccountId, Limits, Plan};
 use tenantry_store::Subscription;
 
@@ -105,34 +104,27 @@ fn check_limits(limits: &Limits) -> ApiResult<()> {
 }
 
 #[utoipa::path(operation_id = "get_subscription", get, path = "/accounts/{id}/subscription", tag = "subscription", security(("session" = [])), params(("id" = String, Path)), responses((status = 200, body = SubscriptionBody), crate::error::Failure))]
-pub async fn get(State(app): State<App>, auth: Auth, Path(id): Path<String>) -> ApiResult<Json<SubscriptionBody>> {
-    let (grant, _) = auth.grant(&app, cap::SubscriptionRead, &id, "subscription.read").await?;
-    Ok(Json(app.store.subscription(&grant).await?.into()))
+pub async fn get(State(app): State<App>, on: Granted<act::SubscriptionRead>) -> ApiResult<Json<SubscriptionBody>> {
+    Ok(Json(app.store.subscription(&on.grant).await?.into()))
 }
 
 #[utoipa::path(operation_id = "set_subscription_limits", put, path = "/accounts/{id}/subscription", tag = "subscription", description = "Sets a managed customer's limits; its MSP prices and packages them.", security(("session" = [], "csrf" = [])), params(("id" = String, Path)), request_body = SetLimitsRequest, responses((status = 200, body = SubscriptionBody), crate::error::Failure))]
 pub async fn put(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    request_body: Body,
+    on: Granted<act::SubscriptionUpdated>,
+    body: Payload<SetLimitsRequest>,
 ) -> ApiResult<Json<SubscriptionBody>> {
-    let (grant, _) = auth.grant(&app, cap::SubscriptionManage, &id, "subscription.updated").await?;
-    let bytes = body::read(request_body).await?;
-    let request: SetLimitsRequest = body::json(&headers, &bytes)?;
+    let request = body.read().await?;
     check_limits(&request.limits)?;
-    Ok(Json(app.store.set_limits(&grant, request.limits, &auth.ctx()).await?.into()))
+    Ok(Json(app.store.set_limits(&on.grant, request.limits, &on.ctx()).await?.into()))
 }
 
 #[utoipa::path(operation_id = "get_usage", get, path = "/accounts/{id}/usage", tag = "subscription", description = "What each customer below holds; `format=csv` for a spreadsheet.", security(("session" = [])), params(("id" = String, Path), ("format" = Option<String>, Query, description = "`json` (default) or `csv`"), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)), responses((status = 200, body = ListBody<UsageBody>), crate::error::Failure))]
 pub async fn usage(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
+    on: Granted<act::UsageRead>,
     Query(params): Query<Params>,
 ) -> ApiResult<Response> {
-    let (grant, _) = auth.grant(&app, cap::UsageRead, &id, "usage.read").await?;
     let csv = match params.get("format").map(String::as_str) {
         None | Some("json") => false,
         Some("csv") => true,
@@ -141,7 +133,7 @@ pub async fn usage(
     let mut request = page_request(&params, id_cursor::<AccountId>)?;
     let mut rows = Vec::new();
     let next = loop {
-        let page = app.store.usage_below(&grant, &request).await?;
+        let page = app.store.usage_below(&on.grant, &request).await?;
         rows.extend(page.items);
         // A CSV export holds every customer; JSON pages as usual.
         match (csv, page.next) {

@@ -3,23 +3,16 @@
 
 use super::{ListBody, Params, id_cursor, page_request};
 use crate::app::App;
-use crate::body;
+use crate::body::Payload;
 use crate::error::{ApiError, ApiResult};
-use crate::principal::Auth;
+use crate::granted::{Changing, Granted};
 use axum::Json;
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use serde::Deserialize;
-use tenantry_domain::authz::{Grant, cap};
+use tenantry_domain::action::act;
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{SupportRequest, SupportRequestId};
-
-/// Whether the request exists, for `Auth::grant_change`.
-async fn find(app: &App, seen: Grant<cap::SupportRead>, id: &ApiResult<SupportRequestId>) -> ApiResult<()> {
-    let id = id.as_ref().map_err(|_| ApiError::NotFound)?;
-    Ok(app.store.get_support_request(&seen, *id).await.map(drop)?)
-}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -38,14 +31,10 @@ pub struct SupportStatusBody {
 #[utoipa::path(operation_id = "create_support_request", post, path = "/accounts/{id}/support-requests", tag = "support", description = "Sends a request to the account's parent (its MSP, for a managed customer).", security(("session" = [], "csrf" = [])), params(("id" = String, Path)), request_body = SupportRequestBody, responses((status = 201, body = SupportRequest), crate::error::Failure))]
 pub async fn create(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    request_body: Body,
+    on: Granted<act::SupportRequestCreated>,
+    body: Payload<SupportRequestBody>,
 ) -> ApiResult<(StatusCode, Json<SupportRequest>)> {
-    let (grant, _) = auth.grant(&app, cap::SupportCreate, &id, "support_request.created").await?;
-    let bytes = body::read(request_body).await?;
-    let request: SupportRequestBody = body::json(&headers, &bytes)?;
+    let request = body.read().await?;
     let mut v = Validator::new();
     let subject = v.check("subject", validate::name(&request.subject));
     let message = v.check(
@@ -57,7 +46,7 @@ pub async fn create(
     let (Some(subject), Some(message)) = (subject, message) else {
         return Err(ApiError::Internal("validated fields missing".into()));
     };
-    let (request, notify) = app.store.create_support_request(&grant, subject, message, &auth.ctx()).await?;
+    let (request, notify) = app.store.create_support_request(&on.grant, subject, message, &on.ctx()).await?;
     if let Some(to) = notify {
         notify_inbox(&app, to, &request);
     }
@@ -77,34 +66,24 @@ fn notify_inbox(app: &App, to: String, request: &SupportRequest) {
 #[utoipa::path(operation_id = "list_support_requests", get, path = "/accounts/{id}/support-requests", tag = "support", description = "A customer's sent requests, or the inbox of a partner-side account; newest first.", security(("session" = [])), params(("id" = String, Path), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)), responses((status = 200, body = ListBody<SupportRequest>), crate::error::Failure))]
 pub async fn list(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
+    on: Granted<act::SupportRequestListed>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<SupportRequest>>> {
-    let (grant, _) = auth.grant(&app, cap::SupportRead, &id, "support_request.listed").await?;
     let page = page_request(&params, id_cursor::<SupportRequestId>)?;
-    Ok(Json(app.store.list_support_requests(&grant, &page).await?.into()))
+    Ok(Json(app.store.list_support_requests(&on.grant, &page).await?.into()))
 }
 
 #[utoipa::path(operation_id = "update_support_request", patch, path = "/accounts/{id}/support-requests/{request_id}", tag = "support", description = "By the inbox's owner.", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "The inbox's account"), ("request_id" = String, Path)), request_body = SupportStatusBody, responses((status = 200, body = SupportRequest), crate::error::Failure))]
 pub async fn update(
     State(app): State<App>,
-    auth: Auth,
-    Path((id, rid)): Path<(String, String)>,
-    headers: HeaderMap,
-    request_body: Body,
+    on: Changing<act::SupportRequestUpdated, SupportRequestId>,
+    body: Payload<SupportStatusBody>,
 ) -> ApiResult<Json<SupportRequest>> {
-    let rid = rid.parse::<SupportRequestId>().map_err(|_| ApiError::NotFound);
-    let rights = (cap::SupportRead, cap::SupportManage);
-    let action = "support_request.updated";
-    let (grant, _) = auth.grant_change(&app, rights, &id, action, |seen| find(&app, seen, &rid)).await?;
-    let rid = rid?;
-    let bytes = body::read(request_body).await?;
-    let request: SupportStatusBody = body::json(&headers, &bytes)?;
+    let request = body.read().await?;
     let open = match request.status.as_str() {
         "open" => true,
         "closed" => false,
         _ => return Err(ApiError::invalid("status", "must be `open` or `closed`")),
     };
-    Ok(Json(app.store.set_support_status(&grant, rid, open, &auth.ctx()).await?))
+    Ok(Json(app.store.set_support_status(&on.grant, on.child, open, &on.ctx()).await?))
 }

@@ -1,18 +1,16 @@
 //! Monitored targets: `host:port` checked by a real TLS handshake, now on request and in the
 //! background by the scheduler; each shows what its last check found.
 
-use super::RESOURCE;
 use super::{ListBody, Params, id_cursor, page_request};
 use crate::app::App;
-use crate::body;
+use crate::body::Payload;
 use crate::error::{ApiError, ApiResult};
-use crate::principal::Auth;
+use crate::granted::{Changing, Granted};
 use axum::Json;
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use tenantry_domain::authz::{Grant, cap};
+use tenantry_domain::action::act;
 use tenantry_domain::clock::serde_micros;
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{AccountId, CollectionId, ExpiryStatus, MonitoredTarget, TargetId, days_remaining};
@@ -96,16 +94,6 @@ fn view(app: &App, target: MonitoredTarget) -> TargetView {
 /// The shortest time between two checks of one target on demand.
 pub const MIN_CHECK_GAP: time::Duration = time::Duration::seconds(10);
 
-fn target_id(raw: &str) -> ApiResult<TargetId> {
-    raw.parse().map_err(|_| ApiError::NotFound)
-}
-
-/// Whether the target exists, for `Auth::grant_change`.
-async fn find(app: &App, seen: Grant<cap::ResourceRead>, id: &ApiResult<TargetId>) -> ApiResult<()> {
-    let id = id.as_ref().map_err(|_| ApiError::NotFound)?;
-    Ok(app.store.get_target(&seen, *id).await.map(drop)?)
-}
-
 /// A host that may be monitored: a literal private address is refused unless the server allows it
 /// (names are judged when checked, after resolution).
 fn host(app: &App, raw: &str) -> Result<String, String> {
@@ -125,14 +113,10 @@ fn collection(raw: &str) -> Result<CollectionId, String> {
 #[utoipa::path(operation_id = "create_target", post, path = "/accounts/{id}/targets", tag = "targets", security(("session" = [], "csrf" = [])), params(("id" = String, Path)), request_body = CreateTargetRequest, responses((status = 201, body = TargetView), crate::error::Failure))]
 pub async fn create(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    request_body: Body,
+    on: Granted<act::TargetCreated>,
+    body: Payload<CreateTargetRequest>,
 ) -> ApiResult<(StatusCode, Json<TargetView>)> {
-    let (grant, _) = auth.grant(&app, cap::ResourceWrite, &id, "target.created").await?;
-    let bytes = body::read(request_body).await?;
-    let request: CreateTargetRequest = body::json(&headers, &bytes)?;
+    let request = body.read().await?;
     let mut v = Validator::new();
     let hostname = v.check("hostname", host(&app, &request.hostname));
     let port = v.check("port", validate::port(request.port.unwrap_or(443)));
@@ -141,46 +125,33 @@ pub async fn create(
     let (Some(hostname), Some(port), Some(collection_id)) = (hostname, port, collection_id) else {
         return Err(ApiError::Internal("validated fields missing".into()));
     };
-    let created = app.store.create_target(&grant, NewTarget { collection_id, hostname, port }, &auth.ctx()).await?;
+    let created = app.store.create_target(&on.grant, NewTarget { collection_id, hostname, port }, &on.ctx()).await?;
     Ok((StatusCode::CREATED, Json(view(&app, created))))
 }
 
 #[utoipa::path(operation_id = "list_targets", get, path = "/accounts/{id}/targets", tag = "targets", security(("session" = [])), params(("id" = String, Path), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)), responses((status = 200, body = ListBody<TargetView>), crate::error::Failure))]
 pub async fn list(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
+    on: Granted<act::TargetListed>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<TargetView>>> {
-    let (grant, _) = auth.grant(&app, cap::ResourceRead, &id, "target.listed").await?;
-    let page = app.store.list_targets(&grant, &page_request(&params, id_cursor::<TargetId>)?).await?;
+    let page = app.store.list_targets(&on.grant, &page_request(&params, id_cursor::<TargetId>)?).await?;
     let items = page.items.into_iter().map(|t| view(&app, t)).collect();
     Ok(Json(ListBody { items, next_cursor: page.next }))
 }
 
 #[utoipa::path(operation_id = "get_target", get, path = "/accounts/{id}/targets/{target_id}", tag = "targets", security(("session" = [])), params(("id" = String, Path), ("target_id" = String, Path)), responses((status = 200, body = TargetView), crate::error::Failure))]
-pub async fn get(
-    State(app): State<App>,
-    auth: Auth,
-    Path((id, tid)): Path<(String, String)>,
-) -> ApiResult<Json<TargetView>> {
-    let (grant, _) = auth.grant(&app, cap::ResourceRead, &id, "target.read").await?;
-    Ok(Json(view(&app, app.store.get_target(&grant, target_id(&tid)?).await?)))
+pub async fn get(State(app): State<App>, on: Granted<act::TargetRead>) -> ApiResult<Json<TargetView>> {
+    Ok(Json(view(&app, app.store.get_target(&on.grant, on.child()?).await?)))
 }
 
 #[utoipa::path(operation_id = "update_target", patch, path = "/accounts/{id}/targets/{target_id}", tag = "targets", description = "Moving a target to another host or port clears its last check and makes it due at once.", security(("session" = [], "csrf" = [])), params(("id" = String, Path), ("target_id" = String, Path)), request_body = UpdateTargetRequest, responses((status = 200, body = TargetView), crate::error::Failure))]
 pub async fn update(
     State(app): State<App>,
-    auth: Auth,
-    Path((id, tid)): Path<(String, String)>,
-    headers: HeaderMap,
-    request_body: Body,
+    on: Changing<act::TargetUpdated, TargetId>,
+    body: Payload<UpdateTargetRequest>,
 ) -> ApiResult<Json<TargetView>> {
-    let tid = target_id(&tid);
-    let (grant, _) = auth.grant_change(&app, RESOURCE, &id, "target.updated", |seen| find(&app, seen, &tid)).await?;
-    let tid = tid?;
-    let bytes = body::read(request_body).await?;
-    let request: UpdateTargetRequest = body::json(&headers, &bytes)?;
+    let request = body.read().await?;
     let mut v = Validator::new();
     let patch = TargetPatch {
         hostname: request.hostname.and_then(|h| v.check("hostname", host(&app, &h))),
@@ -188,38 +159,26 @@ pub async fn update(
         collection_id: request.collection_id.and_then(|c| v.check("collection_id", collection(&c))),
     };
     v.finish()?;
-    Ok(Json(view(&app, app.store.update_target(&grant, tid, patch, &auth.ctx()).await?)))
+    Ok(Json(view(&app, app.store.update_target(&on.grant, on.child, patch, &on.ctx()).await?)))
 }
 
 #[utoipa::path(operation_id = "delete_target", delete, path = "/accounts/{id}/targets/{target_id}", tag = "targets", security(("session" = [], "csrf" = [])), params(("id" = String, Path), ("target_id" = String, Path)), responses((status = 204, description = "Deleted"), crate::error::Failure))]
-pub async fn delete(
-    State(app): State<App>,
-    auth: Auth,
-    Path((id, tid)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    let tid = target_id(&tid);
-    let (grant, _) = auth.grant_change(&app, RESOURCE, &id, "target.deleted", |seen| find(&app, seen, &tid)).await?;
-    app.store.delete_target(&grant, tid?, &auth.ctx()).await?;
+pub async fn delete(State(app): State<App>, on: Changing<act::TargetDeleted, TargetId>) -> ApiResult<StatusCode> {
+    app.store.delete_target(&on.grant, on.child, &on.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(operation_id = "check_target", post, path = "/accounts/{id}/targets/{target_id}/check", tag = "targets", description = "Checks the target now with a real TLS handshake and answers the target with the result.", security(("session" = [], "csrf" = [])), params(("id" = String, Path), ("target_id" = String, Path)), responses((status = 200, body = TargetView), crate::error::Failure))]
-pub async fn check(
-    State(app): State<App>,
-    auth: Auth,
-    Path((id, tid)): Path<(String, String)>,
-) -> ApiResult<Json<TargetView>> {
-    let tid = target_id(&tid);
-    let (grant, _) = auth.grant_change(&app, RESOURCE, &id, "target.checked", |seen| find(&app, seen, &tid)).await?;
-    let target = app.store.get_target(&grant.weaken(), tid?).await?;
+pub async fn check(State(app): State<App>, on: Changing<act::TargetChecked, TargetId>) -> ApiResult<Json<TargetView>> {
+    let target = app.store.get_target(&on.grant.weaken(), on.child).await?;
     // Checking on demand reaches out to someone's server: at most once per target in a while, and
     // never twice at once (the claim is atomic, across processes too).
-    if !app.store.claim_check(&grant, target.id, MIN_CHECK_GAP).await? {
+    if !app.store.claim_check(&on.grant, target.id, MIN_CHECK_GAP).await? {
         let since = target.last_check.as_ref().map(|c| app.now() - c.checked_at).unwrap_or(time::Duration::ZERO);
         let wait = (MIN_CHECK_GAP - since).clamp(time::Duration::SECOND, MIN_CHECK_GAP);
         return Err(ApiError::RateLimited { retry_after_secs: wait.as_seconds_f64().ceil() as u64 });
     }
     let found = app.checker.check(&target.hostname, target.port, app.now()).await;
     let next = found.checked_at + app.settings.monitor.interval;
-    Ok(Json(view(&app, app.store.record_check(&grant, &target, found, next, &auth.ctx()).await?)))
+    Ok(Json(view(&app, app.store.record_check(&on.grant, &target, found, next, &on.ctx()).await?)))
 }

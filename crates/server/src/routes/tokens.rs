@@ -3,16 +3,14 @@
 
 use super::{ListBody, Params, id_cursor, page_request};
 use crate::app::App;
-use crate::body;
 use crate::error::{ApiError, ApiResult};
-use crate::principal::Auth;
+use crate::granted::{Confirming, Granted, SteppedUp};
 use crate::secrets::{random_token, token_hash};
 use axum::Json;
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use tenantry_domain::authz::cap;
+use tenantry_domain::action::act;
 use tenantry_domain::clock::serde_micros;
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{ApiTokenId, Role, UserId};
@@ -30,6 +28,12 @@ pub struct CreateTokenRequest {
     expires_in_days: i64,
     /// The creator's own password, as an inline step-up.
     password: Option<String>,
+}
+
+impl Confirming for CreateTokenRequest {
+    fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
 }
 
 /// A token just created: the only time its secret is shown.
@@ -75,38 +79,24 @@ impl From<ApiTokenRecord> for TokenBody {
     }
 }
 
-fn token_id(raw: &str) -> ApiResult<ApiTokenId> {
-    raw.parse().map_err(|_| ApiError::NotFound)
-}
-
 #[utoipa::path(operation_id = "list_api_tokens", get, path = "/accounts/{id}/api-tokens", tag = "api-tokens", security(("session" = [])), params(("id" = String, Path), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)), responses((status = 200, body = ListBody<TokenBody>), crate::error::Failure))]
 pub async fn list(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
+    on: Granted<act::ApiTokenListed>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<TokenBody>>> {
-    let (grant, _) = auth.grant(&app, cap::ApiTokenManage, &id, "api_token.listed").await?;
     let page = page_request(&params, id_cursor::<ApiTokenId>)?;
-    let page = app.store.list_api_tokens(&grant, &page).await?;
+    let page = app.store.list_api_tokens(&on.grant, &page).await?;
     Ok(Json(ListBody { items: page.items.into_iter().map(TokenBody::from).collect(), next_cursor: page.next }))
 }
 
 #[utoipa::path(operation_id = "create_api_token", post, path = "/accounts/{id}/api-tokens", tag = "api-tokens", description = "Needs a recent step-up or `password` inline; refused inside an access session.", security(("session" = [], "csrf" = [])), params(("id" = String, Path)), request_body = CreateTokenRequest, responses((status = 201, body = CreatedToken), crate::error::Failure))]
 pub async fn create(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    request_body: Body,
+    confirmed: SteppedUp<act::ApiTokenCreated, CreateTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
-    let action = "api_token.created";
-    let (grant, account) = auth.grant(&app, cap::ApiTokenCreate, &id, action).await?;
-    let bytes = body::read(request_body).await?;
-    let request = body::json::<CreateTokenRequest>(&headers, &bytes);
-    let inline = request.as_ref().ok().and_then(|r| r.password.as_deref());
-    crate::credentials::require_reauth(&app, &auth, inline, &account, action).await?;
-    let request = request?;
+    let (on, request) = confirmed.required()?;
+    let (auth, grant) = (&on.auth, &on.grant);
     let mut v = Validator::new();
     let name = v.check("name", validate::name(&request.name));
     if !(1..=730).contains(&request.expires_in_days) {
@@ -121,7 +111,7 @@ pub async fn create(
         role: auth.principal.role,
         expires_at: app.now() + Duration::days(request.expires_in_days),
     };
-    let record = app.store.create_api_token(&grant, new, &auth.ctx()).await?;
+    let record = app.store.create_api_token(grant, new, &auth.ctx()).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedToken { id: record.id, name: record.name, token, expires_at: record.expires_at }),
@@ -129,22 +119,12 @@ pub async fn create(
 }
 
 #[utoipa::path(operation_id = "get_api_token", get, path = "/accounts/{id}/api-tokens/{token_id}", tag = "api-tokens", security(("session" = [])), params(("id" = String, Path), ("token_id" = String, Path)), responses((status = 200, body = TokenBody), crate::error::Failure))]
-pub async fn get(
-    State(app): State<App>,
-    auth: Auth,
-    Path((id, tid)): Path<(String, String)>,
-) -> ApiResult<Json<TokenBody>> {
-    let (grant, _) = auth.grant(&app, cap::ApiTokenManage, &id, "api_token.read").await?;
-    Ok(Json(app.store.get_api_token(&grant, token_id(&tid)?).await?.into()))
+pub async fn get(State(app): State<App>, on: Granted<act::ApiTokenRead>) -> ApiResult<Json<TokenBody>> {
+    Ok(Json(app.store.get_api_token(&on.grant, on.child()?).await?.into()))
 }
 
 #[utoipa::path(operation_id = "revoke_api_token", delete, path = "/accounts/{id}/api-tokens/{token_id}", tag = "api-tokens", security(("session" = [], "csrf" = [])), params(("id" = String, Path), ("token_id" = String, Path)), responses((status = 204, description = "Revoked"), crate::error::Failure))]
-pub async fn revoke(
-    State(app): State<App>,
-    auth: Auth,
-    Path((id, tid)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    let (grant, _) = auth.grant(&app, cap::ApiTokenManage, &id, "api_token.revoked").await?;
-    app.store.revoke_api_token(&grant, token_id(&tid)?, &auth.ctx()).await?;
+pub async fn revoke(State(app): State<App>, on: Granted<act::ApiTokenRevoked>) -> ApiResult<StatusCode> {
+    app.store.revoke_api_token(&on.grant, on.child()?, &on.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

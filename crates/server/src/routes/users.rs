@@ -4,15 +4,16 @@
 use super::accounts::credentials;
 use super::{ListBody, Params, id_cursor, page_request};
 use crate::app::App;
-use crate::body::{self, Patch};
+use crate::body::Patch;
+use crate::body::Payload;
 use crate::error::{ApiError, ApiResult};
-use crate::principal::Auth;
+use crate::granted::{Changing, Granted};
 use axum::Json;
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use tenantry_domain::authz::{Grant, cap};
+use tenantry_domain::action::act;
+use tenantry_domain::authz::cap;
 use tenantry_domain::validate::{self, Validator};
 use tenantry_domain::{AccountKind, Email, Role, User, UserId, UserStatus};
 use tenantry_store::{NewUser, UserPatch};
@@ -63,29 +64,14 @@ fn timestamp(raw: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| "must be an RFC 3339 time".to_owned())
 }
 
-/// Reading and managing an account's users, for `Auth::grant_change`.
-const USERS: (cap::UserRead, cap::UserManage) = (cap::UserRead, cap::UserManage);
-
-fn user_id(raw: &str) -> ApiResult<UserId> {
-    raw.parse().map_err(|_| ApiError::NotFound)
-}
-
-/// Whether the object exists, for `Auth::grant_change`.
-async fn find(app: &App, seen: Grant<cap::UserRead>, id: &ApiResult<UserId>) -> ApiResult<()> {
-    let id = id.as_ref().map_err(|_| ApiError::NotFound)?;
-    Ok(app.store.get_user(&seen, *id).await.map(drop)?)
-}
-
 #[utoipa::path(operation_id = "list_users", get, path = "/accounts/{id}/users", tag = "users", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("limit" = Option<u32>, Query, description = "Page size, 1–500 (default 50)"), ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")), responses((status = 200, body = ListBody<User>), crate::error::Failure))]
 pub async fn list(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
+    on: Granted<act::UserListed>,
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<User>>> {
-    let (grant, _) = auth.grant(&app, cap::UserRead, &id, "user.listed").await?;
     let page = page_request(&params, id_cursor::<UserId>)?;
-    let mut page = app.store.list_users(&grant, &page).await?;
+    let mut page = app.store.list_users(&on.grant, &page).await?;
     let now = app.now();
     page.items = page.items.into_iter().map(|u| u.as_of(now)).collect();
     Ok(Json(page.into()))
@@ -94,19 +80,15 @@ pub async fn list(
 #[utoipa::path(operation_id = "create_user", post, path = "/accounts/{id}/users", tag = "users", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id")), request_body = CreateUserRequest, responses((status = 201, body = CreatedUser), crate::error::Failure))]
 pub async fn create(
     State(app): State<App>,
-    auth: Auth,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    request_body: Body,
+    on: Granted<act::UserCreated>,
+    body: Payload<CreateUserRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedUser>)> {
-    let action = "user.created";
-    let (grant, account) = auth.grant(&app, cap::UserManage, &id, action).await?;
-    let bytes = body::read(request_body).await?;
-    let request: CreateUserRequest = body::json(&headers, &bytes)?;
+    let request = body.read().await?;
+    let account = &on.account;
     // A lasting credential for the new user: only for those who may mint one.
     let minting = match request.password {
-        Some(_) => Some(auth.also(&app, cap::UserCredentials, &account, action).await?),
-        None => auth.try_grant(&app, cap::UserCredentials, &id).await?.ok().map(|(g, _)| g),
+        Some(_) => Some(on.also(&app, cap::UserCredentials).await?),
+        None => on.auth.try_grant(&app, cap::UserCredentials, &account.id.to_string()).await?.ok().map(|(g, _)| g),
     };
     let may_mint = minting.is_some();
     let mut v = Validator::new();
@@ -124,7 +106,7 @@ pub async fn create(
     let creds = credentials(&app, request.password.as_deref()).await?;
     let new =
         NewUser { email, name, role, password_hash: creds.password_hash, expires_at, activation: creds.activation };
-    let user = app.store.create_user(&grant, minting, new, &auth.ctx()).await?;
+    let user = app.store.create_user(&on.grant, minting, new, &on.ctx()).await?;
     let activation_url = match creds.activation_url {
         Some(url) if !may_mint => {
             mail_activation(&app, &user, &account.name, url);
@@ -148,34 +130,26 @@ fn mail_activation(app: &App, user: &User, account_name: &str, url: String) {
 }
 
 #[utoipa::path(operation_id = "get_user", get, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), responses((status = 200, body = User), crate::error::Failure))]
-pub async fn get(State(app): State<App>, auth: Auth, Path((id, uid)): Path<(String, String)>) -> ApiResult<Json<User>> {
-    let (grant, _) = auth.grant(&app, cap::UserRead, &id, "user.read").await?;
-    Ok(Json(app.store.get_user(&grant, user_id(&uid)?).await?.as_of(app.now())))
+pub async fn get(State(app): State<App>, on: Granted<act::UserRead>) -> ApiResult<Json<User>> {
+    Ok(Json(app.store.get_user(&on.grant, on.child()?).await?.as_of(app.now())))
 }
 
 #[utoipa::path(operation_id = "update_user", patch, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), request_body = PatchUserRequest, responses((status = 200, body = User), crate::error::Failure))]
 pub async fn patch(
     State(app): State<App>,
-    auth: Auth,
-    Path((id, uid)): Path<(String, String)>,
-    headers: HeaderMap,
-    request_body: Body,
+    on: Changing<act::UserUpdated, UserId>,
+    body: Payload<PatchUserRequest>,
 ) -> ApiResult<Json<User>> {
-    let uid = user_id(&uid);
-    let action = "user.updated";
-    let (grant, account) = auth.grant_change(&app, USERS, &id, action, |seen| find(&app, seen, &uid)).await?;
-    let uid = uid?;
-    let bytes = body::read(request_body).await?;
-    let request: PatchUserRequest = body::json(&headers, &bytes)?;
+    let request = body.read().await?;
     // A new password or a new email (the user's sign-in identity) is a lasting credential.
     let credentials = match request.password.is_some() || request.email.is_some() {
-        true => Some(auth.also(&app, cap::UserCredentials, &account, action).await?),
+        true => Some(on.also(&app, cap::UserCredentials).await?),
         false => None,
     };
     let mut v = Validator::new();
     let name = request.name.as_deref().and_then(|n| v.check("name", validate::name(n)));
     let email = request.email.as_deref().and_then(|e| v.check("email", Email::parse(e)));
-    let role = request.role.as_deref().and_then(|r| v.check("role", role_for(account.kind, r)));
+    let role = request.role.as_deref().and_then(|r| v.check("role", role_for(on.account.kind, r)));
     let status = request.status.as_deref().and_then(|s| {
         v.check(
             "status",
@@ -192,7 +166,7 @@ pub async fn patch(
         Patch::Value(e) => v.check("expires_at", timestamp(&e)).map(Some),
     };
     if let Some(p) = request.password.as_deref() {
-        let user = app.store.get_user(&grant.weaken(), uid).await?;
+        let user = app.store.get_user(&on.grant.weaken(), on.child).await?;
         v.check("password", validate::new_password(p, &[user.email.as_str(), &user.name]));
     }
     v.finish()?;
@@ -201,21 +175,14 @@ pub async fn patch(
         None => None,
     };
     let patch = UserPatch { name, email, role, status, expires_at, password_hash };
-    Ok(Json(app.store.update_user(&grant, credentials, uid, patch, &auth.ctx()).await?.as_of(app.now())))
+    Ok(Json(app.store.update_user(&on.grant, credentials, on.child, patch, &on.ctx()).await?.as_of(app.now())))
 }
 
 #[utoipa::path(operation_id = "delete_user", delete, path = "/accounts/{id}/users/{user_id}", tag = "users", security(("session" = [], "csrf" = [])), params(("id" = String, Path, description = "Account id"), ("user_id" = String, Path, description = "User id")), responses((status = 204, description = "Deleted"), crate::error::Failure))]
-pub async fn delete(
-    State(app): State<App>,
-    auth: Auth,
-    Path((id, uid)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    let uid = user_id(&uid);
-    let (grant, _) = auth.grant_change(&app, USERS, &id, "user.deleted", |seen| find(&app, seen, &uid)).await?;
-    let uid = uid?;
-    if uid == auth.principal.user_id {
+pub async fn delete(State(app): State<App>, on: Changing<act::UserDeleted, UserId>) -> ApiResult<StatusCode> {
+    if on.child == on.auth.principal.user_id {
         return Err(ApiError::Conflict("you cannot delete yourself".into()));
     }
-    app.store.delete_user(&grant, uid, &auth.ctx()).await?;
+    app.store.delete_user(&on.grant, on.child, &on.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -96,7 +96,7 @@ impl Repo {
             let ctx = Ctx { access_session_id: Some(id.to_string()), access_customer: None, ..ctx.clone() };
             let draft = change(
                 customer,
-                "access_session.ended",
+                Action::AccessSessionEnded,
                 target("access_session", id),
                 serde_json::json!({ "reason": reason }),
             );
@@ -166,7 +166,7 @@ impl AccessStore for Repo {
             "expires_at": tenantry_domain::clock::rfc3339_micros(new.expires_at),
         });
         let ctx = Ctx { access_session_id: Some(id.to_string()), access_customer: None, ..ctx.clone() };
-        let draft = change(customer, "access_session.started", target("access_session", id), details);
+        let draft = change(customer, Action::AccessSessionStarted, target("access_session", id), details);
         Self::append(&mut tx, now, &draft, &ctx).await?;
         tx.commit().await?;
         Ok(AccessSessionRecord {
@@ -246,7 +246,7 @@ impl AccessStore for Repo {
             let ctx = Ctx { access_session_id: Some(id.to_string()), access_customer: None, ..ctx.clone() };
             let draft = change(
                 customer,
-                "access_session.ended",
+                Action::AccessSessionEnded,
                 target("access_session", id),
                 serde_json::json!({ "reason": "ended" }),
             );

@@ -68,7 +68,7 @@ impl Repo {
     pub(crate) async fn set_account_status<P: Capability>(
         &self,
         grant: &Grant<P>,
-        action: &str,
+        action: Action,
         status: AccountStatus,
         deadline: Option<OffsetDateTime>,
         ctx: &Ctx,
@@ -166,7 +166,7 @@ impl AccountStore for Repo {
             "parent_id": parent_id.to_string(),
             "initial_user": { "id": user.id.to_string(), "email": user.email.as_str(), "role": user.role.as_str() },
         });
-        Self::append(&mut tx, now, &change(id, "account.created", target("account", id), details), ctx).await?;
+        Self::append(&mut tx, now, &change(id, Action::AccountCreated, target("account", id), details), ctx).await?;
         tx.commit().await?;
         Ok((account, user))
     }
@@ -270,7 +270,7 @@ impl AccountStore for Repo {
             Self::end_access_sessions(&mut tx, now, Ending::UsersOf(id), "sso_mandatory", ctx).await?;
         }
         let details = serde_json::json!({ "changes": changes });
-        Self::append(&mut tx, now, &change(id, "account.updated", target("account", id), details), ctx).await?;
+        Self::append(&mut tx, now, &change(id, Action::AccountUpdated, target("account", id), details), ctx).await?;
         let account = Self::account_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok(account)
@@ -284,7 +284,7 @@ impl AccountStore for Repo {
     ) -> Result<Account> {
         self.set_account_status(
             grant,
-            "account.deletion_scheduled",
+            Action::AccountDeletionScheduled,
             AccountStatus::PendingDeletion,
             Some(deadline),
             ctx,
@@ -293,6 +293,6 @@ impl AccountStore for Repo {
     }
 
     async fn restore_account(&self, grant: &Grant<cap::AccountDelete>, ctx: &Ctx) -> Result<Account> {
-        self.set_account_status(grant, "account.restored", AccountStatus::Active, None, ctx).await
+        self.set_account_status(grant, Action::AccountRestored, AccountStatus::Active, None, ctx).await
     }
 }

@@ -43,7 +43,8 @@ impl AgentStore for Repo {
         .execute(&mut *tx)
         .await?;
         let details = serde_json::json!({ "name": name, "collection_id": collection.to_string() });
-        Self::append(&mut tx, now, &change(account, "agent.registered", target("agent", id), details), ctx).await?;
+        Self::append(&mut tx, now, &change(account, Action::AgentRegistered, target("agent", id), details), ctx)
+            .await?;
         let agent = Self::agent_in(&mut tx, account, id).await?;
         tx.commit().await?;
         Ok(agent)
@@ -73,7 +74,7 @@ impl AgentStore for Repo {
         let mut tx = self.begin_write().await?;
         Self::agent_in(&mut tx, account, id).await?;
         let sql = "UPDATE agents SET revoked_at = $3 WHERE account_id = $1 AND id = $2 AND revoked_at IS NULL";
-        Self::revoke_in(&mut tx, now, sql, account, target("agent", id), "agent.revoked", ctx).await?;
+        Self::revoke_in(&mut tx, now, sql, account, target("agent", id), Action::AgentRevoked, ctx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -146,7 +147,7 @@ impl AgentStore for Repo {
             "added": imported.added,
             "duplicates": imported.duplicates,
         });
-        let draft = change(agent.account_id, "agent.reported", target("agent", agent.id), details);
+        let draft = change(agent.account_id, Action::AgentReported, target("agent", agent.id), details);
         Self::append(&mut tx, now, &draft, &ctx).await?;
         tx.commit().await?;
         Ok(imported.results)

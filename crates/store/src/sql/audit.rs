@@ -41,7 +41,7 @@ impl Repo {
         .bind(id.to_string())
         .bind(to_micros(now))
         .bind(draft.account_id.to_string())
-        .bind(&draft.action)
+        .bind(draft.action.as_str())
         .bind(draft.outcome.as_str())
         .bind(ctx.actor.user_id.map(|u| u.to_string()))
         .bind(&ctx.actor.email)
@@ -78,7 +78,7 @@ impl Repo {
                 seq: head.try_get("seq")?,
                 at: now,
                 account_id: draft.account_id,
-                action: draft.action.clone(),
+                action: draft.action.as_str().to_owned(),
                 outcome: draft.outcome,
                 actor: ctx.actor.clone(),
                 access_session_id: access_session_id.clone(),

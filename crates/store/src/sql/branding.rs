@@ -86,7 +86,7 @@ impl BrandingStore for Repo {
             "support_phone": fields.support_phone,
             "homepage_url": fields.homepage_url,
         });
-        Self::append(&mut tx, now, &change(account, "branding.updated", target("account", account), details), ctx)
+        Self::append(&mut tx, now, &change(account, Action::BrandingUpdated, target("account", account), details), ctx)
             .await?;
         tx.commit().await?;
         Ok(fields)
@@ -133,7 +133,7 @@ impl BrandingStore for Repo {
             LogoVariant::Dark => "dark",
         };
         let details = serde_json::json!({ "logo": which, "content_type": content_type, "size": logo.as_ref().map(|l| l.bytes.len()) });
-        Self::append(&mut tx, now, &change(account, "branding.updated", target("account", account), details), ctx)
+        Self::append(&mut tx, now, &change(account, Action::BrandingUpdated, target("account", account), details), ctx)
             .await?;
         tx.commit().await?;
         Ok(())

@@ -165,7 +165,7 @@ impl CertificateStore for Repo {
             "added": imported.added,
             "duplicates": imported.duplicates,
         });
-        let draft = change(account, "certificate.imported", target("collection", collection), details);
+        let draft = change(account, Action::CertificateImported, target("collection", collection), details);
         Self::append(&mut tx, now, &draft, ctx).await?;
         tx.commit().await?;
         Ok(imported.results)
@@ -233,8 +233,13 @@ impl CertificateStore for Repo {
             .await?;
         let details =
             serde_json::json!({ "subject": certificate.subject, "fingerprint_sha256": certificate.fingerprint_sha256 });
-        Self::append(&mut tx, now, &change(account, "certificate.deleted", target("certificate", id), details), ctx)
-            .await?;
+        Self::append(
+            &mut tx,
+            now,
+            &change(account, Action::CertificateDeleted, target("certificate", id), details),
+            ctx,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

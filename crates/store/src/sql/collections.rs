@@ -53,7 +53,7 @@ impl CollectionStore for Repo {
         .execute(&mut *tx)
         .await?;
         let details = serde_json::json!({ "name": name });
-        Self::append(&mut tx, now, &change(account, "collection.created", target("collection", id), details), ctx)
+        Self::append(&mut tx, now, &change(account, Action::CollectionCreated, target("collection", id), details), ctx)
             .await?;
         let collection = Self::collection_in(&mut tx, account, id).await?;
         tx.commit().await?;
@@ -79,7 +79,7 @@ impl CollectionStore for Repo {
             .execute(&mut *tx)
             .await?;
         let details = serde_json::json!({ "name": name });
-        Self::append(&mut tx, now, &change(account, "collection.updated", target("collection", id), details), ctx)
+        Self::append(&mut tx, now, &change(account, Action::CollectionUpdated, target("collection", id), details), ctx)
             .await?;
         let collection = Self::collection_in(&mut tx, account, id).await?;
         tx.commit().await?;
@@ -124,7 +124,7 @@ impl CollectionStore for Repo {
             "certificates_removed": certificates,
             "revoked_agents_removed": revoked_agents,
         });
-        Self::append(&mut tx, now, &change(account, "collection.deleted", target("collection", id), details), ctx)
+        Self::append(&mut tx, now, &change(account, Action::CollectionDeleted, target("collection", id), details), ctx)
             .await?;
         tx.commit().await?;
         Ok(())

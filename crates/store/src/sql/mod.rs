@@ -189,18 +189,11 @@ pub(crate) fn fetch_limit(page: &PageRequest) -> i64 {
 /// The audit event of a change, linked into the acted-on account's trail and those above it.
 pub(crate) fn change(
     account_id: AccountId,
-    action: &str,
+    action: Action,
     target: AuditTarget,
     details: serde_json::Value,
 ) -> AuditDraft {
-    AuditDraft {
-        account_id,
-        action: action.to_owned(),
-        outcome: Outcome::Success,
-        target,
-        details,
-        linking: Linking::UpToActor,
-    }
+    AuditDraft { account_id, action, outcome: Outcome::Success, target, details, linking: Linking::UpToActor }
 }
 
 pub(crate) fn target(kind: &str, id: impl ToString) -> AuditTarget {
@@ -210,6 +203,7 @@ pub(crate) fn target(kind: &str, id: impl ToString) -> AuditTarget {
 mod rows;
 
 use access::Ending;
+use tenantry_domain::Action;
 mod access;
 mod accounts;
 mod agents;

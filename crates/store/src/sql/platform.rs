@@ -25,8 +25,13 @@ impl Repo {
         let slug = Self::free_slug(&mut tx, &new).await?;
         let account = Self::insert_account(&mut tx, now, id, None, &new, &slug).await?;
         let details = serde_json::json!({ "kind": "platform", "name": name });
-        Self::append(&mut tx, now, &change(id, "account.created", target("account", id), details), &Ctx::default())
-            .await?;
+        Self::append(
+            &mut tx,
+            now,
+            &change(id, Action::AccountCreated, target("account", id), details),
+            &Ctx::default(),
+        )
+        .await?;
         tx.commit().await?;
         Ok((account, true))
     }

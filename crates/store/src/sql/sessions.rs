@@ -212,7 +212,7 @@ impl SignInStore for Repo {
                 .await?;
         let account_id: AccountId = account_id.parse().map_err(|e| corrupt("account_id", e))?;
         let details = serde_json::json!({ "session_id": session.id.to_string() });
-        Self::append(&mut tx, now, &change(account_id, "auth.login", target("user", session.user_id), details), ctx)
+        Self::append(&mut tx, now, &change(account_id, Action::Login, target("user", session.user_id), details), ctx)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -268,12 +268,12 @@ impl SignInStore for Repo {
         .ok_or(DomainError::NotFound)?;
         let account = ctx.actor.account_id.ok_or_else(|| DomainError::Internal("step-up without an actor".into()))?;
         let details = serde_json::json!({ "session_id": id.to_string() });
-        Self::append(&mut tx, now, &change(account, "auth.reauth", target("user", user_id), details), ctx).await?;
+        Self::append(&mut tx, now, &change(account, Action::Reauth, target("user", user_id), details), ctx).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn end_session(&self, id: SessionId, action: Option<&str>, ctx: &Ctx) -> Result<()> {
+    async fn end_session(&self, id: SessionId, action: Option<Action>, ctx: &Ctx) -> Result<()> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         sqlx::query("UPDATE sessions SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL")
@@ -303,7 +303,7 @@ impl SignInStore for Repo {
         let account: AccountId = account.parse().map_err(|e| corrupt("account_id", e))?;
         Self::end_user_sessions(&mut tx, now, user, Some(keep), "password_changed", ctx).await?;
         let details = serde_json::json!({ "changed": ["password"] });
-        Self::append(&mut tx, now, &change(account, "auth.password_changed", target("user", user), details), ctx)
+        Self::append(&mut tx, now, &change(account, Action::PasswordChanged, target("user", user), details), ctx)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -354,8 +354,13 @@ impl SignInStore for Repo {
             ..Ctx::default()
         };
         let details = serde_json::json!({ "status": "active" });
-        Self::append(&mut tx, now, &change(user.account_id, "user.activated", target("user", user.id), details), &ctx)
-            .await?;
+        Self::append(
+            &mut tx,
+            now,
+            &change(user.account_id, Action::UserActivated, target("user", user.id), details),
+            &ctx,
+        )
+        .await?;
         tx.commit().await?;
         Ok(Some(user))
     }

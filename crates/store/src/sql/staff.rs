@@ -84,7 +84,8 @@ impl StaffStore for Repo {
         .rows_affected();
         if inserted > 0 {
             let details = serde_json::json!({ "user_id": user.to_string(), "email": staff.email.as_str() });
-            Self::append(&mut tx, now, &change(customer, "staff.assigned", target("user", user), details), ctx).await?;
+            Self::append(&mut tx, now, &change(customer, Action::StaffAssigned, target("user", user), details), ctx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -144,7 +145,8 @@ impl StaffStore for Repo {
             "email": staff.email.as_str(),
             "access_sessions_ended": ended,
         });
-        Self::append(&mut tx, now, &change(customer, "staff.unassigned", target("user", user), details), ctx).await?;
+        Self::append(&mut tx, now, &change(customer, Action::StaffUnassigned, target("user", user), details), ctx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -118,7 +118,8 @@ impl SubscriptionStore for Repo {
         .execute(&mut *tx)
         .await?;
         let details = serde_json::json!({ "limits": limits });
-        Self::append(&mut tx, now, &change(id, "subscription.updated", target("account", id), details), ctx).await?;
+        Self::append(&mut tx, now, &change(id, Action::SubscriptionUpdated, target("account", id), details), ctx)
+            .await?;
         let subscription = Self::subscription_in(&mut tx, id).await?;
         tx.commit().await?;
         Ok(subscription)

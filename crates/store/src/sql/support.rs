@@ -36,7 +36,7 @@ impl SupportStore for Repo {
         .execute(&mut *tx)
         .await?;
         let details = serde_json::json!({ "subject": subject, "to_account_id": inbox.to_string() });
-        let draft = change(customer, "support_request.created", target("support_request", id), details);
+        let draft = change(customer, Action::SupportRequestCreated, target("support_request", id), details);
         Self::append(&mut tx, now, &draft, ctx).await?;
         let row = sqlx::query(concat!(
             "SELECT ",
@@ -124,7 +124,7 @@ impl SupportStore for Repo {
             .execute(&mut *tx)
             .await?;
         let details = serde_json::json!({ "status": status });
-        let draft = change(before.account_id, "support_request.updated", target("support_request", id), details);
+        let draft = change(before.account_id, Action::SupportRequestUpdated, target("support_request", id), details);
         Self::append(&mut tx, now, &draft, ctx).await?;
         tx.commit().await?;
         Ok(SupportRequest { status: status.to_owned(), updated_at: now, ..before })

@@ -102,7 +102,7 @@ impl TargetStore for Repo {
             "port": new.port,
             "collection_id": new.collection_id.to_string(),
         });
-        Self::append(&mut tx, now, &change(account, "target.created", target("target", id), details), ctx).await?;
+        Self::append(&mut tx, now, &change(account, Action::TargetCreated, target("target", id), details), ctx).await?;
         let created = Self::target_in(&mut tx, account, id).await?;
         tx.commit().await?;
         Ok(created)
@@ -178,7 +178,7 @@ impl TargetStore for Repo {
             "collection_id": collection.to_string(),
             "before": { "hostname": before.hostname, "port": before.port, "collection_id": before.collection_id.to_string() },
         });
-        Self::append(&mut tx, now, &change(account, "target.updated", target("target", id), details), ctx).await?;
+        Self::append(&mut tx, now, &change(account, Action::TargetUpdated, target("target", id), details), ctx).await?;
         let updated = Self::target_in(&mut tx, account, id).await?;
         tx.commit().await?;
         Ok(updated)
@@ -195,7 +195,7 @@ impl TargetStore for Repo {
             .execute(&mut *tx)
             .await?;
         let details = serde_json::json!({ "hostname": gone.hostname, "port": gone.port });
-        Self::append(&mut tx, now, &change(account, "target.deleted", target("target", id), details), ctx).await?;
+        Self::append(&mut tx, now, &change(account, Action::TargetDeleted, target("target", id), details), ctx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -222,7 +222,7 @@ impl TargetStore for Repo {
             "not_after": check.not_after.map(tenantry_domain::clock::rfc3339_micros),
             "error": check.error,
         });
-        Self::append(&mut tx, now, &change(account, "target.checked", target("target", checked.id), details), ctx)
+        Self::append(&mut tx, now, &change(account, Action::TargetChecked, target("target", checked.id), details), ctx)
             .await?;
         let updated = Self::target_in(&mut tx, account, checked.id).await?;
         tx.commit().await?;

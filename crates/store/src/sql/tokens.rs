@@ -9,7 +9,7 @@ impl Repo {
         sql: &'static str,
         account: AccountId,
         what: AuditTarget,
-        action: &str,
+        action: Action,
         ctx: &Ctx,
     ) -> Result<()> {
         let revoked = sqlx::query(sql)
@@ -54,7 +54,7 @@ impl TokenStore for Repo {
         .execute(&mut *tx)
         .await?;
         let details = serde_json::json!({ "name": new.name, "role": new.role.as_str() });
-        Self::append(&mut tx, now, &change(account, "api_token.created", target("api_token", id), details), ctx)
+        Self::append(&mut tx, now, &change(account, Action::ApiTokenCreated, target("api_token", id), details), ctx)
             .await?;
         tx.commit().await?;
         Ok(ApiTokenRecord {
@@ -103,7 +103,7 @@ impl TokenStore for Repo {
             return Err(DomainError::NotFound.into());
         }
         let sql = "UPDATE api_tokens SET revoked_at = $3 WHERE account_id = $1 AND id = $2 AND revoked_at IS NULL";
-        Self::revoke_in(&mut tx, now, sql, account, target("api_token", id), "api_token.revoked", ctx).await?;
+        Self::revoke_in(&mut tx, now, sql, account, target("api_token", id), Action::ApiTokenRevoked, ctx).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -86,7 +86,8 @@ impl UserStore for Repo {
         Self::enforce_limit(&mut tx, account, Resource::Users, 1).await?;
         let user = Self::insert_user(&mut tx, now, account, &new).await?;
         let details = serde_json::json!({ "email": user.email.as_str(), "role": user.role.as_str(), "status": user.status.as_str() });
-        Self::append(&mut tx, now, &change(account, "user.created", target("user", user.id), details), ctx).await?;
+        Self::append(&mut tx, now, &change(account, Action::UserCreated, target("user", user.id), details), ctx)
+            .await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -152,7 +153,7 @@ impl UserStore for Repo {
             Self::end_user_sessions(&mut tx, now, id, None, "user_updated", ctx).await?;
         }
         let details = serde_json::json!({ "changed": changed, "status": status.as_str() });
-        Self::append(&mut tx, now, &change(account, "user.updated", target("user", id), details), ctx).await?;
+        Self::append(&mut tx, now, &change(account, Action::UserUpdated, target("user", id), details), ctx).await?;
         let user = Self::user_in(&mut tx, account, id).await?;
         tx.commit().await?;
         Ok(user)
@@ -178,7 +179,7 @@ impl UserStore for Repo {
             .await?;
         Self::end_access_sessions(&mut tx, now, Ending::ActorExcept(id, String::new()), "user_deleted", ctx).await?;
         let details = serde_json::json!({ "email": user.email.as_str(), "role": user.role.as_str() });
-        Self::append(&mut tx, now, &change(account, "user.deleted", target("user", id), details), ctx).await?;
+        Self::append(&mut tx, now, &change(account, Action::UserDeleted, target("user", id), details), ctx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -192,8 +193,13 @@ impl UserStore for Repo {
         }
         let user = Self::insert_user(&mut tx, now, account, &new).await?;
         let details = serde_json::json!({ "email": user.email.as_str(), "role": user.role.as_str(), "status": user.status.as_str(), "by": "operator" });
-        Self::append(&mut tx, now, &change(account, "user.created", target("user", user.id), details), &Ctx::default())
-            .await?;
+        Self::append(
+            &mut tx,
+            now,
+            &change(account, Action::UserCreated, target("user", user.id), details),
+            &Ctx::default(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -222,7 +228,7 @@ impl UserStore for Repo {
         .execute(&mut *tx)
         .await?;
         let details = serde_json::json!({ "email": user.email.as_str(), "by": "operator" });
-        let draft = change(user.account_id, "user.activation_reissued", target("user", user.id), details);
+        let draft = change(user.account_id, Action::UserActivationReissued, target("user", user.id), details);
         Self::append(&mut tx, now, &draft, &Ctx::default()).await?;
         tx.commit().await?;
         Ok(Some(user))

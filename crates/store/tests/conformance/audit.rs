@@ -3,7 +3,7 @@
 
 use crate::support::{Actor, Fixture};
 use tenantry_domain::authz::{Grant, Relation, cap};
-use tenantry_domain::{AccountKind, AuditTarget, Outcome};
+use tenantry_domain::{AccountKind, Action, AuditTarget, Outcome};
 use tenantry_store::{AuditDraft, AuditFilter, Linking, PageRequest};
 
 crate::conformance!(
@@ -63,7 +63,7 @@ async fn a_not_visible_denial_lands_only_in_the_actors_trail(fx: Fixture) {
     let t = fx.tree().await;
     let draft = AuditDraft {
         account_id: t.other.account.id,
-        action: "account.read".into(),
+        action: Action::AccountRead,
         outcome: Outcome::Denied,
         target: AuditTarget { kind: "account".into(), id: Some(t.other.account.id.to_string()) },
         details: serde_json::json!({"code": "not_found"}),
@@ -102,7 +102,7 @@ async fn concurrent_appends_keep_every_chain_gapless_and_valid(fx: Fixture) {
         tasks.push(tokio::spawn(async move {
             let draft = AuditDraft {
                 account_id,
-                action: "test.concurrent".into(),
+                action: Action::AuditVerified,
                 outcome: Outcome::Success,
                 target: AuditTarget { kind: "test".into(), id: Some(n.to_string()) },
                 details: serde_json::json!({ "n": n }),
@@ -119,7 +119,7 @@ async fn concurrent_appends_keep_every_chain_gapless_and_valid(fx: Fixture) {
         assert!(report.valid, "{:?} trail: {report:?}", actor.account.kind);
     }
     let msp_events = events(&fx, &audit_grant(&t.msp)).await;
-    assert_eq!(msp_events.iter().filter(|e| e.action == "test.concurrent").count(), 16);
+    assert_eq!(msp_events.iter().filter(|e| e.action == "audit.verified").count(), 16);
     assert_eq!(t.customer.account.kind, AccountKind::Customer);
 }
 
@@ -128,7 +128,7 @@ async fn long_trail(fx: &Fixture, actor: &Actor) -> (Grant<cap::AuditRead>, Vec<
     for n in 0..6 {
         let draft = AuditDraft {
             account_id: actor.account.id,
-            action: "test.filler".into(),
+            action: Action::AuditRead,
             outcome: Outcome::Success,
             target: AuditTarget { kind: "test".into(), id: Some(n.to_string()) },
             details: serde_json::json!({ "n": n }),

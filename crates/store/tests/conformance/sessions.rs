@@ -3,7 +3,7 @@
 
 use crate::support::{Fixture, new_user};
 use tenantry_domain::authz::{Relation, cap};
-use tenantry_domain::{Clock, Role, SessionId, UserId};
+use tenantry_domain::{Action, Clock, Role, SessionId, UserId};
 use tenantry_store::{NewAccessSession, NewSession, PageRequest};
 
 crate::conformance!(
@@ -59,7 +59,7 @@ async fn an_ended_session_is_gone(fx: Fixture) {
         .await
         .unwrap_or_else(|e| panic!("{e}"))
         .unwrap_or_else(|| panic!("no session"));
-    fx.store.end_session(record.id, Some("auth.logout"), &fx.root().ctx()).await.unwrap_or_else(|e| panic!("{e}"));
+    fx.store.end_session(record.id, Some(Action::Logout), &fx.root().ctx()).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(fx.store.session_by_token(&token).await.unwrap_or_else(|e| panic!("{e}")).is_none());
 }
 
