@@ -56,11 +56,19 @@ impl AccountKind {
     }
 }
 
-impl fmt::Display for AccountKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// Shown as their contract names.
+macro_rules! display_as_str {
+    ($($t:ty),*) => {
+        $(impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        })*
+    };
 }
+pub(crate) use display_as_str;
+
+display_as_str!(AccountKind, AccountStatus, Plan, Slug);
 
 impl FromStr for AccountKind {
     type Err = String;
@@ -209,6 +217,13 @@ impl Plan {
 #[serde(transparent)]
 pub struct Slug(String);
 
+/// Read back from an answer of the API, checked like a client's input.
+impl<'de> Deserialize<'de> for Slug {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
 impl Slug {
     pub const MAX: usize = 63;
 
@@ -255,7 +270,7 @@ impl Slug {
 
 /// An account as the API shows it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     pub id: AccountId,
     pub kind: AccountKind,

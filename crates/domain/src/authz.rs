@@ -6,7 +6,7 @@
 use crate::account::AccountKind;
 use crate::ids::{AccountId, UserId};
 use crate::user::Role;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A closed set of permissions. Beyond DESIGN's list, `account.sso_mandatory`, `staff.read`,
 /// `access.list`, `access.end`, `branding.read`, `subscription.manage`, `support.manage` and
@@ -15,7 +15,7 @@ use serde::Serialize;
 /// `user.credentials` is setting a user's password or receiving its activation link (lasting
 /// credentials), which a technician inside an access session may not do.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Permission {
     #[serde(rename = "account.read")]
     AccountRead,

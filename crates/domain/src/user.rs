@@ -71,11 +71,7 @@ impl Role {
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+crate::account::display_as_str!(Role, UserStatus);
 
 impl FromStr for Role {
     type Err = String;
@@ -125,6 +121,13 @@ impl FromStr for UserStatus {
 #[serde(transparent)]
 pub struct Email(String);
 
+/// Read back from an answer of the API, checked like a client's input.
+impl<'de> Deserialize<'de> for Email {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
 impl Email {
     /// Accepts `local@domain` with a dotted domain, at most 254 characters, no spaces.
     pub fn parse(raw: &str) -> Result<Self, String> {
@@ -171,7 +174,7 @@ impl fmt::Display for Email {
 
 /// A user as the API shows it.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct User {
     pub id: UserId,
     pub account_id: AccountId,

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::json;
+use tenantry_domain::AccountKind;
 
 /// The cookie that pairs a sign-in form with the browser that loaded it.
 const LOGIN_COOKIE: &str = "tenantry_login";
@@ -99,7 +100,7 @@ async fn branded_login(
 
 #[derive(Deserialize)]
 struct SignedIn {
-    account: super::AccountRow,
+    account: super::Account,
 }
 
 async fn sign_in(app: &App, api: Api, headers: HeaderMap, form: Form, slug: Option<String>) -> Response {
@@ -124,7 +125,7 @@ async fn sign_in(app: &App, api: Api, headers: HeaderMap, form: Form, slug: Opti
         return login_form(app, reply.status, branding, action, email, Some(error));
     }
     let home = match serde_json::from_value::<SignedIn>(reply.body) {
-        Ok(s) if s.account.kind == "customer" => "/portal",
+        Ok(s) if s.account.kind == AccountKind::Customer => "/portal",
         _ => "/console",
     };
     let mut response = Redirect::to(home).into_response();

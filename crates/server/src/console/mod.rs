@@ -21,6 +21,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::net::SocketAddr;
+use tenantry_domain::{Account, Permission, User};
 use tower::ServiceExt;
 
 /// The Content-Security-Policy of console pages: only this origin's styles, scripts and images;
@@ -242,45 +243,16 @@ fn failed(e: impl std::fmt::Display) -> Reply {
 /// `GET /me`: who is signed in.
 #[derive(Clone, Debug, Deserialize)]
 pub struct Me {
-    pub user: UserRow,
-    pub account: AccountRow,
+    pub user: User,
+    pub account: Account,
     pub csrf_token: String,
-    pub permissions: Vec<String>,
+    pub permissions: Vec<Permission>,
 }
 
 impl Me {
-    pub fn can(&self, permission: &str) -> bool {
-        self.permissions.iter().any(|p| p == permission)
+    pub fn can(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
     }
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct UserRow {
-    pub id: String,
-    pub email: String,
-    pub name: String,
-    pub role: String,
-    pub status: String,
-    #[serde(default)]
-    pub last_login_at: Option<String>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-pub struct AccountRow {
-    pub id: String,
-    pub kind: String,
-    pub name: String,
-    pub slug: String,
-    pub status: String,
-    pub plan: String,
-    #[serde(default)]
-    pub parent_id: Option<String>,
-    #[serde(default)]
-    pub contact_email: Option<String>,
-    #[serde(default)]
-    pub deletion_deadline: Option<String>,
-    #[serde(default)]
-    pub sso_mandatory: bool,
 }
 
 /// The contract's list shape.
@@ -433,11 +405,15 @@ pub fn encode(value: &str) -> String {
 /// A date-time as the console shows it: `2026-11-28 14:03 UTC`.
 pub fn when(raw: &str) -> String {
     match time::OffsetDateTime::parse(raw, &time::format_description::well_known::Rfc3339) {
-        Ok(t) => {
-            format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
-        }
+        Ok(t) => when_at(&t),
         Err(_) => raw.to_owned(),
     }
+}
+
+/// A time, to the minute, in UTC.
+pub fn when_at(t: &time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
 }
 
 /// One link of the navigation.

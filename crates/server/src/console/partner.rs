@@ -3,8 +3,8 @@
 //! inbox, usage and the expiry overview.
 
 use super::{
-    AccountRow, Api, Branding, Flash, Form, Frame, List, Me, NavItem, Problem, UserRow, done, field, optional, page,
-    query, refused,
+    Account, Api, Branding, Flash, Form, Frame, List, Me, NavItem, Problem, User, done, field, optional, page, query,
+    refused,
 };
 use crate::app::App;
 use askama::Template;
@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use tenantry_domain::{AccountKind, Role};
+use tenantry_domain::{AccountKind, Permission, Role};
 
 type Params = HashMap<String, String>;
 
@@ -59,7 +59,7 @@ impl FromRequestParts<App> for Console {
             Ok(me) => me,
             Err(problem) => return Err(refused(problem, "/login")),
         };
-        if me.account.kind == "customer" {
+        if me.account.kind == AccountKind::Customer {
             return Err(Redirect::to("/portal").into_response());
         }
         let branding = api.get(&format!("/accounts/{}/branding/effective", me.account.id)).await.unwrap_or_default();
@@ -72,25 +72,25 @@ impl Console {
     fn frame(&self, section: &str, title: &str, flash: Flash) -> Frame {
         let me = &self.me;
         let mut nav = vec![("/console", "Accounts", "accounts")];
-        if me.can("expiry.read") {
+        if me.can(Permission::ExpiryRead) {
             nav.push(("/console/expiring", "Expiring", "expiring"));
         }
-        if me.can("user.read") {
+        if me.can(Permission::UserRead) {
             nav.push(("", "Our users", "users"));
         }
-        if me.account.kind == "msp" && me.can("staff.read") {
+        if me.account.kind == AccountKind::Msp && me.can(Permission::StaffRead) {
             nav.push(("/console/staff", "Staff", "staff"));
         }
-        if me.can("audit.read") {
+        if me.can(Permission::AuditRead) {
             nav.push(("/console/audit", "Audit trail", "audit"));
         }
-        if me.can("support.read") {
+        if me.can(Permission::SupportRead) {
             nav.push(("/console/support", "Support inbox", "support"));
         }
-        if me.can("usage.read") {
+        if me.can(Permission::UsageRead) {
             nav.push(("/console/usage", "Usage", "usage"));
         }
-        if me.can("branding.read") {
+        if me.can(Permission::BrandingRead) {
             nav.push(("/console/branding", "Branding", "branding"));
         }
         let own = format!("/console/accounts/{}", me.account.id);
@@ -105,7 +105,7 @@ impl Console {
                     active: key == section,
                 })
                 .collect(),
-            user_email: me.user.email.clone(),
+            user_email: me.user.email.to_string(),
             account_name: me.account.name.clone(),
             csrf: me.csrf_token.clone(),
             banner: None,
@@ -115,10 +115,10 @@ impl Console {
     }
 
     /// The permissions this user holds on account `id`, by the API's own rule.
-    async fn held(&self, id: &str) -> Vec<String> {
+    async fn held(&self, id: &str) -> Vec<Permission> {
         #[derive(Deserialize)]
         struct Held {
-            permissions: Vec<String>,
+            permissions: Vec<Permission>,
         }
         let path = format!("/accounts/{}/permissions", super::encode(id));
         self.api.get::<Held>(&path).await.map(|h| h.permissions).unwrap_or_default()
@@ -136,7 +136,7 @@ impl Console {
 #[template(path = "partner/accounts.html")]
 struct AccountsPage {
     frame: Frame,
-    accounts: Vec<AccountRow>,
+    accounts: Vec<Account>,
     q: String,
     kind: String,
     /// The kinds that can be below the user's account.
@@ -150,7 +150,7 @@ async fn accounts(c: Console, Query(params): Query<Params>) -> Response {
     let kind = params.get("kind").cloned().unwrap_or_default();
     let cursor = params.get("cursor").cloned().unwrap_or_default();
     let path = format!("/accounts{}", query(&[("q", &q), ("kind", &kind), ("cursor", &cursor), ("limit", "25")]));
-    let list: List<AccountRow> = match c.api.get(&path).await {
+    let list: List<Account> = match c.api.get(&path).await {
         Ok(list) => list,
         Err(problem) => return refused(problem, "/console"),
     };
@@ -158,7 +158,7 @@ async fn accounts(c: Console, Query(params): Query<Params>) -> Response {
     page(&AccountsPage {
         frame: c.frame("accounts", "Accounts", Flash::done(&params)),
         accounts: list.items,
-        can_create: c.me.can("account.create"),
+        can_create: c.me.can(Permission::AccountCreate),
         kinds: creatable(&c.me),
         q,
         kind,
@@ -177,7 +177,7 @@ struct NewAccountPage {
 
 /// The kinds this user's account may have below itself, by the domain's rule.
 fn creatable(me: &Me) -> Vec<&'static str> {
-    let Ok(parent) = me.account.kind.parse::<AccountKind>() else { return Vec::new() };
+    let parent = me.account.kind;
     AccountKind::ALL.into_iter().filter(|k| parent.may_parent(*k)).map(AccountKind::as_str).collect()
 }
 
@@ -188,7 +188,7 @@ async fn new_account(c: Console) -> Response {
 
 #[derive(Deserialize)]
 struct Created {
-    account: AccountRow,
+    account: Account,
     #[serde(default)]
     activation_url: Option<String>,
 }
@@ -203,7 +203,7 @@ async fn create_account(c: Console, axum::Form(form): axum::Form<Form>) -> Respo
     match c.act(&form).send::<Created>(Method::POST, "/accounts", body).await {
         Ok(created) => {
             let flash = Flash { notice: Some(format!("Created {}.", created.account.name)), error: None };
-            account_page(c, &created.account.id, flash, created.activation_url).await
+            account_page(c, &created.account.id.to_string(), flash, created.activation_url).await
         }
         Err(problem) => {
             let frame = c.frame("accounts", "New account", Flash::error(&problem));
@@ -231,8 +231,8 @@ struct ActorRow {
 #[template(path = "partner/account.html")]
 struct AccountPage {
     frame: Frame,
-    account: AccountRow,
-    users: Vec<UserRow>,
+    account: Account,
+    users: Vec<User>,
     can_read_users: bool,
     can_manage_users: bool,
     can_enter: bool,
@@ -243,8 +243,7 @@ struct AccountPage {
 }
 
 /// The roles an account of `kind` may give, by the domain's rule.
-pub fn roles(kind: &str) -> Vec<&'static str> {
-    let Ok(kind) = kind.parse::<AccountKind>() else { return Vec::new() };
+pub fn roles(kind: AccountKind) -> Vec<&'static str> {
     Role::ALL.into_iter().filter(|r| r.fits(kind)).map(Role::as_str).collect()
 }
 
@@ -253,12 +252,12 @@ async fn account(c: Console, Path(id): Path<String>, Query(params): Query<Params
 }
 
 async fn account_page(c: Console, id: &str, flash: Flash, activation_url: Option<String>) -> Response {
-    let account: AccountRow = match c.api.get(&format!("/accounts/{}", super::encode(id))).await {
+    let account: Account = match c.api.get(&format!("/accounts/{}", super::encode(id))).await {
         Ok(a) => a,
         Err(problem) => return refused(problem, "/console"),
     };
-    let users: Result<List<UserRow>, Problem> = c.api.get(&format!("/accounts/{}/users?limit=200", account.id)).await;
-    let sessions: List<AccessSessionRow> = if account.kind == "customer" {
+    let users: Result<List<User>, Problem> = c.api.get(&format!("/accounts/{}/users?limit=200", account.id)).await;
+    let sessions: List<AccessSessionRow> = if account.kind == AccountKind::Customer {
         c.api
             .get(&format!("/accounts/{}/access-sessions?limit=20", account.id))
             .await
@@ -267,15 +266,15 @@ async fn account_page(c: Console, id: &str, flash: Flash, activation_url: Option
         List { items: vec![], next_cursor: None }
     };
     let own = account.id == c.me.account.id;
-    let held = c.held(&account.id).await;
-    let can = |p: &str| held.iter().any(|h| h == p);
+    let held = c.held(&account.id.to_string()).await;
+    let can = |p: Permission| held.contains(&p);
     let (can_manage_users, can_enter, can_manage_account) =
-        (can("user.manage"), can("access.enter"), can("account.delete"));
+        (can(Permission::UserManage), can(Permission::AccessEnter), can(Permission::AccountDelete));
     let title = account.name.clone();
     page(&AccountPage {
         frame: c.frame(if own { "users" } else { "accounts" }, &title, flash),
-        roles: roles(&account.kind),
-        can_read_users: can("user.read") && users.is_ok(),
+        roles: roles(account.kind),
+        can_read_users: can(Permission::UserRead) && users.is_ok(),
         users: users.map(|l| l.items).unwrap_or_default(),
         can_manage_users,
         can_enter,
@@ -389,7 +388,7 @@ async fn branding(c: Console, Query(params): Query<Params>) -> Response {
 }
 
 async fn branding_page(c: Console, flash: Flash, fields: Option<Branding>) -> Response {
-    let own = c.me.account.id.clone();
+    let own = c.me.account.id;
     let stored: Branding = match c.api.get(&format!("/accounts/{own}/branding")).await {
         Ok(b) => b,
         Err(problem) => return refused(problem, "/console"),
@@ -399,8 +398,8 @@ async fn branding_page(c: Console, flash: Flash, fields: Option<Branding>) -> Re
         frame: c.frame("branding", "Branding", flash),
         fields: fields.unwrap_or(stored),
         preview,
-        can_manage: c.me.can("branding.manage"),
-        account_id: own,
+        can_manage: c.me.can(Permission::BrandingManage),
+        account_id: own.to_string(),
     })
 }
 
@@ -436,7 +435,7 @@ struct AssignmentRow {
 }
 
 struct StaffMember {
-    user: UserRow,
+    user: User,
     assignments: Vec<AssignmentRow>,
 }
 
@@ -445,7 +444,7 @@ struct StaffMember {
 struct StaffPage {
     frame: Frame,
     staff: Vec<StaffMember>,
-    customers: Vec<AccountRow>,
+    customers: Vec<Account>,
     can_assign: bool,
 }
 
@@ -454,26 +453,26 @@ async fn staff(c: Console, Query(params): Query<Params>) -> Response {
 }
 
 async fn staff_page(c: Console, flash: Flash) -> Response {
-    let own = c.me.account.id.clone();
-    let users: Vec<UserRow> = match c.api.all(&format!("/accounts/{own}/users")).await {
+    let own = c.me.account.id;
+    let users: Vec<User> = match c.api.all(&format!("/accounts/{own}/users")).await {
         Ok(l) => l,
         Err(problem) => return refused(problem, "/console"),
     };
     let mut staff = Vec::new();
-    for user in users.into_iter().filter(|u| u.role == "msp_staff") {
-        if c.me.user.role == "msp_staff" && user.id != c.me.user.id {
+    for user in users.into_iter().filter(|u| u.role == Role::MspStaff) {
+        if c.me.user.role == Role::MspStaff && user.id != c.me.user.id {
             continue;
         }
         let path = format!("/accounts/{own}/users/{}/assignments", user.id);
         let assignments: Vec<AssignmentRow> = c.api.all(&path).await.unwrap_or_default();
         staff.push(StaffMember { user, assignments });
     }
-    let customers: Vec<AccountRow> = c.api.all("/accounts?kind=customer").await.unwrap_or_default();
+    let customers: Vec<Account> = c.api.all("/accounts?kind=customer").await.unwrap_or_default();
     page(&StaffPage {
         frame: c.frame("staff", "Staff and assignments", flash),
         staff,
         customers,
-        can_assign: c.me.can("staff.assign"),
+        can_assign: c.me.can(Permission::StaffAssign),
     })
 }
 
@@ -540,11 +539,12 @@ struct AuditPage {
     action: String,
     next: Option<String>,
     export: String,
-    accounts: Vec<AccountRow>,
+    accounts: Vec<Account>,
 }
 
 async fn audit(c: Console, Query(params): Query<Params>) -> Response {
-    let account = params.get("account").cloned().filter(|a| !a.is_empty()).unwrap_or_else(|| c.me.account.id.clone());
+    let account =
+        params.get("account").cloned().filter(|a| !a.is_empty()).unwrap_or_else(|| c.me.account.id.to_string());
     let action = params.get("action").cloned().unwrap_or_default();
     let cursor = params.get("cursor").cloned().unwrap_or_default();
     let path = format!(
@@ -559,7 +559,7 @@ async fn audit(c: Console, Query(params): Query<Params>) -> Response {
     let next = events
         .next_cursor
         .map(|n| format!("/console/audit{}", query(&[("account", &account), ("action", &action), ("cursor", &n)])));
-    let accounts: Vec<AccountRow> = c.api.all("/accounts?kind=customer").await.unwrap_or_default();
+    let accounts: Vec<Account> = c.api.all("/accounts?kind=customer").await.unwrap_or_default();
     page(&AuditPage {
         frame: c.frame("audit", "Audit trail", Flash::default()),
         events: events.items,
@@ -605,7 +605,7 @@ async fn support_page(c: Console, flash: Flash) -> Response {
     page(&SupportPage {
         frame: c.frame("support", "Support inbox", flash),
         requests: requests.items,
-        can_manage: c.me.can("support.manage"),
+        can_manage: c.me.can(Permission::SupportManage),
     })
 }
 
@@ -640,7 +640,7 @@ struct UsagePage {
 }
 
 async fn usage(c: Console, Query(params): Query<Params>) -> Response {
-    let own = c.me.account.id.clone();
+    let own = c.me.account.id;
     let cursor = params.get("cursor").cloned().unwrap_or_default();
     let rows: List<UsageRow> =
         match c.api.get(&format!("/accounts/{own}/usage{}", query(&[("cursor", &cursor), ("limit", "100")]))).await {
