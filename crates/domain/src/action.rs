@@ -100,6 +100,8 @@ actions! {
     ActivationFailed = "auth.activation_failed";
     SessionRefused = "auth.session_refused";
     TokenRefused = "auth.token_refused";
+    SessionEnded = "auth.session_ended";
+    OtherSessionsEnded = "auth.sessions_ended";
     BrandingUpdated = "branding.updated" needs BrandingManage;
     BrandingRead = "branding.read" needs BrandingRead;
     CertificateImported = "certificate.imported" needs ResourceWrite;
@@ -133,6 +135,7 @@ actions! {
     UserListed = "user.listed" needs UserRead;
     UserRead = "user.read" needs UserRead;
     UserActivated = "user.activated";
+    UserSessionsEnded = "user.sessions_ended" needs UserManage;
     UserActivationReissued = "user.activation_reissued";
 }
 
@@ -158,7 +161,9 @@ impl Action {
         let (class_uid, activity_id) = match self {
             // Authentication: 1 logon, 2 logoff, 99 other.
             Self::Login | Self::LoginFailed | Self::Reauth => (AUTHENTICATION, 1),
-            Self::Logout => (AUTHENTICATION, 2),
+            Self::Logout | Self::SessionEnded | Self::OtherSessionsEnded | Self::UserSessionsEnded => {
+                (AUTHENTICATION, 2)
+            }
             Self::CsrfFailed | Self::SessionRefused | Self::TokenRefused | Self::ActivationFailed => {
                 (AUTHENTICATION, 99)
             }
@@ -181,7 +186,9 @@ impl Action {
     pub fn cadf(self) -> &'static str {
         match self {
             Self::Login | Self::LoginFailed | Self::Reauth => "authenticate/login",
-            Self::Logout => "authenticate/logout",
+            Self::Logout | Self::SessionEnded | Self::OtherSessionsEnded | Self::UserSessionsEnded => {
+                "authenticate/logout"
+            }
             Self::CsrfFailed | Self::SessionRefused | Self::TokenRefused | Self::ActivationFailed => "authenticate",
             Self::StaffAssigned | Self::AccessSessionStarted => "allow",
             Self::StaffUnassigned | Self::AccessSessionEnded | Self::AgentReportRefused => "deny",

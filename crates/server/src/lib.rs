@@ -29,8 +29,8 @@ use axum::routing::get;
 use client::ClientIp;
 use futures_util::FutureExt;
 use routes::{
-    access, accounts, agents, audit, auth, branding, certificates, collections, expiring, ops, staff, subscription,
-    support, targets, tokens, users,
+    access, accounts, agents, audit, auth, branding, certificates, collections, expiring, ops, signins, staff,
+    subscription, support, targets, tokens, users,
 };
 use std::future::Future;
 use std::net::SocketAddr;
@@ -56,6 +56,9 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(auth::activate))
         .routes(routes!(auth::change_password))
         .routes(routes!(auth::me))
+        .routes(routes!(signins::list, signins::end_others))
+        .routes(routes!(signins::end))
+        .routes(routes!(signins::end_for_user))
         .routes(routes!(accounts::list, accounts::create))
         .routes(routes!(accounts::get, accounts::patch, accounts::delete))
         .routes(routes!(accounts::restore))

@@ -78,6 +78,9 @@ pub trait UserStore: Send + Sync {
         ctx: &Ctx,
     ) -> Result<User>;
     async fn delete_user(&self, grant: &Grant<cap::UserManage>, id: UserId, ctx: &Ctx) -> Result<()>;
+    /// Ends every sign-in of a user of the granted account, with their access sessions, recording
+    /// `user.sessions_ended`; `NotFound` for a user elsewhere.
+    async fn end_user_sign_ins(&self, grant: &Grant<cap::UserManage>, id: UserId, ctx: &Ctx) -> Result<u64>;
     /// Creates a user outside any request (operator command, bootstrap); audited as the system.
     async fn create_user_as_operator(&self, account: AccountId, user: NewUser) -> Result<User>;
     /// An operator's new one-time link for an invited user (the old links stop working); `None`
@@ -114,6 +117,19 @@ pub trait SignInStore: Send + Sync {
     async fn rotate_session(&self, id: SessionId, new_token_hash: &str, ctx: &Ctx) -> Result<()>;
     /// Ends a sign-in; `action` is recorded when given.
     async fn end_session(&self, id: SessionId, action: Option<Action>, ctx: &Ctx) -> Result<()>;
+    /// `user`'s open sign-ins seen since `seen_since` (older ones have lapsed), newest first.
+    async fn list_sign_ins(
+        &self,
+        user: UserId,
+        seen_since: OffsetDateTime,
+        page: &PageRequest,
+    ) -> Result<Page<SignInSummary>>;
+    /// Ends one of `user`'s own open sign-ins with its access sessions, recording
+    /// `auth.session_ended`; `NotFound` when it is not one.
+    async fn end_own_sign_in(&self, user: UserId, id: SessionId, ctx: &Ctx) -> Result<()>;
+    /// Ends every open sign-in of `user` but `keep`, with their access sessions, recording
+    /// `auth.sessions_ended`; returns how many ended.
+    async fn end_other_sign_ins(&self, user: UserId, keep: SessionId, ctx: &Ctx) -> Result<u64>;
     /// Sets the caller's own password and ends its other sign-ins.
     async fn change_own_password(&self, user: UserId, keep: SessionId, password_hash: &str, ctx: &Ctx) -> Result<()>;
     /// The invited user an unused, unexpired activation token belongs to.

@@ -35,6 +35,7 @@ fn migrations() -> Vec<sqlx::migrate::Migration> {
             include_str!("../migrations/sqlite/0009_certificate_search.sql"),
         ),
         crate::repo_migration(10, "hardening", include_str!("../migrations/sqlite/0010_hardening.sql")),
+        crate::repo_migration(11, "signins", include_str!("../migrations/sqlite/0011_signins.sql")),
     ]
 }
 

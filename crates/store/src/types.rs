@@ -160,8 +160,23 @@ pub struct NewSession {
     pub csrf_token: String,
     pub expires_at: OffsetDateTime,
     pub ip: Option<String>,
+    /// The client's `User-Agent`, as sent (cut to 512 characters).
+    pub user_agent: Option<String>,
+    /// How the user proved who it is: `password` or `sso`.
+    pub method: &'static str,
     /// The sign-in attempt's reservation, released in the same transaction.
     pub attempt: Option<Reservation>,
+}
+
+/// One open sign-in, as its user sees it in its list.
+#[derive(Clone, Debug)]
+pub struct SignInSummary {
+    pub id: SessionId,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub method: String,
 }
 
 /// A live sign-in and who it belongs to.

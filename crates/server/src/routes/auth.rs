@@ -175,6 +175,8 @@ pub async fn login(
         csrf_token: csrf_token.clone(),
         expires_at,
         ip: ip.map(|ip| ip.to_string()),
+        user_agent: headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        method: "password",
         attempt: Some(attempt),
     };
     app.store.create_session(session, &ctx).await?;

@@ -10,6 +10,7 @@ pub mod certificates;
 pub mod collections;
 pub mod expiring;
 pub mod ops;
+pub mod signins;
 pub mod staff;
 pub mod subscription;
 pub mod support;

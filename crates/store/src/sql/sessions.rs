@@ -11,7 +11,8 @@ impl Repo {
         Ok(())
     }
 
-    /// Ends a user's sign-ins (but `keep`) and the access sessions they opened.
+    /// Ends a user's sign-ins (but `keep`) and the access sessions they opened; returns how many
+    /// sign-ins ended.
     pub(crate) async fn end_user_sessions(
         tx: &mut Tx,
         now: OffsetDateTime,
@@ -19,16 +20,18 @@ impl Repo {
         keep: Option<SessionId>,
         reason: &str,
         ctx: &Ctx,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let keep = keep.map(|k| k.to_string()).unwrap_or_default();
-        sqlx::query("UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL AND id <> $3")
-            .bind(user.to_string())
-            .bind(to_micros(now))
-            .bind(&keep)
-            .execute(&mut **tx)
-            .await?;
+        let ended =
+            sqlx::query("UPDATE sessions SET ended_at = $2 WHERE user_id = $1 AND ended_at IS NULL AND id <> $3")
+                .bind(user.to_string())
+                .bind(to_micros(now))
+                .bind(&keep)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
         Self::end_access_sessions(tx, now, Ending::ActorExcept(user, keep), reason, ctx).await?;
-        Ok(())
+        Ok(ended)
     }
 }
 
@@ -191,9 +194,10 @@ impl SignInStore for Repo {
         if let Some(attempt) = &session.attempt {
             Self::release_in(&mut tx, attempt).await?;
         }
+        let user_agent = session.user_agent.as_deref().map(|ua| ua.chars().take(512).collect::<String>());
         sqlx::query(
-            "INSERT INTO sessions (id, token_hash, user_id, csrf_token, created_at, last_seen_at, reauth_at, expires_at, ip) \
-             VALUES ($1, $2, $3, $4, $5, $5, $5, $6, $7)",
+            "INSERT INTO sessions (id, token_hash, user_id, csrf_token, created_at, last_seen_at, reauth_at, expires_at, \
+             ip, user_agent, method) VALUES ($1, $2, $3, $4, $5, $5, $5, $6, $7, $8, $9)",
         )
         .bind(session.id.to_string())
         .bind(&session.token_hash)
@@ -202,6 +206,8 @@ impl SignInStore for Repo {
         .bind(to_micros(now))
         .bind(to_micros(session.expires_at))
         .bind(&session.ip)
+        .bind(user_agent)
+        .bind(session.method)
         .execute(&mut *tx)
         .await?;
         let account_id: String =
@@ -211,7 +217,7 @@ impl SignInStore for Repo {
                 .fetch_one(&mut *tx)
                 .await?;
         let account_id: AccountId = account_id.parse().map_err(|e| corrupt("account_id", e))?;
-        let details = serde_json::json!({ "session_id": session.id.to_string() });
+        let details = serde_json::json!({ "session_id": session.id.to_string(), "method": session.method });
         Self::append(&mut tx, now, &change(account_id, Action::Login, target("user", session.user_id), details), ctx)
             .await?;
         tx.commit().await?;
@@ -289,6 +295,76 @@ impl SignInStore for Repo {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn list_sign_ins(
+        &self,
+        user: UserId,
+        seen_since: OffsetDateTime,
+        page: &PageRequest,
+    ) -> Result<Page<SignInSummary>> {
+        let rows = sqlx::query(
+            "SELECT id, created_at, last_seen_at, ip, user_agent, method FROM sessions \
+             WHERE user_id = $1 AND ended_at IS NULL AND expires_at > $2 AND last_seen_at > $3 \
+             AND ($4 IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
+        )
+        .bind(user.to_string())
+        .bind(to_micros(self.now()))
+        .bind(to_micros(seen_since))
+        .bind(&page.after)
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                Ok(SignInSummary {
+                    id: parse_col(row, "id")?,
+                    created_at: from_micros(row.try_get("created_at")?),
+                    last_seen_at: from_micros(row.try_get("last_seen_at")?),
+                    ip: row.try_get("ip")?,
+                    user_agent: row.try_get("user_agent")?,
+                    method: row.try_get("method")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, page.limit, |s| s.id.to_string()))
+    }
+
+    async fn end_own_sign_in(&self, user: UserId, id: SessionId, ctx: &Ctx) -> Result<()> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let ended =
+            sqlx::query("UPDATE sessions SET ended_at = $3 WHERE id = $1 AND user_id = $2 AND ended_at IS NULL")
+                .bind(id.to_string())
+                .bind(user.to_string())
+                .bind(to_micros(now))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if ended == 0 {
+            return Err(DomainError::NotFound.into());
+        }
+        Self::end_access_sessions(&mut tx, now, Ending::SignIn(id), "sign_out", ctx).await?;
+        let account =
+            ctx.actor.account_id.ok_or_else(|| DomainError::Internal("a sign-out without an actor".into()))?;
+        let details = serde_json::json!({ "session_id": id.to_string() });
+        Self::append(&mut tx, now, &change(account, Action::SessionEnded, target("user", user), details), ctx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn end_other_sign_ins(&self, user: UserId, keep: SessionId, ctx: &Ctx) -> Result<u64> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let ended = Self::end_user_sessions(&mut tx, now, user, Some(keep), "sign_out", ctx).await?;
+        let account =
+            ctx.actor.account_id.ok_or_else(|| DomainError::Internal("a sign-out without an actor".into()))?;
+        let details = serde_json::json!({ "kept_session_id": keep.to_string(), "ended": ended });
+        Self::append(&mut tx, now, &change(account, Action::OtherSessionsEnded, target("user", user), details), ctx)
+            .await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 
     async fn change_own_password(&self, user: UserId, keep: SessionId, password_hash: &str, ctx: &Ctx) -> Result<()> {

@@ -184,6 +184,19 @@ impl UserStore for Repo {
         Ok(())
     }
 
+    async fn end_user_sign_ins(&self, grant: &Grant<cap::UserManage>, id: UserId, ctx: &Ctx) -> Result<u64> {
+        let account = grant.account_id();
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        Self::user_in(&mut tx, account, id).await?;
+        let ended = Self::end_user_sessions(&mut tx, now, id, None, "sign_ins_ended", ctx).await?;
+        let details = serde_json::json!({ "ended": ended });
+        Self::append(&mut tx, now, &change(account, Action::UserSessionsEnded, target("user", id), details), ctx)
+            .await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
     async fn create_user_as_operator(&self, account: AccountId, new: NewUser) -> Result<User> {
         let now = self.now();
         let mut tx = self.begin_write().await?;

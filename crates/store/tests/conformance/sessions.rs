@@ -25,6 +25,8 @@ pub async fn sign_in(fx: &Fixture, user: UserId, token_hash: &str) -> String {
         csrf_token: "csrf".into(),
         expires_at: fx.clock.now() + time::Duration::hours(12),
         ip: None,
+        user_agent: None,
+        method: "password",
         attempt: None,
     };
     fx.store.create_session(session, &fx.root().ctx()).await.unwrap_or_else(|e| panic!("{e}"));

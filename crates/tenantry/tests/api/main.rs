@@ -19,6 +19,7 @@ mod hardening;
 mod input;
 mod isolation;
 mod openapi;
+mod signins;
 mod startup;
 mod subscription;
 mod support;

@@ -245,6 +245,17 @@ impl Server {
         }
     }
 
+    /// Signs in with a `User-Agent` of its own, as a second browser would.
+    pub async fn login_from(&self, email: &str, password: &str, user_agent: &str) -> Session {
+        let request = self
+            .http
+            .post(self.url("/api/v1/auth/login"))
+            .header("user-agent", user_agent)
+            .json(&json!({"email": email, "password": password}));
+        let reply = read(request.send().await.unwrap_or_else(|e| panic!("{e}"))).await.expect(200);
+        Session::from_reply(self, &reply)
+    }
+
     pub async fn root(&self) -> Session {
         self.login(ADMIN_EMAIL, PASSWORD).await
     }
