@@ -102,6 +102,9 @@ actions! {
     TokenRefused = "auth.token_refused";
     SessionEnded = "auth.session_ended";
     OtherSessionsEnded = "auth.sessions_ended";
+    MfaEnabled = "auth.mfa_enabled";
+    MfaDisabled = "auth.mfa_disabled";
+    RecoveryCodesRenewed = "auth.recovery_codes_renewed";
     BrandingUpdated = "branding.updated" needs BrandingManage;
     BrandingRead = "branding.read" needs BrandingRead;
     CertificateImported = "certificate.imported" needs ResourceWrite;
@@ -136,6 +139,7 @@ actions! {
     UserRead = "user.read" needs UserRead;
     UserActivated = "user.activated";
     UserSessionsEnded = "user.sessions_ended" needs UserManage;
+    UserMfaReset = "user.mfa_reset" needs UserManage;
     UserActivationReissued = "user.activation_reissued";
 }
 
@@ -172,7 +176,9 @@ impl Action {
             Self::PasswordChanged => (ACCOUNT_CHANGE, 3),
             Self::UserDeleted => (ACCOUNT_CHANGE, 6),
             Self::UserActivated => (ACCOUNT_CHANGE, 2),
-            Self::UserUpdated | Self::UserActivationReissued => (ACCOUNT_CHANGE, 99),
+            Self::MfaEnabled => (ACCOUNT_CHANGE, 10),
+            Self::MfaDisabled | Self::UserMfaReset => (ACCOUNT_CHANGE, 11),
+            Self::UserUpdated | Self::UserActivationReissued | Self::RecoveryCodesRenewed => (ACCOUNT_CHANGE, 99),
             // User access management: 1 assign privileges, 2 revoke privileges.
             Self::StaffAssigned | Self::AccessSessionStarted => (USER_ACCESS, 1),
             Self::StaffUnassigned | Self::AccessSessionEnded => (USER_ACCESS, 2),
@@ -247,7 +253,7 @@ mod tests {
         for a in Action::ALL {
             let o = a.ocsf();
             assert!((3001..=3005).contains(&o.class_uid), "{a}");
-            assert!(o.activity_id == 99 || o.activity_id <= 6, "{a}");
+            assert!(o.activity_id == 99 || o.activity_id <= 11, "{a}");
         }
         assert_eq!(Action::Login.ocsf(), Ocsf { class_uid: 3002, activity_id: 1 });
         assert_eq!(Action::CollectionDeleted.ocsf(), Ocsf { class_uid: 3004, activity_id: 4 });

@@ -6,6 +6,7 @@
 use crate::app::App;
 use crate::client::ClientIp;
 use crate::error::{ApiError, ApiResult};
+use crate::mfa::{self, SecondFactor};
 use crate::principal::{Auth, record_refusal};
 use tenantry_domain::authz::Credential;
 use tenantry_domain::{Account, AccountId, Action, AuditTarget, Outcome};
@@ -62,14 +63,27 @@ pub fn refusal(account: AccountId, action: Action, user: Option<String>, reason:
     }
 }
 
-/// Checks the caller's own password (a step-up): limited and recorded like a sign-in, as
-/// `auth.reauth` failures in the caller's trail.
-pub async fn confirm_own_password(app: &App, auth: &Auth, password: &str) -> ApiResult<()> {
+/// Checks the caller's own password, and its second factor when it has one (a step-up): limited
+/// and recorded like a sign-in, as `auth.reauth` failures in the caller's trail.
+pub async fn confirm_own_password(app: &App, auth: &Auth, password: &str, second: &SecondFactor) -> ApiResult<()> {
     let scopes = scopes(auth.ip.as_ref(), &auth.principal.email);
     let candidate = app.store.login_candidate(&auth.principal.email).await?;
     let hash = candidate.as_ref().and_then(|c| c.password_hash.as_deref());
     let (reason, outcome, error) = match check_password(app, &scopes, password, hash).await {
-        Ok(Checked::Verified(reservation)) => return Ok(app.store.release_attempt(reservation).await?),
+        Ok(Checked::Verified(reservation)) if !auth.user.mfa_enabled => {
+            return Ok(app.store.release_attempt(reservation).await?);
+        }
+        Ok(Checked::Verified(reservation)) => match mfa::check_second_factor(app, &auth.user, second).await {
+            Ok(()) => return Ok(app.store.release_attempt(reservation).await?),
+            // The password was right: only the factor is missing.
+            Err(e @ ApiError::MfaRequired) => {
+                app.store.release_attempt(reservation).await?;
+                ("mfa_required", Outcome::Denied, e)
+            }
+            // A wrong or replayed code stays counted, like a wrong password.
+            Err(e @ ApiError::InvalidCredentials) => ("invalid_second_factor", Outcome::Failure, e),
+            Err(e) => return Err(e),
+        },
         Ok(Checked::Wrong) => ("invalid_credentials", Outcome::Failure, ApiError::InvalidCredentials),
         Err(e @ ApiError::RateLimited { .. }) => ("rate_limited", Outcome::Denied, e),
         Err(e) => return Err(e),
@@ -80,21 +94,49 @@ pub async fn confirm_own_password(app: &App, auth: &Auth, password: &str) -> Api
 }
 
 /// Step-up check for **[reauth]** actions on `account`: a recent step-up (or sign-in), or the
-/// caller's own `password` sent inline with the request. A refusal is recorded as `action`.
+/// caller's own `password` (with its second factor, if it has one) sent inline with the request.
+/// A refusal is recorded as `action`.
 pub async fn require_reauth(
     app: &App,
     auth: &Auth,
-    inline_password: Option<&str>,
+    inline: Option<(&str, SecondFactor)>,
     account: &Account,
     action: Action,
 ) -> ApiResult<()> {
     let recent = auth.session.as_ref().is_some_and(|s| app.now() - s.reauth_at <= app.settings.reauth_window);
-    match (auth.principal.credential, inline_password) {
-        (Credential::Session, Some(password)) => confirm_own_password(app, auth, password).await,
+    match (auth.principal.credential, inline) {
+        (Credential::Session, Some((password, second))) => confirm_own_password(app, auth, password, &second).await,
         (Credential::Session, None) if recent => Ok(()),
         _ => {
             let raw = account.id.to_string();
             Err(auth.refuse(app, ApiError::ReauthRequired, Some(account.id), &raw, action).await)
         }
     }
+}
+
+/// An optional body that only carries an inline step-up.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Confirmation {
+    password: Option<String>,
+    #[serde(default)]
+    totp_code: Option<String>,
+    #[serde(default)]
+    recovery_code: Option<String>,
+}
+
+impl crate::granted::Confirming for Confirmation {
+    fn password(&self) -> Option<&str> {
+        self.password.as_deref()
+    }
+
+    fn second_factor(&self) -> SecondFactor {
+        SecondFactor { totp_code: self.totp_code.clone(), recovery_code: self.recovery_code.clone() }
+    }
+}
+
+/// The inline step-up a body carries, if any.
+pub fn inline<T: crate::granted::Confirming>(body: Option<&T>) -> Option<(&str, SecondFactor)> {
+    let body = body?;
+    Some((body.password()?, body.second_factor()))
 }

@@ -16,6 +16,8 @@ pub enum ApiError {
     Unauthenticated,
     #[error("wrong email or password")]
     InvalidCredentials,
+    #[error("give the code of your authenticator app or a recovery code")]
+    MfaRequired,
     #[error("{0}")]
     Forbidden(String),
     #[error("missing or wrong X-CSRF-Token header")]
@@ -71,7 +73,7 @@ impl ApiError {
         use ApiError::*;
         match self {
             Malformed(_) => StatusCode::BAD_REQUEST,
-            Unauthenticated | InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Unauthenticated | InvalidCredentials | MfaRequired => StatusCode::UNAUTHORIZED,
             Forbidden(_)
             | CsrfFailed
             | ReauthRequired
@@ -101,6 +103,7 @@ impl ApiError {
             Malformed(_) => "malformed_request",
             Unauthenticated => "unauthenticated",
             InvalidCredentials => "invalid_credentials",
+            MfaRequired => "mfa_required",
             Forbidden(_) => "forbidden",
             CsrfFailed => "csrf_failed",
             ReauthRequired => "reauth_required",

@@ -221,6 +221,11 @@ impl Child for Assignment {
 /// A request body that may carry the caller's own password, for an inline step-up.
 pub trait Confirming {
     fn password(&self) -> Option<&str>;
+
+    /// The second factor sent beside the password (for users with MFA).
+    fn second_factor(&self) -> crate::mfa::SecondFactor {
+        crate::mfa::SecondFactor::default()
+    }
 }
 
 /// `Granted<A>` for an action marked **[reauth]**: the caller stepped up recently, or sends its
@@ -241,7 +246,7 @@ impl<A: Act, T: Confirming + DeserializeOwned + Send> FromRequest<App> for Stepp
         let on = Granted::<A>::from_request_parts(&mut parts, app).await?;
         let bytes = crate::body::read(body).await?;
         let parsed = crate::body::optional_json::<T>(&parts.headers, &bytes);
-        let inline = parsed.as_ref().ok().and_then(Option::as_ref).and_then(T::password);
+        let inline = crate::credentials::inline(parsed.as_ref().ok().and_then(Option::as_ref));
         crate::credentials::require_reauth(app, &on.auth, inline, &on.account, A::ACTION).await?;
         Ok(Self { on, parsed, headers: parts.headers, bytes })
     }

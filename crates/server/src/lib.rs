@@ -11,6 +11,7 @@ pub mod csv;
 pub mod error;
 pub mod granted;
 pub mod mail;
+pub mod mfa;
 pub mod openapi;
 pub mod passwords;
 pub mod principal;
@@ -30,7 +31,7 @@ use client::ClientIp;
 use futures_util::FutureExt;
 use routes::{
     access, accounts, agents, audit, auth, branding, certificates, collections, expiring, ops, signins, staff,
-    subscription, support, targets, tokens, users,
+    subscription, support, targets, tokens, totp, users,
 };
 use std::future::Future;
 use std::net::SocketAddr;
@@ -59,6 +60,10 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(signins::list, signins::end_others))
         .routes(routes!(signins::end))
         .routes(routes!(signins::end_for_user))
+        .routes(routes!(totp::begin, totp::remove))
+        .routes(routes!(totp::confirm))
+        .routes(routes!(totp::renew_codes))
+        .routes(routes!(totp::reset))
         .routes(routes!(accounts::list, accounts::create))
         .routes(routes!(accounts::get, accounts::patch, accounts::delete))
         .routes(routes!(accounts::restore))

@@ -138,6 +138,33 @@ pub trait SignInStore: Send + Sync {
     async fn activate(&self, token_hash: &str, password_hash: &str) -> Result<Option<User>>;
 }
 
+/// A user's own second factor (TOTP) and recovery codes; and a user manager's reset of it.
+#[async_trait::async_trait]
+pub trait MfaStore: Send + Sync {
+    /// Starts (or restarts) enrolling `user` with `secret`; `Conflict` while a confirmed factor
+    /// is on.
+    async fn begin_totp(&self, user: UserId, secret: &str) -> Result<()>;
+    /// The user's factor, pending or confirmed.
+    async fn totp_factor(&self, user: UserId) -> Result<Option<TotpFactor>>;
+    /// Confirms the pending factor with the code of `step` (which counts as used), stores the
+    /// recovery codes' hashes, turns `mfa_enabled` on and records `auth.mfa_enabled`; `false`
+    /// when there was no pending factor.
+    async fn confirm_totp(&self, user: UserId, step: i64, recovery_hashes: &[String], ctx: &Ctx) -> Result<bool>;
+    /// Accepts a confirmed factor's code of `step` once: `false` when that step (or a later one)
+    /// was already used.
+    async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool>;
+    /// Uses up one recovery code: `false` when it is not an unused code of the user.
+    async fn use_recovery_code(&self, user: UserId, code_hash: &str) -> Result<bool>;
+    /// Replaces the user's recovery codes and records `auth.recovery_codes_renewed`; `NotFound`
+    /// without a confirmed factor.
+    async fn replace_recovery_codes(&self, user: UserId, recovery_hashes: &[String], ctx: &Ctx) -> Result<()>;
+    /// Removes the user's factor and codes and records `auth.mfa_disabled`.
+    async fn remove_totp(&self, user: UserId, ctx: &Ctx) -> Result<()>;
+    /// A user manager removes a user's factor (a lost phone), ends its sign-ins and records
+    /// `user.mfa_reset`; `NotFound` for a user elsewhere.
+    async fn reset_user_mfa(&self, grant: &Grant<cap::UserManage>, id: UserId, ctx: &Ctx) -> Result<()>;
+}
+
 /// MSP staff assignments to customers.
 #[async_trait::async_trait]
 pub trait StaffStore: Send + Sync {
@@ -464,6 +491,7 @@ union!(
     AccountStore,
     UserStore,
     SignInStore,
+    MfaStore,
     StaffStore,
     AccessStore,
     TokenStore,

@@ -168,6 +168,15 @@ pub struct NewSession {
     pub attempt: Option<Reservation>,
 }
 
+/// A user's TOTP factor as stored.
+#[derive(Clone, Debug)]
+pub struct TotpFactor {
+    /// Base32.
+    pub secret: String,
+    pub confirmed: bool,
+    pub last_step: i64,
+}
+
 /// One open sign-in, as its user sees it in its list.
 #[derive(Clone, Debug)]
 pub struct SignInSummary {

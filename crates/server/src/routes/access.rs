@@ -6,6 +6,7 @@ use super::{ListBody, Params, id_cursor, page_request};
 use crate::app::App;
 use crate::error::ApiResult;
 use crate::granted::{Confirming, Granted, SteppedUp};
+use crate::mfa::SecondFactor;
 use crate::principal::Auth;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -27,11 +28,20 @@ pub struct OpenRequest {
     reason: Option<String>,
     /// The actor's own password, as an inline step-up.
     password: Option<String>,
+    /// With `password`, for a user with MFA.
+    #[serde(default)]
+    totp_code: Option<String>,
+    #[serde(default)]
+    recovery_code: Option<String>,
 }
 
 impl Confirming for OpenRequest {
     fn password(&self) -> Option<&str> {
         self.password.as_deref()
+    }
+
+    fn second_factor(&self) -> SecondFactor {
+        SecondFactor { totp_code: self.totp_code.clone(), recovery_code: self.recovery_code.clone() }
     }
 }
 

@@ -5,8 +5,9 @@ use super::{ListBody, Params, id_cursor, page_request, param};
 use crate::app::App;
 use crate::body::Payload;
 use crate::body::{self, Patch};
+use crate::credentials::Confirmation;
 use crate::error::{ApiError, ApiResult};
-use crate::granted::{Confirming, Granted, SteppedUp};
+use crate::granted::{Granted, SteppedUp};
 use crate::principal::Auth;
 use crate::secrets::{random_token, token_hash};
 use axum::Json;
@@ -59,18 +60,6 @@ pub struct PatchAccountRequest {
     sso_mandatory: Option<bool>,
     #[serde(default)]
     status: Option<String>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Confirmation {
-    password: Option<String>,
-}
-
-impl Confirming for Confirmation {
-    fn password(&self) -> Option<&str> {
-        self.password.as_deref()
-    }
 }
 
 /// A created account with its primary user, and the user's activation link when invited.

@@ -5,6 +5,7 @@ use crate::body;
 use crate::client::ClientIp;
 use crate::credentials::{self, Checked, refusal};
 use crate::error::{ApiError, ApiResult};
+use crate::mfa::{self, SecondFactor};
 use crate::principal::{Auth, client_ip};
 use crate::secrets::{random_token, token_hash};
 use axum::Json;
@@ -51,15 +52,23 @@ pub struct CsrfReply {
 pub struct LoginRequest {
     email: String,
     password: String,
+    /// For a user with MFA: its authenticator's code …
     #[serde(default)]
-    #[allow(dead_code)]
     totp_code: Option<String>,
+    /// … or one of its recovery codes.
+    #[serde(default)]
+    recovery_code: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordOnly {
     password: String,
+    /// With the password, for a user with MFA.
+    #[serde(default)]
+    totp_code: Option<String>,
+    #[serde(default)]
+    recovery_code: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -74,6 +83,11 @@ pub struct ActivateRequest {
 pub struct ChangePasswordRequest {
     current_password: String,
     new_password: String,
+    /// With the current password, for a user with MFA.
+    #[serde(default)]
+    totp_code: Option<String>,
+    #[serde(default)]
+    recovery_code: Option<String>,
 }
 
 /// The `Set-Cookie` value that carries a sign-in token (or, with `None`, removes it). Over https
@@ -164,7 +178,28 @@ pub async fn login(
         let draft = refusal(trail, Action::LoginFailed, user, refused.code(), Outcome::Denied);
         return Err(crate::principal::record_refusal(&app, draft, &ctx, refused).await);
     }
-
+    if candidate.user.mfa_enabled {
+        let second = SecondFactor { totp_code: request.totp_code, recovery_code: request.recovery_code };
+        let (reason, outcome, error) = match mfa::check_second_factor(&app, &candidate.user, &second).await {
+            Ok(()) => (None, Outcome::Success, None),
+            Err(e) => (Some(e.code()), Outcome::Failure, Some(e)),
+        };
+        if let (Some(reason), Some(error)) = (reason, error) {
+            let outcome = match error {
+                // The password was right: the client asks for the code next.
+                ApiError::MfaRequired => {
+                    app.store.release_attempt(attempt).await?;
+                    Outcome::Denied
+                }
+                // A wrong or replayed code stays counted, like a wrong password.
+                ApiError::InvalidCredentials => outcome,
+                other => return Err(other),
+            };
+            let reason = if reason == "invalid_credentials" { "invalid_second_factor" } else { reason };
+            let draft = refusal(trail, Action::LoginFailed, user, reason, outcome);
+            return Err(crate::principal::record_refusal(&app, draft, &ctx, error).await);
+        }
+    }
     let token = random_token()?;
     let csrf_token = random_token()?;
     let expires_at = now + app.settings.session_absolute;
@@ -203,7 +238,8 @@ pub async fn me(State(app): State<App>, auth: Auth) -> ApiResult<Json<MeReply>> 
 pub async fn reauth(State(app): State<App>, auth: Auth, headers: HeaderMap, bytes: Bytes) -> ApiResult<Response> {
     let signin = auth.signin()?;
     let request: PasswordOnly = body::json(&headers, &bytes)?;
-    credentials::confirm_own_password(&app, &auth, &request.password).await?;
+    let second = SecondFactor { totp_code: request.totp_code, recovery_code: request.recovery_code };
+    credentials::confirm_own_password(&app, &auth, &request.password, &second).await?;
     let token = random_token()?;
     app.store.rotate_session(signin.id, &token_hash(&token), &auth.ctx()).await?;
     let body = CsrfReply { csrf_token: signin.csrf_token.clone() };
@@ -253,7 +289,8 @@ pub async fn change_password(
 ) -> ApiResult<StatusCode> {
     let signin = auth.signin()?.id;
     let request: ChangePasswordRequest = body::json(&headers, &bytes)?;
-    credentials::confirm_own_password(&app, &auth, &request.current_password).await?;
+    let second = SecondFactor { totp_code: request.totp_code, recovery_code: request.recovery_code };
+    credentials::confirm_own_password(&app, &auth, &request.current_password, &second).await?;
     validate::new_password(&request.new_password, &[auth.user.email.as_str(), &auth.user.name])
         .map_err(|m| ApiError::invalid("new_password", m))?;
     let hash = app.passwords.hash(&request.new_password).await?;

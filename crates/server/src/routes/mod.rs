@@ -16,6 +16,7 @@ pub mod subscription;
 pub mod support;
 pub mod targets;
 pub mod tokens;
+pub mod totp;
 pub mod users;
 
 use crate::error::{ApiError, ApiResult};

@@ -5,6 +5,7 @@ use super::{ListBody, Params, id_cursor, page_request};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::granted::{Confirming, Granted, SteppedUp};
+use crate::mfa::SecondFactor;
 use crate::secrets::{random_token, token_hash};
 use axum::Json;
 use axum::extract::{Query, State};
@@ -28,11 +29,20 @@ pub struct CreateTokenRequest {
     expires_in_days: i64,
     /// The creator's own password, as an inline step-up.
     password: Option<String>,
+    /// With `password`, for a user with MFA.
+    #[serde(default)]
+    totp_code: Option<String>,
+    #[serde(default)]
+    recovery_code: Option<String>,
 }
 
 impl Confirming for CreateTokenRequest {
     fn password(&self) -> Option<&str> {
         self.password.as_deref()
+    }
+
+    fn second_factor(&self) -> SecondFactor {
+        SecondFactor { totp_code: self.totp_code.clone(), recovery_code: self.recovery_code.clone() }
     }
 }
 

@@ -212,6 +212,7 @@ mod branding;
 mod certificates;
 mod collections;
 mod expiring;
+mod mfa;
 mod platform;
 mod sessions;
 mod staff;

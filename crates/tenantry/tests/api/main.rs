@@ -18,6 +18,7 @@ mod delegation;
 mod hardening;
 mod input;
 mod isolation;
+mod mfa;
 mod openapi;
 mod signins;
 mod startup;
