@@ -280,6 +280,12 @@ pub struct Account {
     pub status: AccountStatus,
     pub plan: Plan,
     pub sso_mandatory: bool,
+    /// Whether the account's users must sign in with a second factor.
+    #[serde(default)]
+    pub mfa_required: bool,
+    /// The networks (CIDR ranges) its users' sign-ins and tokens may come from; empty: anywhere.
+    #[serde(default)]
+    pub allowed_networks: Vec<String>,
     pub contact_email: Option<String>,
     pub region: Option<String>,
     #[serde(with = "serde_micros")]

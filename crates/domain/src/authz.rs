@@ -605,7 +605,12 @@ fn allows(role: Role, permission: Permission, relation: Relation, kind: AccountK
         ResourceRead => own && customer && matches!(role, MasterAdmin | Admin | Auditor | Viewer),
         ResourceWrite => own && customer && matches!(role, MasterAdmin | Admin),
         ApiTokenManage | ApiTokenCreate => own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin),
-        SsoManage => own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin | SsoAdmin),
+        // SSO settings and the sign-in policies (MFA, trusted networks): the account's own
+        // administrators, and an MSP's admin for its customers.
+        SsoManage => {
+            (own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin | SsoAdmin))
+                || (below && role == MspAdmin)
+        }
         // Expiry dates of what customers hold: those who may work in the customers below (and
         // see them), on their own account and below; and whoever reads a customer's resources,
         // on its own account. Read-only partner-side roles see no customer data.

@@ -193,7 +193,7 @@ const MATRIX: &[Row] = &[
     Row {
         permission: Permission::SsoManage,
         own: &[PlatformAdmin, PartnerAdmin, MspAdmin, MasterAdmin, SsoAdmin],
-        below: &[],
+        below: &[MspAdmin],
         customers_only: false,
     },
     // the expiry overview (the contract's `GET …/expiring`, beyond the matrix): those who may work

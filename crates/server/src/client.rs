@@ -83,6 +83,33 @@ pub fn parse_trusted_proxies(raw: &str) -> Result<Vec<IpNet>, String> {
         .collect()
 }
 
+/// Whether a client at `ip` may act for an account whose trusted networks are `allowed` (CIDR
+/// ranges as stored; none means anywhere). An unknown address is outside every range.
+pub fn allowed_from(allowed: &[String], ip: Option<&ClientIp>) -> bool {
+    if allowed.is_empty() {
+        return true;
+    }
+    let Some(ip) = ip else { return false };
+    allowed.iter().filter_map(|n| n.parse::<IpNet>().ok()).any(|net| net.contains(&ip.0))
+}
+
+/// Checks an account's trusted networks: each a CIDR range (a single address is its /32 or
+/// /128), given back normalised (`203.0.113.7/24` is `203.0.113.0/24`), at most 100.
+pub fn parse_networks(raw: &[String]) -> Result<Vec<String>, String> {
+    if raw.len() > 100 {
+        return Err("at most 100 ranges".into());
+    }
+    raw.iter()
+        .map(|s| {
+            let s = s.trim();
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                .map(|net| net.trunc().to_string())
+                .map_err(|_| format!("`{s}` is not a CIDR range"))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,10 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("give the code of your authenticator app or a recovery code")]
     MfaRequired,
+    #[error("your account requires a second factor: set one up first")]
+    MfaEnrollmentRequired,
+    #[error("your account does not allow sign-ins from this network")]
+    NetworkNotAllowed,
     #[error("{0}")]
     Forbidden(String),
     #[error("missing or wrong X-CSRF-Token header")]
@@ -75,6 +79,8 @@ impl ApiError {
             Malformed(_) => StatusCode::BAD_REQUEST,
             Unauthenticated | InvalidCredentials | MfaRequired => StatusCode::UNAUTHORIZED,
             Forbidden(_)
+            | MfaEnrollmentRequired
+            | NetworkNotAllowed
             | CsrfFailed
             | ReauthRequired
             | SsoRequired
@@ -104,6 +110,8 @@ impl ApiError {
             Unauthenticated => "unauthenticated",
             InvalidCredentials => "invalid_credentials",
             MfaRequired => "mfa_required",
+            MfaEnrollmentRequired => "mfa_enrollment_required",
+            NetworkNotAllowed => "network_not_allowed",
             Forbidden(_) => "forbidden",
             CsrfFailed => "csrf_failed",
             ReauthRequired => "reauth_required",

@@ -5,7 +5,7 @@
 //! [`crate::granted`].
 
 use crate::app::App;
-use crate::client::ClientIp;
+use crate::client::{ClientIp, allowed_from};
 use crate::error::{ApiError, ApiResult};
 use crate::secrets::{constant_time_eq, token_hash};
 use axum::extract::FromRequestParts;
@@ -89,6 +89,18 @@ impl FromRequestParts<App> for Auth {
             }
             return Err(refused);
         }
+        if !allowed_from(&session.account.allowed_networks, ip.as_ref()) {
+            let details = serde_json::json!({ "credential": "session", "session_id": session.id.to_string() });
+            let refused = ApiError::NetworkNotAllowed;
+            return Err(refuse_credential(app, &ctx(), Action::SessionRefused, refused, details).await);
+        }
+        // An account that requires MFA lets a user without it only set one up.
+        if session.account.mfa_required && !session.user.mfa_enabled {
+            let uri = parts.extensions.get::<axum::extract::OriginalUri>().map_or(&parts.uri, |o| &o.0);
+            if !enrollment_route(&parts.method, uri.path()) {
+                return Err(ApiError::MfaEnrollmentRequired);
+            }
+        }
         if now - session.last_seen_at >= time::Duration::minutes(1) {
             app.store.touch_session(session.id).await?;
         }
@@ -140,6 +152,16 @@ pub async fn record_refusal(app: &App, draft: AuditDraft, ctx: &Ctx, error: ApiE
         tracing::error!(error = %e, "could not record a refusal");
     }
     error
+}
+
+/// What a sign-in of a user who must first set up a second factor may reach: who it is, the
+/// enrollment (with its step-up), and the way out.
+fn enrollment_route(method: &Method, path: &str) -> bool {
+    let path = path.strip_prefix("/api/v1").unwrap_or(path);
+    matches!(
+        (method.as_str(), path),
+        ("GET", "/me") | ("POST", "/auth/mfa/totp" | "/auth/mfa/totp/confirm" | "/auth/reauth" | "/auth/logout")
+    )
 }
 
 /// How a user appears as the actor of audit events.
@@ -196,6 +218,13 @@ impl Auth {
             let ctx =
                 Ctx { actor: actor(&found.creator, &found.account), ip: ip.map(|i| i.to_string()), ..Ctx::default() };
             let details = serde_json::json!({ "credential": "api_token", "token_id": found.token.id.to_string() });
+            return Err(refuse_credential(app, &ctx, Action::TokenRefused, refused, details).await);
+        }
+        if !allowed_from(&found.account.allowed_networks, ip.as_ref()) {
+            let ctx =
+                Ctx { actor: actor(&found.creator, &found.account), ip: ip.map(|i| i.to_string()), ..Ctx::default() };
+            let details = serde_json::json!({ "credential": "api_token", "token_id": found.token.id.to_string() });
+            let refused = ApiError::NetworkNotAllowed;
             return Err(refuse_credential(app, &ctx, Action::TokenRefused, refused, details).await);
         }
         if found.token.last_used_at.is_none_or(|at| now - at >= time::Duration::minutes(1)) {

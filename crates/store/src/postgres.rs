@@ -34,6 +34,7 @@ fn migrations() -> Vec<sqlx::migrate::Migration> {
         crate::repo_migration(10, "hardening", include_str!("../migrations/postgres/0010_hardening.sql")),
         crate::repo_migration(11, "signins", include_str!("../migrations/postgres/0011_signins.sql")),
         crate::repo_migration(12, "mfa", include_str!("../migrations/postgres/0012_mfa.sql")),
+        crate::repo_migration(13, "sign_in_policies", include_str!("../migrations/postgres/0013_sign_in_policies.sql")),
     ]
 }
 

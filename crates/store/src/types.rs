@@ -77,15 +77,19 @@ pub struct AccountPatch {
     pub contact_email: Option<Option<String>>,
     pub sso_mandatory: Option<bool>,
     pub status: Option<AccountStatus>,
+    pub mfa_required: Option<bool>,
+    /// CIDR ranges, checked and normalised by the caller.
+    pub allowed_networks: Option<Vec<String>>,
 }
 
 /// The grants an account change stands on: its details (name, slug, contact email, status) need
-/// `account.update`, `sso_mandatory` needs `account.sso_mandatory`. The store applies no field
-/// without its grant.
+/// `account.update`, `sso_mandatory` needs `account.sso_mandatory`, the sign-in policies
+/// (`mfa_required`, `allowed_networks`) need `sso.manage`. The store applies no field without its grant.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct AccountGrants {
     pub update: Option<Grant<cap::AccountUpdate>>,
     pub sso_mandatory: Option<Grant<cap::AccountSsoMandatory>>,
+    pub security: Option<Grant<cap::SsoManage>>,
 }
 
 /// Fields of a user that may change. `None` leaves a field alone.

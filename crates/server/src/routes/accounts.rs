@@ -60,6 +60,12 @@ pub struct PatchAccountRequest {
     sso_mandatory: Option<bool>,
     #[serde(default)]
     status: Option<String>,
+    /// Whether the account's users must sign in with a second factor.
+    #[serde(default)]
+    mfa_required: Option<bool>,
+    /// CIDR ranges its users may sign in from; empty means anywhere.
+    #[serde(default)]
+    allowed_networks: Option<Vec<String>>,
 }
 
 /// A created account with its primary user, and the user's activation link when invited.
@@ -223,6 +229,9 @@ pub async fn patch(
     if has("sso_mandatory") {
         grants.sso_mandatory = Some(auth.also(&app, cap::AccountSsoMandatory, &account, Action::AccountUpdated).await?);
     }
+    if has("mfa_required") || has("allowed_networks") {
+        grants.security = Some(auth.also(&app, cap::SsoManage, &account, Action::AccountUpdated).await?);
+    }
     let request: PatchAccountRequest = body::from_value(value)?;
 
     let mut v = Validator::new();
@@ -243,13 +252,34 @@ pub async fn patch(
             },
         )
     });
+    let allowed_networks = request.allowed_networks.as_deref().and_then(|raw| {
+        let networks = v.check("allowed_networks", crate::client::parse_networks(raw))?;
+        // The caller's own account: never a list that would shut out this very request.
+        let locks_out =
+            account.id == auth.principal.account_id && !crate::client::allowed_from(&networks, auth.ip.as_ref());
+        if locks_out {
+            v.push("allowed_networks", "would lock out your own current address");
+            return None;
+        }
+        Some(networks)
+    });
     v.finish()?;
-    let patch = AccountPatch { name, slug, contact_email, sso_mandatory: request.sso_mandatory, status };
+    let patch = AccountPatch {
+        name,
+        slug,
+        contact_email,
+        sso_mandatory: request.sso_mandatory,
+        status,
+        mfa_required: request.mfa_required,
+        allowed_networks,
+    };
     let nothing = patch.name.is_none()
         && patch.slug.is_none()
         && patch.contact_email.is_none()
         && patch.sso_mandatory.is_none()
-        && patch.status.is_none();
+        && patch.status.is_none()
+        && patch.mfa_required.is_none()
+        && patch.allowed_networks.is_none();
     if nothing {
         return Ok(Json(account));
     }

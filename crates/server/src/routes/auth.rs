@@ -3,6 +3,7 @@
 use crate::app::App;
 use crate::body;
 use crate::client::ClientIp;
+use crate::client::allowed_from;
 use crate::credentials::{self, Checked, refusal};
 use crate::error::{ApiError, ApiResult};
 use crate::mfa::{self, SecondFactor};
@@ -167,6 +168,9 @@ pub async fn login(
         UserStatus::Disabled | UserStatus::Invited => Some(ApiError::UserDisabled),
         UserStatus::Expired => Some(ApiError::UserExpired),
         UserStatus::Active if candidate.blocked => Some(ApiError::AccountSuspended),
+        UserStatus::Active if !allowed_from(&candidate.account.allowed_networks, ip.as_ref()) => {
+            Some(ApiError::NetworkNotAllowed)
+        }
         UserStatus::Active if candidate.account.sso_mandatory && candidate.user.role != Role::SsoAdmin => {
             Some(ApiError::SsoRequired)
         }

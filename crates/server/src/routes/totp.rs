@@ -84,6 +84,9 @@ pub async fn confirm(
 #[utoipa::path(operation_id = "remove_totp", delete, path = "/auth/mfa/totp", tag = "auth", description = "Turns the caller's TOTP factor off. Needs a recent step-up or `password` (and a code) inline.", security(("session" = [], "csrf" = [])), request_body(content = Option<Confirmation>), responses((status = 204, description = "Off"), crate::error::Failure))]
 pub async fn remove(State(app): State<App>, auth: Auth, body: Payload<Confirmation>) -> ApiResult<StatusCode> {
     auth.signin()?;
+    if auth.account.mfa_required {
+        return Err(ApiError::Conflict("your account requires a second factor".into()));
+    }
     stepped_up(&app, &auth, body, Action::MfaDisabled).await?;
     app.store.remove_totp(auth.user.id, &auth.ctx()).await?;
     Ok(StatusCode::NO_CONTENT)

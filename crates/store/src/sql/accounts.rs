@@ -185,7 +185,8 @@ impl AccountStore for Repo {
         };
         let pattern = filter.q.as_deref().map(contains_pattern);
         let rows = sqlx::query(
-            "SELECT a.id, a.kind, a.name, a.slug, a.parent_id, a.status, a.plan, a.sso_mandatory, a.contact_email, \
+            "SELECT a.id, a.kind, a.name, a.slug, a.parent_id, a.status, a.plan, a.sso_mandatory, a.mfa_required, a.allowed_networks, \
+             a.contact_email, \
              a.region, a.created_at, a.deletion_deadline \
              FROM accounts a JOIN account_closure c ON c.descendant = a.id \
              WHERE c.ancestor = $1 AND c.depth > 0 \
@@ -220,6 +221,9 @@ impl AccountStore for Repo {
         if patch.sso_mandatory.is_some() {
             on.push(grants.sso_mandatory.ok_or_else(missing)?.account_id());
         }
+        if patch.mfa_required.is_some() || patch.allowed_networks.is_some() {
+            on.push(grants.security.ok_or_else(missing)?.account_id());
+        }
         let Some(&id) = on.first() else { return Err(DomainError::Internal("an empty account change".into()).into()) };
         if on.iter().any(|other| *other != id) {
             return Err(DomainError::Internal("an account change over two accounts".into()).into());
@@ -246,8 +250,17 @@ impl AccountStore for Repo {
         if let Some(status) = patch.status {
             changes.insert("status".into(), status.as_str().into());
         }
+        if let Some(mfa) = patch.mfa_required {
+            changes.insert("mfa_required".into(), mfa.into());
+        }
+        if let Some(networks) = &patch.allowed_networks {
+            changes.insert("allowed_networks".into(), networks.clone().into());
+        }
+        let networks = patch.allowed_networks.as_ref().unwrap_or(&before.allowed_networks);
+        let networks = serde_json::to_string(networks).map_err(|e| DomainError::Internal(e.to_string()))?;
         sqlx::query(
-            "UPDATE accounts SET name = $2, slug = $3, contact_email = $4, sso_mandatory = $5, status = $6 WHERE id = $1",
+            "UPDATE accounts SET name = $2, slug = $3, contact_email = $4, sso_mandatory = $5, status = $6, \
+             mfa_required = $7, allowed_networks = $8 WHERE id = $1",
         )
         .bind(id.to_string())
         .bind(patch.name.as_ref().unwrap_or(&before.name))
@@ -255,6 +268,8 @@ impl AccountStore for Repo {
         .bind(patch.contact_email.clone().unwrap_or(before.contact_email.clone()))
         .bind(patch.sso_mandatory.unwrap_or(before.sso_mandatory))
         .bind(patch.status.unwrap_or(before.status).as_str())
+        .bind(patch.mfa_required.unwrap_or(before.mfa_required))
+        .bind(networks)
         .execute(&mut *tx)
         .await
         .map_err(unique_violation)?;

@@ -33,7 +33,8 @@ pub struct Repo {
 
 macro_rules! account_cols {
     () => {
-        "id, kind, name, slug, parent_id, status, plan, sso_mandatory, contact_email, region, created_at, deletion_deadline"
+        "id, kind, name, slug, parent_id, status, plan, sso_mandatory, mfa_required, allowed_networks, contact_email, \
+         region, created_at, deletion_deadline"
     };
 }
 
@@ -47,7 +48,8 @@ macro_rules! user_cols {
 macro_rules! joined_account_user_cols {
     () => {
         "a.id AS a_id, a.kind AS a_kind, a.name AS a_name, a.slug AS a_slug, a.parent_id AS a_parent_id, \
-         a.status AS a_status, a.plan AS a_plan, a.sso_mandatory AS a_sso_mandatory, \
+         a.status AS a_status, a.plan AS a_plan, a.sso_mandatory AS a_sso_mandatory, a.mfa_required AS a_mfa_required, \
+         a.allowed_networks AS a_allowed_networks, \
          a.contact_email AS a_contact_email, a.region AS a_region, a.created_at AS a_created_at, \
          a.deletion_deadline AS a_deletion_deadline, \
          u.id AS u_id, u.account_id AS u_account_id, u.email AS u_email, u.name AS u_name, u.role AS u_role, \

@@ -18,6 +18,9 @@ pub(crate) fn account_from_row_as(row: &DbRow, prefix: &str) -> Result<Account> 
         status: parse_col(row, &c("status"))?,
         plan: parse_col(row, &c("plan"))?,
         sso_mandatory: row.try_get(c("sso_mandatory").as_str())?,
+        mfa_required: row.try_get(c("mfa_required").as_str())?,
+        allowed_networks: serde_json::from_str(&row.try_get::<String, _>(c("allowed_networks").as_str())?)
+            .map_err(|e| corrupt("allowed_networks", e))?,
         contact_email: row.try_get(c("contact_email").as_str())?,
         region: row.try_get(c("region").as_str())?,
         created_at: from_micros(row.try_get(c("created_at").as_str())?),

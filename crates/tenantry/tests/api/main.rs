@@ -19,6 +19,7 @@ mod hardening;
 mod input;
 mod isolation;
 mod mfa;
+mod networks;
 mod openapi;
 mod signins;
 mod startup;

@@ -13,6 +13,7 @@ crate::api_tests!(
     a_step_up_of_an_mfa_user_needs_its_code_too_also_inline_when_entering_a_customer,
     turning_mfa_off_needs_a_step_up_and_then_the_password_alone_signs_in,
     a_user_manager_resets_a_lost_factor_and_ends_the_users_sign_ins,
+    an_account_that_requires_mfa_lets_its_users_without_it_only_set_it_up,
 );
 
 /// The code the authenticator shows for `secret` at the server's current time.
@@ -182,4 +183,28 @@ async fn a_user_manager_resets_a_lost_factor_and_ends_the_users_sign_ins(s: Serv
     let done: Vec<_> = items.iter().filter(|e| e["outcome"] == "success").collect();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0]["target"]["id"], uid.as_str());
+}
+
+async fn an_account_that_requires_mfa_lets_its_users_without_it_only_set_it_up(s: Server) {
+    let t = s.tree().await;
+    let (_, viewer) = s.user(&t.customer, &t.customer_id, "viewer", "viewer@globex.test").await;
+    let account = format!("/api/v1/accounts/{}", t.customer_id);
+    // Who sets the policy: the account's own administrators and its MSP's admin.
+    viewer.patch(&account, json!({"mfa_required": true})).await.problem(403, "forbidden");
+    t.rival.patch(&account, json!({"mfa_required": true})).await.problem(404, "not_found");
+    let set = t.msp.patch(&account, json!({"mfa_required": true})).await.expect(200);
+    assert_eq!(set.body["mfa_required"], true);
+    // Users without a factor reach who they are, the enrollment and the way out; nothing else.
+    t.customer.get("/api/v1/me").await.expect(200);
+    t.customer.get(&format!("{account}/users")).await.problem(403, "mfa_enrollment_required");
+    let collections = format!("{account}/collections");
+    viewer.get(&collections).await.problem(403, "mfa_enrollment_required");
+    let fresh = s.login("viewer@globex.test", PASSWORD).await;
+    fresh.get(&collections).await.problem(403, "mfa_enrollment_required");
+    enroll(&s, &fresh).await;
+    fresh.get(&collections).await.expect(200);
+    fresh.delete("/api/v1/auth/mfa/totp").await.problem(409, "conflict");
+    // A technician entering follows its own account's policy, not the customer's.
+    let inside = t.msp.enter(&t.customer_id, "ticket 9").await;
+    t.msp.inside(&inside).get(&collections).await.expect(200);
 }
