@@ -140,6 +140,8 @@ actions! {
     UserActivated = "user.activated";
     UserSessionsEnded = "user.sessions_ended" needs UserManage;
     UserMfaReset = "user.mfa_reset" needs UserManage;
+    SsoRead = "sso.read" needs SsoManage;
+    SsoUpdated = "sso.updated" needs SsoManage;
     UserActivationReissued = "user.activation_reissued";
 }
 

@@ -17,6 +17,9 @@ pub enum DomainError {
     EmailTaken,
     #[error("the account has children that are not pending deletion")]
     HasChildren,
+    /// Single sign-on cannot be mandatory before it is configured and enabled.
+    #[error("enable single sign-on first")]
+    SsoNotConfigured,
     #[error("the plan allows at most {limit} {resource}")]
     PlanLimitReached { resource: &'static str, limit: i64 },
     /// The access session a change was made in ended (or its actor was unassigned) before the

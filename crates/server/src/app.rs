@@ -35,6 +35,8 @@ pub struct Settings {
     pub metrics_token: Option<crate::secrets::Secret>,
     /// How often the background work ends sign-ins that ran out.
     pub sweep_every: std::time::Duration,
+    /// Lets an SSO issuer be `http://` on a loopback address (a local test provider).
+    pub sso_allow_insecure_issuer: bool,
 }
 
 /// How monitored targets are checked.
@@ -83,6 +85,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             metrics_token: None,
             sweep_every: std::time::Duration::from_secs(30),
+            sso_allow_insecure_issuer: false,
         }
     }
 }

@@ -12,6 +12,10 @@ use std::net::IpAddr;
 pub struct ClientIp(pub IpAddr);
 
 impl ClientIp {
+    /// A client whose address a trusted proxy reported unreadably: outside every trusted network,
+    /// and one rate-limit bucket for all such requests.
+    pub const UNKNOWN: Self = Self(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+
     /// The address of a request from `peer` with `headers`, given the proxies trusted to say
     /// whom they forward for.
     pub fn resolve(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> Self {
@@ -20,22 +24,24 @@ impl ClientIp {
         if !is_trusted(&peer) {
             return Self(peer);
         }
-        let hops = headers
+        // Read as bytes: a proxy appends the address it saw to whatever the client sent, so an
+        // unreadable value must not hide the hops after it.
+        let values: Vec<String> = headers
             .get_all("x-forwarded-for")
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter(|hop| !hop.is_empty())
-            .collect::<Vec<_>>();
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
+        let hops: Vec<&str> =
+            values.iter().flat_map(|v| v.split(',')).map(str::trim).filter(|hop| !hop.is_empty()).collect();
         // Each trusted proxy appended the address it saw; the first one it did not trust is the
-        // client. Anything unreadable there is not an address we can count on: the proxy is.
+        // client. Anything unreadable there is no address at all: the client is unknown (never
+        // the proxy, whose address may be inside a trusted network).
         let mut last_trusted = peer;
         for hop in hops.iter().rev() {
             match parse_hop(hop) {
                 Some(ip) if is_trusted(&ip) => last_trusted = ip,
                 Some(ip) => return Self(ip),
-                None => return Self(last_trusted),
+                None => return Self::UNKNOWN,
             }
         }
         Self(last_trusted)
@@ -102,10 +108,18 @@ pub fn parse_networks(raw: &[String]) -> Result<Vec<String>, String> {
     raw.iter()
         .map(|s| {
             let s = s.trim();
-            s.parse::<IpNet>()
+            let net = s
+                .parse::<IpNet>()
                 .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                .map(|net| net.trunc().to_string())
-                .map_err(|_| format!("`{s}` is not a CIDR range"))
+                .map_err(|_| format!("`{s}` is not a CIDR range"))?;
+            // Clients are seen as IPv4 when they come as IPv4-mapped IPv6: such a range would
+            // never match.
+            if let IpNet::V6(v6) = net
+                && v6.addr().to_ipv4_mapped().is_some()
+            {
+                return Err(format!("write `{s}` as an IPv4 range"));
+            }
+            Ok(net.trunc().to_string())
         })
         .collect()
 }
@@ -145,8 +159,14 @@ mod tests {
         // Hops with ports, as some proxies write them.
         let ported = forwarded(&["203.0.113.9:4711, [2001:db8::7]:443"]);
         assert_eq!(ClientIp::resolve(ip("10.0.0.1"), &ported, &trusted), ClientIp(ip("2001:db8::7")));
-        // Garbage where the client should be: not believed.
-        assert_eq!(ClientIp::resolve(ip("10.0.0.1"), &forwarded(&["not-an-ip"]), &trusted), ClientIp(ip("10.0.0.1")));
+        // Garbage where the client should be: not believed, and not the proxy either.
+        assert_eq!(ClientIp::resolve(ip("10.0.0.1"), &forwarded(&["not-an-ip"]), &trusted), ClientIp::UNKNOWN);
+        let mut raw = HeaderMap::new();
+        raw.append("x-forwarded-for", HeaderValue::from_bytes(b"\xff").map_err(|e| e.to_string())?);
+        assert_eq!(ClientIp::resolve(ip("10.0.0.1"), &raw, &trusted), ClientIp::UNKNOWN);
+        let mut appended = HeaderMap::new();
+        appended.append("x-forwarded-for", HeaderValue::from_bytes(b"\xff, 198.51.100.7").map_err(|e| e.to_string())?);
+        assert_eq!(ClientIp::resolve(ip("10.0.0.1"), &appended, &trusted), ClientIp(ip("198.51.100.7")));
         // A peer that is not trusted is not believed either.
         assert_eq!(ClientIp::resolve(ip("198.51.100.7"), &headers, &trusted), ClientIp(ip("198.51.100.7")));
         Ok(())

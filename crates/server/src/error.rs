@@ -52,6 +52,8 @@ pub enum ApiError {
     EmailTaken,
     #[error("the account has children that are not pending deletion")]
     HasChildren,
+    #[error("configure and enable single sign-on first")]
+    SsoNotConfigured,
     #[error("the request body is too large")]
     PayloadTooLarge,
     #[error("{0}")]
@@ -92,7 +94,7 @@ impl ApiError {
             | DelegatedCredentialForbidden => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Conflict(_) | EmailTaken | HasChildren => StatusCode::CONFLICT,
+            Conflict(_) | EmailTaken | HasChildren | SsoNotConfigured => StatusCode::CONFLICT,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Validation(_) | PlanLimitReached(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -127,6 +129,7 @@ impl ApiError {
             Conflict(_) => "conflict",
             EmailTaken => "email_taken",
             HasChildren => "has_children",
+            SsoNotConfigured => "sso_not_configured",
             PayloadTooLarge => "payload_too_large",
             UnsupportedMediaType(_) => "unsupported_media_type",
             Validation(_) => "validation_failed",
@@ -200,6 +203,7 @@ impl From<DomainError> for ApiError {
             DomainError::Conflict(why) => Self::Conflict(why),
             DomainError::EmailTaken => Self::EmailTaken,
             DomainError::HasChildren => Self::HasChildren,
+            DomainError::SsoNotConfigured => Self::SsoNotConfigured,
             e @ DomainError::PlanLimitReached { .. } => Self::PlanLimitReached(e.to_string()),
             DomainError::AccessSessionEnded => Self::AccessSessionRequired,
             DomainError::Internal(why) => Self::Internal(why),

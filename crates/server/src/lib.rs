@@ -30,7 +30,7 @@ use axum::routing::get;
 use client::ClientIp;
 use futures_util::FutureExt;
 use routes::{
-    access, accounts, agents, audit, auth, branding, certificates, collections, expiring, ops, signins, staff,
+    access, accounts, agents, audit, auth, branding, certificates, collections, expiring, ops, signins, sso, staff,
     subscription, support, targets, tokens, totp, users,
 };
 use std::future::Future;
@@ -64,6 +64,7 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(totp::confirm))
         .routes(routes!(totp::renew_codes))
         .routes(routes!(totp::reset))
+        .routes(routes!(sso::get, sso::put))
         .routes(routes!(accounts::list, accounts::create))
         .routes(routes!(accounts::get, accounts::patch, accounts::delete))
         .routes(routes!(accounts::restore))

@@ -220,11 +220,19 @@ impl Auth {
             let details = serde_json::json!({ "credential": "api_token", "token_id": found.token.id.to_string() });
             return Err(refuse_credential(app, &ctx, Action::TokenRefused, refused, details).await);
         }
-        if !allowed_from(&found.account.allowed_networks, ip.as_ref()) {
+        // A token is refused where its creator's sign-in would be: outside the account's
+        // networks, or without a second factor the account requires.
+        let refused = if !allowed_from(&found.account.allowed_networks, ip.as_ref()) {
+            Some(ApiError::NetworkNotAllowed)
+        } else if found.account.mfa_required && !found.creator.mfa_enabled {
+            Some(ApiError::MfaEnrollmentRequired)
+        } else {
+            None
+        };
+        if let Some(refused) = refused {
             let ctx =
                 Ctx { actor: actor(&found.creator, &found.account), ip: ip.map(|i| i.to_string()), ..Ctx::default() };
             let details = serde_json::json!({ "credential": "api_token", "token_id": found.token.id.to_string() });
-            let refused = ApiError::NetworkNotAllowed;
             return Err(refuse_credential(app, &ctx, Action::TokenRefused, refused, details).await);
         }
         if found.token.last_used_at.is_none_or(|at| now - at >= time::Duration::minutes(1)) {

@@ -138,6 +138,22 @@ pub trait SignInStore: Send + Sync {
     async fn activate(&self, token_hash: &str, password_hash: &str) -> Result<Option<User>>;
 }
 
+/// An account's single sign-on provider.
+#[async_trait::async_trait]
+pub trait SsoStore: Send + Sync {
+    /// The account's provider settings, if ever set.
+    async fn sso_settings(&self, grant: &Grant<cap::SsoManage>) -> Result<Option<SsoSettings>>;
+    /// Replaces them (a `None` secret keeps the stored one) and records `sso.updated`, without
+    /// the secret. `Conflict` when disabling while `sso_mandatory` is on, or when another account
+    /// holds one of the email domains.
+    async fn set_sso_settings(
+        &self,
+        grant: &Grant<cap::SsoManage>,
+        settings: SsoSettings,
+        ctx: &Ctx,
+    ) -> Result<SsoSettings>;
+}
+
 /// A user's own second factor (TOTP) and recovery codes; and a user manager's reset of it.
 #[async_trait::async_trait]
 pub trait MfaStore: Send + Sync {
@@ -492,6 +508,7 @@ union!(
     UserStore,
     SignInStore,
     MfaStore,
+    SsoStore,
     StaffStore,
     AccessStore,
     TokenStore,

@@ -172,6 +172,22 @@ pub struct NewSession {
     pub attempt: Option<Reservation>,
 }
 
+/// An account's OpenID Connect provider, as stored.
+#[derive(Clone, Debug)]
+pub struct SsoSettings {
+    pub enabled: bool,
+    pub issuer: String,
+    pub client_id: String,
+    /// Given on a change: `None` keeps the stored secret.
+    pub client_secret: Option<String>,
+    pub scopes: Vec<String>,
+    pub email_claim: String,
+    /// Lowercase; each belongs to one account at most.
+    pub allowed_email_domains: Vec<String>,
+    pub jit_provisioning: bool,
+    pub default_role: Role,
+}
+
 /// A user's TOTP factor as stored.
 #[derive(Clone, Debug)]
 pub struct TotpFactor {

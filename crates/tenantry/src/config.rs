@@ -39,6 +39,8 @@ pub struct Config {
     pub trusted_proxies: String,
     /// Lets `/metrics` answer `Authorization: Bearer <token>` from anywhere, not only loopback.
     pub metrics_token: Option<String>,
+    /// Lets an SSO issuer be `http://` on a loopback address (local test providers only).
+    pub sso_allow_insecure_issuer: bool,
 }
 
 impl Default for Config {
@@ -64,6 +66,7 @@ impl Default for Config {
             smtp_from: "Tenantry <tenantry@localhost>".into(),
             trusted_proxies: String::new(),
             metrics_token: None,
+            sso_allow_insecure_issuer: false,
         }
     }
 }
@@ -159,6 +162,13 @@ impl Config {
         if let Some(v) = env_value("TENANTRY_METRICS_TOKEN")? {
             config.metrics_token = Some(v).filter(|t| !t.is_empty());
         }
+        if let Some(v) = env_value("TENANTRY_SSO_ALLOW_INSECURE_ISSUER")? {
+            config.sso_allow_insecure_issuer = match v.trim() {
+                "1" | "true" => true,
+                "0" | "false" | "" => false,
+                _ => return Err("TENANTRY_SSO_ALLOW_INSECURE_ISSUER must be 1 or 0".into()),
+            };
+        }
         Ok(config)
     }
 
@@ -194,6 +204,7 @@ impl Config {
             trusted_proxies: tenantry_server::client::parse_trusted_proxies(&self.trusted_proxies)
                 .map_err(|e| format!("trusted_proxies: {e}"))?,
             metrics_token: self.metrics_token.clone().map(tenantry_server::secrets::Secret),
+            sso_allow_insecure_issuer: self.sso_allow_insecure_issuer,
             ..Settings::default()
         })
     }

@@ -11,6 +11,7 @@ pub mod collections;
 pub mod expiring;
 pub mod ops;
 pub mod signins;
+pub mod sso;
 pub mod staff;
 pub mod subscription;
 pub mod support;

@@ -14,6 +14,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tenantry_domain::action::act;
+use tenantry_domain::authz::cap;
 use tenantry_domain::{Action, UserId};
 
 /// A pending enrollment: the secret to type in, or the QR code to scan.
@@ -115,6 +116,12 @@ pub async fn reset(
     on: Changing<act::UserMfaReset, UserId>,
     body: Payload<Confirmation>,
 ) -> ApiResult<StatusCode> {
+    // Taking a user's factor away is as lasting as setting its password: not for a technician
+    // inside a session; and one's own factor is turned off by its own route.
+    on.also(&app, cap::UserCredentials).await?;
+    if on.child == on.auth.user.id {
+        return Err(ApiError::Conflict("turn your own factor off with DELETE /auth/mfa/totp".into()));
+    }
     let body = body.read_optional().await?;
     let inline = inline(body.as_ref().ok().and_then(Option::as_ref));
     require_reauth(&app, &on.auth, inline, &on.account, Action::UserMfaReset).await?;

@@ -231,6 +231,9 @@ impl AccountStore for Repo {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let before = Self::account_in(&mut tx, id).await?;
+        if patch.sso_mandatory == Some(true) && !before.sso_mandatory && !Self::sso_enabled(&mut tx, id).await? {
+            return Err(DomainError::SsoNotConfigured.into());
+        }
         if patch.status.is_some() && before.status == AccountStatus::PendingDeletion {
             return Err(DomainError::Conflict("the account is pending deletion; restore it first".into()).into());
         }

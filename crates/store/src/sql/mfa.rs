@@ -45,21 +45,24 @@ impl MfaStore for Repo {
     async fn begin_totp(&self, user: UserId, secret: &str) -> Result<()> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
-        let confirmed: Option<Option<i64>> =
-            sqlx::query_scalar("SELECT confirmed_at FROM totp_factors WHERE user_id = $1")
-                .bind(user.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if matches!(confirmed, Some(Some(_))) {
-            return Err(DomainError::Conflict("TOTP is already on; turn it off first".into()).into());
-        }
-        sqlx::query("DELETE FROM totp_factors WHERE user_id = $1").bind(user.to_string()).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO totp_factors (user_id, secret, created_at) VALUES ($1, $2, $3)")
+        // Only a pending enrollment is replaced: a factor confirmed meanwhile stays, and the
+        // insert then finds its row and changes nothing.
+        sqlx::query("DELETE FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NULL")
             .bind(user.to_string())
-            .bind(secret)
-            .bind(to_micros(now))
             .execute(&mut *tx)
             .await?;
+        let started = sqlx::query(
+            "INSERT INTO totp_factors (user_id, secret, created_at) VALUES ($1, $2, $3) ON CONFLICT (user_id) DO NOTHING",
+        )
+        .bind(user.to_string())
+        .bind(secret)
+        .bind(to_micros(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if started == 0 {
+            return Err(DomainError::Conflict("TOTP is already on; turn it off first".into()).into());
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -217,6 +217,7 @@ mod expiring;
 mod mfa;
 mod platform;
 mod sessions;
+mod sso;
 mod staff;
 mod subscription;
 mod support;

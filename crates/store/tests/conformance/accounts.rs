@@ -167,6 +167,29 @@ async fn turning_on_mandatory_sso_ends_password_sign_ins_but_not_sso_admins(fx: 
     let glass = crate::sessions::sign_in(&fx, breakglass.id, "glass-token").await;
     let grant = t.customer.grant(cap::AccountSsoMandatory, &t.customer.account, Relation::Own);
     let patch = AccountPatch { sso_mandatory: Some(true), ..Default::default() };
+    // Mandatory needs an enabled provider first.
+    let refused = fx
+        .store
+        .update_account(
+            AccountGrants { sso_mandatory: Some(grant), ..Default::default() },
+            patch.clone(),
+            &t.customer.ctx(),
+        )
+        .await;
+    assert!(matches!(refused, Err(tenantry_store::StoreError::Domain(tenantry_domain::DomainError::SsoNotConfigured))));
+    let sso = t.customer.grant(cap::SsoManage, &t.customer.account, Relation::Own);
+    let provider = tenantry_store::SsoSettings {
+        enabled: true,
+        issuer: "https://login.globex.test".into(),
+        client_id: "tenantry".into(),
+        client_secret: Some("s3cret".into()),
+        scopes: vec!["openid".into(), "email".into()],
+        email_claim: "email".into(),
+        allowed_email_domains: vec!["globex.test".into()],
+        jit_provisioning: false,
+        default_role: Role::Viewer,
+    };
+    fx.store.set_sso_settings(&sso, provider, &t.customer.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
     let grants = AccountGrants { sso_mandatory: Some(grant), ..Default::default() };
     let account = fx.store.update_account(grants, patch, &t.customer.ctx()).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(account.sso_mandatory);

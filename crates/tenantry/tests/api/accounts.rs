@@ -123,6 +123,8 @@ async fn only_the_roles_in_the_matrix_may_update_and_set_mandatory_sso(s: Server
     let (_, readonly) = s.user(&t.msp, &t.msp_id, "msp_readonly", "ro@acme.test").await;
     readonly.get(&customer).await.expect(200);
     readonly.patch(&customer, json!({"name": "Nope"})).await.problem(403, "forbidden");
+    t.msp.patch(&customer, json!({"sso_mandatory": true})).await.problem(409, "sso_not_configured");
+    s.enable_sso(&t.msp, &t.customer_id).await;
     let sso = t.msp.patch(&customer, json!({"sso_mandatory": true})).await.expect(200);
     assert_eq!(sso.body["sso_mandatory"], true);
     t.msp.patch(&customer, json!({"status": "pending_deletion"})).await.problem(422, "validation_failed");

@@ -85,6 +85,7 @@ async fn refusals_for_disabled_expired_suspended_and_sso_users_need_the_right_pa
 
     let boss = s.login("boss@globex.test", PASSWORD).await;
     s.user(&boss, &t.customer_id, "sso_admin", "glass@globex.test").await;
+    s.enable_sso(&boss, &t.customer_id).await;
     boss.patch(&customer, json!({"sso_mandatory": true})).await.expect(200);
     boss.get("/api/v1/me").await.problem(401, "unauthenticated");
     s.try_login("boss@globex.test", "wrong password here").await.0.problem(401, "invalid_credentials");

@@ -195,6 +195,7 @@ async fn an_event_names_the_access_session_only_when_it_is_about_that_customer(s
 async fn mandatory_sso_stops_the_customers_password_users_but_not_the_msp(s: Server) {
     let t = s.tree().await;
     let customer = format!("/api/v1/accounts/{}", t.customer_id);
+    s.enable_sso(&t.customer, &t.customer_id).await;
     t.customer.patch(&customer, json!({"sso_mandatory": true})).await.expect(200);
     s.try_login("boss@globex.test", PASSWORD).await.0.problem(403, "sso_required");
     let inside = t.msp.inside(&t.msp.enter(&t.customer_id, "SSO is broken").await);

@@ -22,6 +22,7 @@ mod mfa;
 mod networks;
 mod openapi;
 mod signins;
+mod sso;
 mod startup;
 mod subscription;
 mod support;

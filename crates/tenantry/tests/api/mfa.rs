@@ -171,6 +171,20 @@ async fn a_user_manager_resets_a_lost_factor_and_ends_the_users_sign_ins(s: Serv
     let path = format!("/api/v1/accounts/{}/users/{uid}/mfa", t.customer_id);
     viewer.delete(&path).await.problem(403, "forbidden");
     t.rival.delete(&path).await.problem(404, "not_found");
+    // Not a technician inside the customer, and not one's own factor.
+    let (_, tech) = s.user(&t.msp, &t.msp_id, "msp_staff", "tech@acme.test").await;
+    let tech_id = tech.get("/api/v1/me").await.id("/user/id");
+    t.msp
+        .put(&format!("/api/v1/accounts/{}/users/{tech_id}/assignments/{}", t.msp_id, t.customer_id))
+        .await
+        .expect(204);
+    let inside = tech.inside(&tech.enter(&t.customer_id, "ticket 5").await);
+    inside.delete(&path).await.problem(403, "delegated_credential_forbidden");
+    let boss_id = t.customer.get("/api/v1/me").await.id("/user/id");
+    t.customer
+        .delete(&format!("/api/v1/accounts/{}/users/{boss_id}/mfa", t.customer_id))
+        .await
+        .problem(409, "conflict");
     // A reset is a step-up action: the manager's own sign-in must be recent.
     s.clock.advance(Duration::minutes(10));
     t.customer.delete(&path).await.problem(403, "reauth_required");
@@ -189,6 +203,8 @@ async fn an_account_that_requires_mfa_lets_its_users_without_it_only_set_it_up(s
     let t = s.tree().await;
     let (_, viewer) = s.user(&t.customer, &t.customer_id, "viewer", "viewer@globex.test").await;
     let account = format!("/api/v1/accounts/{}", t.customer_id);
+    let token = t.customer.post(&format!("{account}/api-tokens"), json!({"name": "ci", "expires_in_days": 9})).await;
+    let bearer = t.customer.bearer(token.expect(201).body["token"].as_str().unwrap_or_default());
     // Who sets the policy: the account's own administrators and its MSP's admin.
     viewer.patch(&account, json!({"mfa_required": true})).await.problem(403, "forbidden");
     t.rival.patch(&account, json!({"mfa_required": true})).await.problem(404, "not_found");
@@ -197,6 +213,8 @@ async fn an_account_that_requires_mfa_lets_its_users_without_it_only_set_it_up(s
     // Users without a factor reach who they are, the enrollment and the way out; nothing else.
     t.customer.get("/api/v1/me").await.expect(200);
     t.customer.get(&format!("{account}/users")).await.problem(403, "mfa_enrollment_required");
+    // A token of a creator without a factor stops too.
+    bearer.get(&format!("{account}/users")).await.problem(403, "mfa_enrollment_required");
     let collections = format!("{account}/collections");
     viewer.get(&collections).await.problem(403, "mfa_enrollment_required");
     let fresh = s.login("viewer@globex.test", PASSWORD).await;

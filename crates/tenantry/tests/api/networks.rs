@@ -51,6 +51,11 @@ async fn a_change_that_would_lock_out_its_author_or_names_no_range_is_refused(s:
     let locked = locked.problem(422, "validation_failed");
     assert_eq!(locked.body["errors"][0]["field"], "allowed_networks");
     t.customer.patch(&account, json!({"allowed_networks": ["not a range"]})).await.problem(422, "validation_failed");
+    // Clients are seen as IPv4: an IPv4-mapped IPv6 range would never match.
+    t.customer
+        .patch(&account, json!({"allowed_networks": ["::ffff:127.0.0.0/104"]}))
+        .await
+        .problem(422, "validation_failed");
     assert_eq!(t.customer.get(&account).await.body["allowed_networks"], json!([]), "nothing changed");
     let set = t.customer.patch(&account, json!({"allowed_networks": ["127.0.0.1/8", "2001:db8::1"]})).await.expect(200);
     assert_eq!(set.body["allowed_networks"], json!(["127.0.0.0/8", "2001:db8::1/128"]));

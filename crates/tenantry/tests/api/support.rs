@@ -286,6 +286,13 @@ impl Server {
         (reply.id("/user/id"), self.login(email, PASSWORD).await)
     }
 
+    /// Configures and enables an OpenID provider on `account` (nothing contacts it).
+    pub async fn enable_sso(&self, by: &Session, account: &str) {
+        let body = json!({"enabled": true, "issuer": "https://login.example.test", "client_id": "tenantry",
+            "client_secret": "provider-secret"});
+        by.send("PUT", &format!("/api/v1/accounts/{account}/sso"), Some(body), true).await.expect(200);
+    }
+
     /// platform → partner → MSP → two customers, plus another MSP with a customer.
     pub async fn tree(&self) -> Tree {
         let root = self.root().await;
