@@ -40,6 +40,8 @@ struct LoginPage {
     form_token: String,
     email: String,
     error: Option<String>,
+    /// Whether the user must give its authenticator's code (the password was right).
+    ask_code: bool,
 }
 
 /// The sign-in form, with a fresh form token in a cookie and a hidden field.
@@ -52,8 +54,9 @@ fn login_form(
     error: Option<String>,
 ) -> Response {
     let form_token = random_token().unwrap_or_default();
-    let mut response =
-        page_with_status(status, &LoginPage { branding, action, form_token: form_token.clone(), email, error });
+    let ask_code = status == StatusCode::UNAUTHORIZED && error.as_deref() == Some(ASK_CODE);
+    let page = LoginPage { branding, action, form_token: form_token.clone(), email, error, ask_code };
+    let mut response = page_with_status(status, &page);
     let secure = if app.secure_cookies() { "; Secure" } else { "" };
     let cookie = format!("{}={form_token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600{secure}", login_cookie(app));
     if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -103,6 +106,9 @@ struct SignedIn {
     account: super::Account,
 }
 
+/// What the form says when the password was right and the second factor is missing.
+const ASK_CODE: &str = "Enter the code from your authenticator app, or a recovery code.";
+
 async fn sign_in(app: &App, api: Api, headers: HeaderMap, form: Form, slug: Option<String>) -> Response {
     let branding = login_branding(&api, slug.as_deref()).await.unwrap_or_default();
     let action = slug.as_deref().map(|s| format!("/login/{s}")).unwrap_or_else(|| "/login".into());
@@ -112,12 +118,22 @@ async fn sign_in(app: &App, api: Api, headers: HeaderMap, form: Form, slug: Opti
         let error = Some("The sign-in form expired. Please try again.".to_owned());
         return login_form(app, StatusCode::FORBIDDEN, branding, action, email, error);
     }
-    let body = json!({"email": email, "password": form.get("password").cloned().unwrap_or_default()});
+    let mut body = json!({"email": email, "password": form.get("password").cloned().unwrap_or_default()});
+    // Six digits are the authenticator's code; anything else given is a recovery code.
+    let code: String = field(&form, "code").chars().filter(|c| !c.is_whitespace()).collect();
+    if !code.is_empty() {
+        let key =
+            if code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()) { "totp_code" } else { "recovery_code" };
+        body[key] = json!(code);
+    }
     let reply = api.call(Method::POST, "/auth/login", Some(("application/json", body.to_string().into_bytes()))).await;
     if !reply.status.is_success() {
         let problem: super::Problem = serde_json::from_value(reply.body).unwrap_or_default();
         let error = match problem.code.as_str() {
-            "invalid_credentials" => "Wrong email or password.".to_owned(),
+            "invalid_credentials" if code.is_empty() => "Wrong email or password.".to_owned(),
+            "invalid_credentials" => "Wrong email, password or code.".to_owned(),
+            "mfa_required" => ASK_CODE.to_owned(),
+            "network_not_allowed" => "Your account does not allow sign-ins from this network.".to_owned(),
             "rate_limited" => "Too many failed sign-ins. Wait a while and try again.".to_owned(),
             "validation_failed" => "Enter your email address and password.".to_owned(),
             _ => problem.detail,

@@ -11,6 +11,7 @@ crate::api_tests!(
     portal_forms_import_register_monitor_and_contact_through_the_api,
     console_forms_without_the_sign_ins_csrf_token_change_nothing,
     the_sign_in_form_needs_its_own_form_token_and_lands_by_account_kind,
+    an_mfa_user_signs_in_through_the_form_with_its_authenticator_code,
 );
 
 /// A form post from `who`'s browser: its cookie, and `fields` urlencoded (with its CSRF token
@@ -213,4 +214,60 @@ async fn the_sign_in_form_needs_its_own_form_token_and_lands_by_account_kind(s: 
     s.tree().await;
     let boss = post(cookie, token.to_owned(), "boss@globex.test").await;
     assert_eq!(boss.headers().get("location").and_then(|v| v.to_str().ok()), Some("/portal"));
+}
+
+async fn an_mfa_user_signs_in_through_the_form_with_its_authenticator_code(s: Server) {
+    let t = s.tree().await;
+    let started = t.customer.post("/api/v1/auth/mfa/totp", json!({})).await.expect(200);
+    let secret = started.body["secret"].as_str().unwrap_or_default().to_owned();
+    let code_now = || {
+        let totp = tenantry_server::mfa::totp(&secret, "x@y.test").unwrap_or_else(|e| panic!("{e}"));
+        totp.generate(u64::try_from(s.clock_now().unix_timestamp()).unwrap_or_default()).to_string()
+    };
+    t.customer.post("/api/v1/auth/mfa/totp/confirm", json!({"code": code_now()})).await.expect(200);
+    s.clock.advance(time::Duration::seconds(30));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let post = |code: String| {
+        let http = http.clone();
+        let (login, url) = (s.url("/login"), s.url("/login"));
+        async move {
+            let form_page = http.get(login).send().await.unwrap_or_else(|e| panic!("{e}"));
+            let cookie = form_page
+                .headers()
+                .get("set-cookie")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .unwrap_or_default()
+                .to_owned();
+            let html = form_page.text().await.unwrap_or_default();
+            let token =
+                html.split("name=\"form_token\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
+            let body = format!(
+                "form_token={token}&email=boss%40globex.test&password={}&code={code}",
+                PASSWORD.replace(' ', "+")
+            );
+            http.post(url)
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+        }
+    };
+    // The password alone: the form asks for the code, keeping the email.
+    let asked = post(String::new()).await;
+    assert_eq!(asked.status(), 401);
+    let html = asked.text().await.unwrap_or_default();
+    assert!(html.contains("data-testid=\"code-asked\"") && html.contains("authenticator app"), "{html}");
+    assert!(html.contains("value=\"boss@globex.test\""));
+    let wrong = post("000000".into()).await;
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.text().await.unwrap_or_default().contains("Wrong email, password or code."));
+    let signed_in = post(code_now()).await;
+    assert_eq!(signed_in.status(), 303);
+    assert_eq!(signed_in.headers().get("location").and_then(|v| v.to_str().ok()), Some("/portal"));
 }
