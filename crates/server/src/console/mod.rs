@@ -6,6 +6,7 @@
 mod auth;
 mod partner;
 mod portal;
+mod profile;
 
 use crate::app::App;
 use crate::principal::cookie;
@@ -48,6 +49,7 @@ pub fn routes(api: Router) -> Router<App> {
         .merge(auth::routes())
         .merge(partner::routes())
         .merge(portal::routes())
+        .merge(profile::routes())
         .layer(axum::Extension(ApiService(api)))
 }
 
@@ -125,6 +127,8 @@ pub struct Api {
     pub access: Option<String>,
     peer: Option<SocketAddr>,
     client: Option<crate::client::ClientIp>,
+    /// The browser's `User-Agent`, so that its sign-ins list it.
+    user_agent: Option<HeaderValue>,
     cookie_name: &'static str,
 }
 
@@ -144,6 +148,7 @@ impl FromRequestParts<App> for Api {
             access: None,
             peer: parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0),
             client: crate::principal::client_ip(parts),
+            user_agent: parts.headers.get(header::USER_AGENT).cloned(),
             cookie_name: app.session_cookie_name(),
         })
     }
@@ -161,6 +166,9 @@ impl Api {
         }
         if let Some(a) = &self.access {
             request = request.header(crate::principal::ACCESS_SESSION_HEADER, a);
+        }
+        if let Some(ua) = &self.user_agent {
+            request = request.header(header::USER_AGENT, ua);
         }
         let (content_type, bytes) = match body {
             Some((content_type, bytes)) => (Some(content_type), bytes),
@@ -482,6 +490,8 @@ const DONE: &[(&str, &str)] = &[
     ("reopened", "Request reopened."),
     ("restored", "Account restored."),
     ("scheduled", "Deletion scheduled."),
+    ("ended", "Signed out there."),
+    ("mfa_off", "Two-factor authentication is off."),
 ];
 
 /// Builds a query string from pairs, leaving out empty values.

@@ -12,6 +12,7 @@ crate::api_tests!(
     console_forms_without_the_sign_ins_csrf_token_change_nothing,
     the_sign_in_form_needs_its_own_form_token_and_lands_by_account_kind,
     an_mfa_user_signs_in_through_the_form_with_its_authenticator_code,
+    the_profile_page_ends_other_sign_ins_and_sets_up_and_removes_the_second_factor,
 );
 
 /// A form post from `who`'s browser: its cookie, and `fields` urlencoded (with its CSRF token
@@ -252,6 +253,7 @@ async fn an_mfa_user_signs_in_through_the_form_with_its_authenticator_code(s: Se
             http.post(url)
                 .header("cookie", cookie)
                 .header("content-type", "application/x-www-form-urlencoded")
+                .header("user-agent", "Console/3.0")
                 .body(body)
                 .send()
                 .await
@@ -270,4 +272,45 @@ async fn an_mfa_user_signs_in_through_the_form_with_its_authenticator_code(s: Se
     let signed_in = post(code_now()).await;
     assert_eq!(signed_in.status(), 303);
     assert_eq!(signed_in.headers().get("location").and_then(|v| v.to_str().ok()), Some("/portal"));
+    // The console's sign-in is listed with the browser that made it.
+    let listed = t.customer.get("/api/v1/auth/sessions").await.expect(200);
+    assert!(listed.text.contains("Console/3.0"), "{}", listed.text);
+}
+
+async fn the_profile_page_ends_other_sign_ins_and_sets_up_and_removes_the_second_factor(s: Server) {
+    let t = s.tree().await;
+    let boss = s.login_from("boss@globex.test", PASSWORD, "Laptop/1.0").await;
+    let other = s.login_from("boss@globex.test", PASSWORD, "Phone/2.0").await;
+    let shown = s.raw(&boss, "GET", "/profile", "text/plain", "").await;
+    page(&shown, "Laptop/1.0 <strong>(this browser)</strong>");
+    page(&shown, "Phone/2.0");
+    page(&s.raw(&t.msp, "GET", "/profile", "text/plain", "").await, "Where you are signed in");
+    // Everywhere else: the phone and the tree's own sign-in end; this one stays.
+    page(&form(&s, &boss, "/profile/sessions/end-others", &[], true).await, "Signed out there.");
+    other.get("/api/v1/me").await.problem(401, "unauthenticated");
+    t.customer.get("/api/v1/me").await.problem(401, "unauthenticated");
+    // Without the sign-in's CSRF token nothing changes.
+    let forged = form(&s, &boss, "/profile/mfa/start", &[("password", PASSWORD)], false).await;
+    assert!(!forged.text.contains("<svg") && forged.text.contains("CSRF"), "{}", forged.text);
+    let started = form(&s, &boss, "/profile/mfa/start", &[("password", PASSWORD)], true).await;
+    page(&started, "<svg");
+    let secret = started
+        .text
+        .split("data-testid=\"totp-secret\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap_or_default()
+        .to_owned();
+    let code_now = || {
+        let totp = tenantry_server::mfa::totp(&secret, "x@y.test").unwrap_or_else(|e| panic!("{e}"));
+        totp.generate(u64::try_from(s.clock_now().unix_timestamp()).unwrap_or_default()).to_string()
+    };
+    let confirmed = form(&s, &boss, "/profile/mfa/confirm", &[("code", &code_now())], true).await;
+    page(&confirmed, "data-testid=\"recovery-codes\"");
+    assert_eq!(confirmed.text.matches("<li><code>").count(), 10);
+    assert_eq!(boss.get("/api/v1/me").await.body["user"]["mfa_enabled"], true);
+    s.clock.advance(time::Duration::seconds(30));
+    let off = form(&s, &boss, "/profile/mfa/off", &[("password", PASSWORD), ("code", &code_now())], true).await;
+    page(&off, "Two-factor authentication is off.");
+    assert_eq!(boss.get("/api/v1/me").await.body["user"]["mfa_enabled"], false);
 }
