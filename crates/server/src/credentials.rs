@@ -9,7 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::mfa::{self, SecondFactor};
 use crate::principal::{Auth, record_refusal};
 use tenantry_domain::authz::Credential;
-use tenantry_domain::{Account, AccountId, Action, AuditTarget, Outcome};
+use tenantry_domain::{Account, AccountId, Action, AuditTarget, Outcome, User};
 use tenantry_store::{AuditDraft, Linking, Reservation};
 
 /// The rate-limit scopes of an attempt: the client's address (IPv6 per /64) and the email.
@@ -63,6 +63,32 @@ pub fn refusal(account: AccountId, action: Action, user: Option<String>, reason:
     }
 }
 
+/// Why a right password was not enough: the audit reason, the outcome and the answer.
+pub type Refused = (&'static str, Outcome, ApiError);
+
+/// After a right password, the second factor of a user with MFA (nothing for one without): the
+/// attempt's reservation comes back when it passes. A missing factor releases it (the password
+/// was right); a wrong or replayed code keeps it counted, like a wrong password.
+pub async fn second_factor(
+    app: &App,
+    user: &User,
+    sent: &SecondFactor,
+    reservation: Reservation,
+) -> ApiResult<Result<Reservation, Refused>> {
+    if !user.mfa_enabled {
+        return Ok(Ok(reservation));
+    }
+    match mfa::check_second_factor(app, user, sent).await {
+        Ok(()) => Ok(Ok(reservation)),
+        Err(e @ ApiError::MfaRequired) => {
+            app.store.release_attempt(reservation).await?;
+            Ok(Err(("mfa_required", Outcome::Denied, e)))
+        }
+        Err(e @ ApiError::InvalidCredentials) => Ok(Err(("invalid_second_factor", Outcome::Failure, e))),
+        Err(e) => Err(e),
+    }
+}
+
 /// Checks the caller's own password, and its second factor when it has one (a step-up): limited
 /// and recorded like a sign-in, as `auth.reauth` failures in the caller's trail.
 pub async fn confirm_own_password(app: &App, auth: &Auth, password: &str, second: &SecondFactor) -> ApiResult<()> {
@@ -70,19 +96,9 @@ pub async fn confirm_own_password(app: &App, auth: &Auth, password: &str, second
     let candidate = app.store.login_candidate(&auth.principal.email).await?;
     let hash = candidate.as_ref().and_then(|c| c.password_hash.as_deref());
     let (reason, outcome, error) = match check_password(app, &scopes, password, hash).await {
-        Ok(Checked::Verified(reservation)) if !auth.user.mfa_enabled => {
-            return Ok(app.store.release_attempt(reservation).await?);
-        }
-        Ok(Checked::Verified(reservation)) => match mfa::check_second_factor(app, &auth.user, second).await {
-            Ok(()) => return Ok(app.store.release_attempt(reservation).await?),
-            // The password was right: only the factor is missing.
-            Err(e @ ApiError::MfaRequired) => {
-                app.store.release_attempt(reservation).await?;
-                ("mfa_required", Outcome::Denied, e)
-            }
-            // A wrong or replayed code stays counted, like a wrong password.
-            Err(e @ ApiError::InvalidCredentials) => ("invalid_second_factor", Outcome::Failure, e),
-            Err(e) => return Err(e),
+        Ok(Checked::Verified(reservation)) => match second_factor(app, &auth.user, second, reservation).await? {
+            Ok(reservation) => return Ok(app.store.release_attempt(reservation).await?),
+            Err(refused) => refused,
         },
         Ok(Checked::Wrong) => ("invalid_credentials", Outcome::Failure, ApiError::InvalidCredentials),
         Err(e @ ApiError::RateLimited { .. }) => ("rate_limited", Outcome::Denied, e),

@@ -6,7 +6,7 @@ use crate::client::ClientIp;
 use crate::client::allowed_from;
 use crate::credentials::{self, Checked, refusal};
 use crate::error::{ApiError, ApiResult};
-use crate::mfa::{self, SecondFactor};
+use crate::mfa::SecondFactor;
 use crate::principal::{Auth, client_ip};
 use crate::secrets::{random_token, token_hash};
 use axum::Json;
@@ -182,28 +182,14 @@ pub async fn login(
         let draft = refusal(trail, Action::LoginFailed, user, refused.code(), Outcome::Denied);
         return Err(crate::principal::record_refusal(&app, draft, &ctx, refused).await);
     }
-    if candidate.user.mfa_enabled {
-        let second = SecondFactor { totp_code: request.totp_code, recovery_code: request.recovery_code };
-        let (reason, outcome, error) = match mfa::check_second_factor(&app, &candidate.user, &second).await {
-            Ok(()) => (None, Outcome::Success, None),
-            Err(e) => (Some(e.code()), Outcome::Failure, Some(e)),
-        };
-        if let (Some(reason), Some(error)) = (reason, error) {
-            let outcome = match error {
-                // The password was right: the client asks for the code next.
-                ApiError::MfaRequired => {
-                    app.store.release_attempt(attempt).await?;
-                    Outcome::Denied
-                }
-                // A wrong or replayed code stays counted, like a wrong password.
-                ApiError::InvalidCredentials => outcome,
-                other => return Err(other),
-            };
-            let reason = if reason == "invalid_credentials" { "invalid_second_factor" } else { reason };
+    let second = SecondFactor { totp_code: request.totp_code, recovery_code: request.recovery_code };
+    let attempt = match credentials::second_factor(&app, &candidate.user, &second, attempt).await? {
+        Ok(attempt) => attempt,
+        Err((reason, outcome, error)) => {
             let draft = refusal(trail, Action::LoginFailed, user, reason, outcome);
             return Err(crate::principal::record_refusal(&app, draft, &ctx, error).await);
         }
-    }
+    };
     let token = random_token()?;
     let csrf_token = random_token()?;
     let expires_at = now + app.settings.session_absolute;
