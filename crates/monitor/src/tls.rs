@@ -103,6 +103,16 @@ impl Checker {
         })
     }
 
+    /// A verifying client configuration with the same trust anchors, for other outgoing
+    /// connections (an account's identity provider).
+    pub fn client_config(&self) -> Result<rustls::ClientConfig, String> {
+        Ok(rustls::ClientConfig::builder_with_provider(self.provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS configuration: {e}"))?
+            .with_root_certificates(self.roots.clone())
+            .with_no_client_auth())
+    }
+
     /// How long one check may take.
     pub fn timeout(&self) -> Duration {
         self.timeout

@@ -121,6 +121,7 @@ pub struct Inner {
     pub public_url: String,
     pub checker: Arc<Checker>,
     pub mailer: Option<crate::mail::Mailer>,
+    pub providers: crate::oidc::Providers,
 }
 
 /// Cheap to clone; shared by every request.
@@ -149,6 +150,12 @@ impl App {
         let mailer =
             settings.smtp.as_ref().map(crate::mail::Mailer::new).transpose().map_err(crate::ApiError::Internal)?;
         let passwords = Passwords::new(settings.hashing)?;
+        let providers = crate::oidc::Providers::new(
+            checker.client_config().map_err(crate::ApiError::Internal)?,
+            monitor.allow_private,
+            settings.sso_allow_insecure_issuer,
+        )
+        .map_err(crate::ApiError::Internal)?;
         Ok(Self(Arc::new(Inner {
             store,
             clock,
@@ -158,6 +165,7 @@ impl App {
             public_url,
             checker: Arc::new(checker),
             mailer,
+            providers,
         })))
     }
 

@@ -12,6 +12,7 @@ pub mod error;
 pub mod granted;
 pub mod mail;
 pub mod mfa;
+pub mod oidc;
 pub mod openapi;
 pub mod passwords;
 pub mod principal;
@@ -65,6 +66,7 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(totp::renew_codes))
         .routes(routes!(totp::reset))
         .routes(routes!(sso::get, sso::put))
+        .routes(routes!(sso::test))
         .routes(routes!(accounts::list, accounts::create))
         .routes(routes!(accounts::get, accounts::patch, accounts::delete))
         .routes(routes!(accounts::restore))
@@ -130,6 +132,8 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/auth/sso/start", get(routes::oidc::start))
+        .route("/auth/sso/callback", get(routes::oidc::callback))
         .route(
             "/api/v1/openapi.json",
             get(move || {

@@ -95,7 +95,8 @@ impl FromRequestParts<App> for Auth {
             return Err(refuse_credential(app, &ctx(), Action::SessionRefused, refused, details).await);
         }
         // An account that requires MFA lets a user without it only set one up.
-        if session.account.mfa_required && !session.user.mfa_enabled {
+        // A provider's sign-in is not asked for a factor of ours: the provider owns MFA.
+        if session.account.mfa_required && !session.user.mfa_enabled && session.method != "sso" {
             let uri = parts.extensions.get::<axum::extract::OriginalUri>().map_or(&parts.uri, |o| &o.0);
             if !enrollment_route(&parts.method, uri.path()) {
                 return Err(ApiError::MfaEnrollmentRequired);
@@ -165,7 +166,7 @@ fn enrollment_route(method: &Method, path: &str) -> bool {
 }
 
 /// How a user appears as the actor of audit events.
-fn actor(user: &tenantry_domain::User, account: &Account) -> AuditActor {
+pub fn actor(user: &tenantry_domain::User, account: &Account) -> AuditActor {
     AuditActor {
         user_id: Some(user.id),
         email: Some(user.email.to_string()),

@@ -7,8 +7,8 @@ use tenantry_domain::Action;
 use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, Agent, AgentId, ApiTokenId, AuditEvent, Certificate, CertificateId,
-    Collection, CollectionId, EventId, Limits, MonitoredTarget, SessionId, SupportRequest, SupportRequestId, TargetId,
-    TlsCheck, User, UserId, audit::Verification,
+    Collection, CollectionId, Email, EventId, Limits, MonitoredTarget, Role, SessionId, SupportRequest,
+    SupportRequestId, TargetId, TlsCheck, User, UserId, audit::Verification,
 };
 use time::OffsetDateTime;
 
@@ -114,7 +114,7 @@ pub trait SignInStore: Send + Sync {
     async fn session_by_token(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
     async fn touch_session(&self, id: SessionId) -> Result<()>;
     /// Step-up: a new token for the same sign-in, `reauth_at` now, and `auth.reauth` recorded.
-    async fn rotate_session(&self, id: SessionId, new_token_hash: &str, ctx: &Ctx) -> Result<()>;
+    async fn rotate_session(&self, id: SessionId, new_token_hash: &str, method: &str, ctx: &Ctx) -> Result<()>;
     /// Ends a sign-in; `action` is recorded when given.
     async fn end_session(&self, id: SessionId, action: Option<Action>, ctx: &Ctx) -> Result<()>;
     /// `user`'s open sign-ins seen since `seen_since` (older ones have lapsed), newest first.
@@ -152,6 +152,26 @@ pub trait SsoStore: Send + Sync {
         settings: SsoSettings,
         ctx: &Ctx,
     ) -> Result<SsoSettings>;
+    /// The provider an account signs in with, if it is enabled (for the sign-in flow, which has
+    /// no grant: the provider itself is the proof).
+    async fn enabled_sso(&self, account: AccountId) -> Result<Option<SsoSettings>>;
+    /// The account with enabled single sign-on that `slug` names, or that claims `domain`.
+    async fn sso_account(&self, slug: Option<&str>, domain: Option<&str>) -> Result<Option<AccountId>>;
+    /// Records a flow unless its address already has `per_ip` flows under way (`false`); drops
+    /// the ones that lapsed.
+    async fn begin_sso_flow(&self, flow: SsoFlow, per_ip: i64) -> Result<bool>;
+    /// Takes a flow by its state's hash, once: a second take, or one after it lapsed, is `None`.
+    async fn take_sso_flow(&self, state_hash: &str) -> Result<Option<SsoFlow>>;
+    /// The user of `account` with `email`; when unknown and `provision` holds a role and a name,
+    /// creates it active, without a password, within the account's user limit, recording
+    /// `user.created`. An invited user becomes active (the provider proved the address).
+    async fn sso_user(
+        &self,
+        account: AccountId,
+        email: &Email,
+        provision: Option<(Role, String)>,
+        ctx: &Ctx,
+    ) -> Result<SsoUser>;
 }
 
 /// A user's own second factor (TOTP) and recovery codes; and a user manager's reset of it.

@@ -188,6 +188,35 @@ pub struct SsoSettings {
     pub default_role: Role,
 }
 
+/// A single sign-on under way, between the redirect to the provider and its callback.
+#[derive(Clone, Debug)]
+pub struct SsoFlow {
+    /// SHA-256 of the `state` sent to the provider.
+    pub state_hash: String,
+    /// The account whose provider is used.
+    pub account_id: AccountId,
+    /// A step-up of this sign-in; `None` for a sign-in.
+    pub step_up_of: Option<SessionId>,
+    /// SHA-256 of the browser's binding cookie.
+    pub browser_hash: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+    /// A relative path to land on afterwards.
+    pub return_to: Option<String>,
+    pub ip: Option<String>,
+    pub expires_at: OffsetDateTime,
+}
+
+/// A user a provider vouched for, found in (or provisioned into) the provider's account.
+#[derive(Clone, Debug)]
+pub enum SsoUser {
+    Found(Box<LoginCandidate>),
+    /// The email is unknown to the account, and it may not provision it.
+    Unknown,
+    /// The email is taken by a user of another account.
+    Elsewhere,
+}
+
 /// A user's TOTP factor as stored.
 #[derive(Clone, Debug)]
 pub struct TotpFactor {
@@ -220,6 +249,8 @@ pub struct SessionRecord {
     pub last_seen_at: OffsetDateTime,
     pub reauth_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+    /// How the user proved who it is: `password` or `sso`.
+    pub method: String,
 }
 
 /// Attempts reserved by `reserve_attempt`: failures unless released.

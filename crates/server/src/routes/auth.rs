@@ -93,7 +93,7 @@ pub struct ChangePasswordRequest {
 
 /// The `Set-Cookie` value that carries a sign-in token (or, with `None`, removes it). Over https
 /// it is a `__Host-` cookie: Secure, for this host only, on every path.
-fn session_cookie(app: &App, token: Option<&str>) -> ApiResult<HeaderValue> {
+pub(crate) fn session_cookie(app: &App, token: Option<&str>) -> ApiResult<HeaderValue> {
     let secure = if app.secure_cookies() { "; Secure" } else { "" };
     let name = app.session_cookie_name();
     let value = match token {
@@ -231,7 +231,7 @@ pub async fn reauth(State(app): State<App>, auth: Auth, headers: HeaderMap, byte
     let second = SecondFactor { totp_code: request.totp_code, recovery_code: request.recovery_code };
     credentials::confirm_own_password(&app, &auth, &request.password, &second).await?;
     let token = random_token()?;
-    app.store.rotate_session(signin.id, &token_hash(&token), &auth.ctx()).await?;
+    app.store.rotate_session(signin.id, &token_hash(&token), "password", &auth.ctx()).await?;
     let body = CsrfReply { csrf_token: signin.csrf_token.clone() };
     Ok(([(header::SET_COOKIE, session_cookie(&app, Some(&token))?)], Json(body)).into_response())
 }

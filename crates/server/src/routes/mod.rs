@@ -9,6 +9,7 @@ pub mod branding;
 pub mod certificates;
 pub mod collections;
 pub mod expiring;
+pub mod oidc;
 pub mod ops;
 pub mod signins;
 pub mod sso;

@@ -193,3 +193,23 @@ pub async fn put(
     let settings = body.read().await?.into_settings(on.account.kind, app.settings.sso_allow_insecure_issuer)?;
     Ok(Json(app.store.set_sso_settings(&on.grant, settings, &on.ctx()).await?.into()))
 }
+
+/// What a connection test found.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SsoTestReply {
+    ok: bool,
+    error: Option<String>,
+    authorization_endpoint: Option<String>,
+}
+
+#[utoipa::path(operation_id = "test_sso", post, path = "/accounts/{id}/sso/test", tag = "sso", description = "Fetches the provider's discovery document and keys now.", security(("session" = [], "csrf" = [])), params(("id" = String, Path)), responses((status = 200, body = SsoTestReply), crate::error::Failure))]
+pub async fn test(State(app): State<App>, on: Granted<act::SsoRead>) -> ApiResult<Json<SsoTestReply>> {
+    let Some(settings) = app.store.sso_settings(&on.grant).await? else {
+        let error = Some("no provider is set".to_owned());
+        return Ok(Json(SsoTestReply { ok: false, error, authorization_endpoint: None }));
+    };
+    Ok(Json(match app.providers.test(&settings).await {
+        Ok(endpoint) => SsoTestReply { ok: true, error: None, authorization_endpoint: Some(endpoint) },
+        Err(failure) => SsoTestReply { ok: false, error: Some(failure.detail), authorization_endpoint: None },
+    }))
+}

@@ -10,7 +10,8 @@ pub(crate) enum Ending {
     ActorExcept(UserId, String),
     /// Those a user opened into one customer (unassignment).
     ActorInto(UserId, AccountId),
-    /// Those opened by an account's password users (mandatory SSO switched on).
+    /// Those opened from password sign-ins of an account's users but its `sso_admin`s (mandatory
+    /// SSO switched on).
     UsersOf(AccountId),
 }
 
@@ -68,7 +69,8 @@ impl Repo {
                 Ending::UsersOf(account) => {
                     sqlx::query(
                         "SELECT id, account_id FROM access_sessions WHERE ended_at IS NULL AND actor_user_id IN \
-                     (SELECT id FROM users WHERE account_id = $1 AND role <> 'sso_admin')",
+                     (SELECT id FROM users WHERE account_id = $1 AND role <> 'sso_admin') AND signin_session_id IN \
+                     (SELECT id FROM sessions WHERE method <> 'sso')",
                     )
                     .bind(account.to_string())
                     .fetch_all(&mut **tx)

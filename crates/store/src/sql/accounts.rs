@@ -278,7 +278,7 @@ impl AccountStore for Repo {
         .map_err(unique_violation)?;
         if patch.sso_mandatory == Some(true) && !before.sso_mandatory {
             sqlx::query(
-                "UPDATE sessions SET ended_at = $2 WHERE ended_at IS NULL AND user_id IN \
+                "UPDATE sessions SET ended_at = $2 WHERE ended_at IS NULL AND method <> 'sso' AND user_id IN \
                  (SELECT id FROM users WHERE account_id = $1 AND role <> 'sso_admin')",
             )
             .bind(id.to_string())

@@ -2,6 +2,24 @@
 
 use super::*;
 
+/// The user with an email key (`$1`), its account, and whether that account is blocked.
+pub(crate) const LOGIN_CANDIDATE: &str = concat!(
+    "SELECT ",
+    joined_account_user_cols!(),
+    ", u.password_hash, ",
+    blocked_expr!(),
+    " AS blocked FROM users u JOIN accounts a ON a.id = u.account_id WHERE u.email_key = $1"
+);
+
+pub(crate) fn login_candidate_from_row(row: &DbRow) -> Result<LoginCandidate> {
+    Ok(LoginCandidate {
+        user: user_from_row_as(row, "u_")?,
+        password_hash: row.try_get("password_hash")?,
+        account: account_from_row_as(row, "a_")?,
+        blocked: row.try_get("blocked")?,
+    })
+}
+
 impl Repo {
     /// Takes an attempt's reservation back, inside the caller's transaction.
     pub(crate) async fn release_in(tx: &mut Tx, reservation: &Reservation) -> Result<()> {
@@ -38,23 +56,8 @@ impl Repo {
 #[async_trait::async_trait]
 impl SignInStore for Repo {
     async fn login_candidate(&self, email: &str) -> Result<Option<LoginCandidate>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            joined_account_user_cols!(),
-            ", u.password_hash, ",
-            blocked_expr!(),
-            " AS blocked FROM users u JOIN accounts a ON a.id = u.account_id WHERE u.email_key = $1"
-        ))
-        .bind(email.trim().to_lowercase())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(LoginCandidate {
-            user: user_from_row_as(&row, "u_")?,
-            password_hash: row.try_get("password_hash")?,
-            account: account_from_row_as(&row, "a_")?,
-            blocked: row.try_get("blocked")?,
-        }))
+        let row = sqlx::query(LOGIN_CANDIDATE).bind(email.trim().to_lowercase()).fetch_optional(&self.pool).await?;
+        row.as_ref().map(login_candidate_from_row).transpose()
     }
 
     async fn reserve_attempt(
@@ -227,7 +230,7 @@ impl SignInStore for Repo {
     async fn session_by_token(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
         let row = sqlx::query(concat!(
             "SELECT s.id AS s_id, s.csrf_token, s.created_at AS s_created_at, s.last_seen_at, s.reauth_at, ",
-            "s.expires_at AS s_expires_at, ",
+            "s.expires_at AS s_expires_at, s.method, ",
             joined_account_user_cols!(),
             ", ",
             blocked_expr!(),
@@ -248,6 +251,7 @@ impl SignInStore for Repo {
             last_seen_at: from_micros(row.try_get("last_seen_at")?),
             reauth_at: from_micros(row.try_get("reauth_at")?),
             expires_at: from_micros(row.try_get("s_expires_at")?),
+            method: row.try_get("method")?,
         }))
     }
 
@@ -260,7 +264,7 @@ impl SignInStore for Repo {
         Ok(())
     }
 
-    async fn rotate_session(&self, id: SessionId, new_token_hash: &str, ctx: &Ctx) -> Result<()> {
+    async fn rotate_session(&self, id: SessionId, new_token_hash: &str, method: &str, ctx: &Ctx) -> Result<()> {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let user_id: String = sqlx::query_scalar(
@@ -273,7 +277,7 @@ impl SignInStore for Repo {
         .await?
         .ok_or(DomainError::NotFound)?;
         let account = ctx.actor.account_id.ok_or_else(|| DomainError::Internal("step-up without an actor".into()))?;
-        let details = serde_json::json!({ "session_id": id.to_string() });
+        let details = serde_json::json!({ "session_id": id.to_string(), "method": method });
         Self::append(&mut tx, now, &change(account, Action::Reauth, target("user", user_id), details), ctx).await?;
         tx.commit().await?;
         Ok(())

@@ -1,5 +1,7 @@
-//! An account's OpenID Connect provider settings and the email domains it claims.
+//! An account's OpenID Connect provider settings, the email domains it claims, and the sign-ins
+//! under way through it.
 
+use super::sessions::{LOGIN_CANDIDATE, login_candidate_from_row};
 use super::*;
 
 impl Repo {
@@ -121,5 +123,139 @@ impl SsoStore for Repo {
         let after = Self::sso_in(&mut tx, account).await?.ok_or(DomainError::NotFound)?;
         tx.commit().await?;
         Ok(after)
+    }
+
+    async fn enabled_sso(&self, account: AccountId) -> Result<Option<SsoSettings>> {
+        let mut tx = self.pool.begin().await?;
+        let settings = Self::sso_in(&mut tx, account).await?;
+        tx.commit().await?;
+        Ok(settings.filter(|s| s.enabled))
+    }
+
+    async fn sso_account(&self, slug: Option<&str>, domain: Option<&str>) -> Result<Option<AccountId>> {
+        let id: Option<String> = sqlx::query_scalar(
+            "SELECT c.account_id FROM sso_configs c JOIN accounts a ON a.id = c.account_id \
+             WHERE c.enabled AND (a.slug = $1 OR c.account_id IN (SELECT account_id FROM sso_domains WHERE domain = $2))",
+        )
+        .bind(slug)
+        .bind(domain.map(str::to_lowercase))
+        .fetch_optional(&self.pool)
+        .await?;
+        id.map(|id| id.parse().map_err(|e| corrupt("account_id", e))).transpose()
+    }
+
+    async fn begin_sso_flow(&self, flow: SsoFlow, per_ip: i64) -> Result<bool> {
+        let now = to_micros(self.now());
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM sso_flows WHERE expires_at <= $1").bind(now).execute(&mut *tx).await?;
+        let under_way: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sso_flows WHERE ip = $1")
+            .bind(&flow.ip)
+            .fetch_one(&mut *tx)
+            .await?;
+        if under_way >= per_ip {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO sso_flows (state_hash, account_id, session_id, browser_hash, nonce, pkce_verifier, return_to, \
+             ip, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&flow.state_hash)
+        .bind(flow.account_id.to_string())
+        .bind(flow.step_up_of.map(|id| id.to_string()))
+        .bind(&flow.browser_hash)
+        .bind(&flow.nonce)
+        .bind(&flow.pkce_verifier)
+        .bind(&flow.return_to)
+        .bind(&flow.ip)
+        .bind(now)
+        .bind(to_micros(flow.expires_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn take_sso_flow(&self, state_hash: &str) -> Result<Option<SsoFlow>> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "DELETE FROM sso_flows WHERE state_hash = $1 RETURNING account_id, session_id, browser_hash, nonce, \
+             pkce_verifier, return_to, ip, expires_at",
+        )
+        .bind(state_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let Some(row) = row else { return Ok(None) };
+        let expires_at = from_micros(row.try_get("expires_at")?);
+        if expires_at <= self.now() {
+            return Ok(None);
+        }
+        let account_id: String = row.try_get("account_id")?;
+        let session_id: Option<String> = row.try_get("session_id")?;
+        Ok(Some(SsoFlow {
+            state_hash: state_hash.to_owned(),
+            account_id: account_id.parse().map_err(|e| corrupt("account_id", e))?,
+            step_up_of: session_id.map(|id| id.parse().map_err(|e| corrupt("session_id", e))).transpose()?,
+            browser_hash: row.try_get("browser_hash")?,
+            nonce: row.try_get("nonce")?,
+            pkce_verifier: row.try_get("pkce_verifier")?,
+            return_to: row.try_get("return_to")?,
+            ip: row.try_get("ip")?,
+            expires_at,
+        }))
+    }
+
+    async fn sso_user(
+        &self,
+        account: AccountId,
+        email: &Email,
+        provision: Option<(Role, String)>,
+        ctx: &Ctx,
+    ) -> Result<SsoUser> {
+        let now = self.now();
+        let mut tx = self.begin_write().await?;
+        let found = sqlx::query(LOGIN_CANDIDATE).bind(email.key()).fetch_optional(&mut *tx).await?;
+        if let Some(row) = found {
+            let mut candidate = login_candidate_from_row(&row)?;
+            if candidate.account.id != account {
+                return Ok(SsoUser::Elsewhere);
+            }
+            if candidate.user.status == UserStatus::Invited {
+                sqlx::query("UPDATE users SET status = 'active' WHERE id = $1")
+                    .bind(candidate.user.id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM activation_tokens WHERE user_id = $1")
+                    .bind(candidate.user.id.to_string())
+                    .execute(&mut *tx)
+                    .await?;
+                candidate.user.status = UserStatus::Active;
+                let details = serde_json::json!({ "status": "active", "via": "sso" });
+                Self::append(
+                    &mut tx,
+                    now,
+                    &change(account, Action::UserUpdated, target("user", candidate.user.id), details),
+                    ctx,
+                )
+                .await?;
+            }
+            tx.commit().await?;
+            return Ok(SsoUser::Found(Box::new(candidate)));
+        }
+        let Some((role, name)) = provision else { return Ok(SsoUser::Unknown) };
+        Self::enforce_limit(&mut tx, account, Resource::Users, 1).await?;
+        let new = NewUser { email: email.clone(), name, role, password_hash: None, expires_at: None, activation: None };
+        let user = Self::insert_user(&mut tx, now, account, &new).await?;
+        sqlx::query("UPDATE users SET status = 'active' WHERE id = $1")
+            .bind(user.id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        let details = serde_json::json!({ "email": user.email.as_str(), "role": user.role.as_str(), "status": "active", "via": "sso" });
+        Self::append(&mut tx, now, &change(account, Action::UserCreated, target("user", user.id), details), ctx)
+            .await?;
+        let row = sqlx::query(LOGIN_CANDIDATE).bind(email.key()).fetch_one(&mut *tx).await?;
+        let candidate = login_candidate_from_row(&row)?;
+        tx.commit().await?;
+        Ok(SsoUser::Found(Box::new(candidate)))
     }
 }

@@ -4,7 +4,7 @@
 use crate::support::{Fixture, new_user};
 use tenantry_domain::authz::{Relation, cap};
 use tenantry_domain::{Action, Clock, Role, SessionId, UserId};
-use tenantry_store::{NewAccessSession, NewSession, PageRequest};
+use tenantry_store::{NewAccessSession, NewSession, PageRequest, SsoFlow, SsoUser};
 
 crate::conformance!(
     a_rotated_session_answers_only_to_its_new_token,
@@ -14,6 +14,8 @@ crate::conformance!(
     a_grant_judged_before_an_unassignment_opens_no_session_after_it,
     a_lapsed_sign_in_ends_its_access_sessions_at_the_moment_it_lapsed,
     a_change_made_in_an_access_session_that_ended_meanwhile_is_refused,
+    a_single_sign_on_flow_is_taken_once_and_not_after_it_lapsed,
+    a_provider_finds_its_accounts_users_and_provisions_only_when_asked,
 );
 
 /// Starts a sign-in for `user` under `token_hash`; returns the hash.
@@ -40,7 +42,10 @@ async fn a_rotated_session_answers_only_to_its_new_token(fx: Fixture) {
     assert_eq!(record.user.id, fx.root.id);
     assert_eq!(record.csrf_token, "csrf");
     fx.clock.advance(time::Duration::minutes(3));
-    fx.store.rotate_session(record.id, "new-hash", &fx.root().ctx()).await.unwrap_or_else(|e| panic!("{e}"));
+    fx.store
+        .rotate_session(record.id, "new-hash", "password", &fx.root().ctx())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(fx.store.session_by_token(&old).await.unwrap_or_else(|e| panic!("{e}")).is_none());
     let rotated = fx
         .store
@@ -226,4 +231,55 @@ async fn a_change_made_in_an_access_session_that_ended_meanwhile_is_refused(fx: 
     let users =
         fx.store.list_users(&read, &PageRequest { after: None, limit: 50 }).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(users.items.iter().all(|u| u.email.as_str() != "late@globex.test"), "nothing was written");
+}
+
+fn flow(fx: &Fixture, state: &str, ip: &str) -> SsoFlow {
+    SsoFlow {
+        state_hash: state.to_owned(),
+        account_id: fx.platform.id,
+        step_up_of: None,
+        browser_hash: "browser".into(),
+        nonce: "nonce".into(),
+        pkce_verifier: "verifier".into(),
+        return_to: Some("/console".into()),
+        ip: Some(ip.to_owned()),
+        expires_at: fx.clock.now() + time::Duration::minutes(10),
+    }
+}
+
+async fn a_single_sign_on_flow_is_taken_once_and_not_after_it_lapsed(fx: Fixture) {
+    let begun = fx.store.begin_sso_flow(flow(&fx, "state-1", "192.0.2.1"), 2).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(begun);
+    let taken = fx.store.take_sso_flow("state-1").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(taken.map(|f| (f.nonce, f.return_to)), Some(("nonce".into(), Some("/console".into()))));
+    assert!(fx.store.take_sso_flow("state-1").await.unwrap_or_else(|e| panic!("{e}")).is_none(), "once");
+
+    // One address may have only so many under way.
+    for state in ["state-2", "state-3"] {
+        assert!(fx.store.begin_sso_flow(flow(&fx, state, "192.0.2.1"), 2).await.unwrap_or_else(|e| panic!("{e}")));
+    }
+    assert!(!fx.store.begin_sso_flow(flow(&fx, "state-4", "192.0.2.1"), 2).await.unwrap_or_else(|e| panic!("{e}")));
+    assert!(fx.store.begin_sso_flow(flow(&fx, "state-5", "192.0.2.9"), 2).await.unwrap_or_else(|e| panic!("{e}")));
+    fx.clock.advance(time::Duration::minutes(11));
+    assert!(fx.store.take_sso_flow("state-2").await.unwrap_or_else(|e| panic!("{e}")).is_none(), "lapsed");
+    // Lapsed flows no longer count against their address.
+    assert!(fx.store.begin_sso_flow(flow(&fx, "state-6", "192.0.2.1"), 2).await.unwrap_or_else(|e| panic!("{e}")));
+}
+
+async fn a_provider_finds_its_accounts_users_and_provisions_only_when_asked(fx: Fixture) {
+    let t = fx.tree().await;
+    let email = |raw: &str| tenantry_domain::Email::parse(raw).unwrap_or_else(|e| panic!("{e}"));
+    let ctx = fx.root().ctx();
+    let own = fx.store.sso_user(t.customer.account.id, &t.customer.user.email, None, &ctx).await;
+    assert!(matches!(own, Ok(SsoUser::Found(c)) if c.user.id == t.customer.user.id));
+    let elsewhere = fx.store.sso_user(t.customer.account.id, &t.msp.user.email, None, &ctx).await;
+    assert!(matches!(elsewhere, Ok(SsoUser::Elsewhere)));
+    let unknown = fx.store.sso_user(t.customer.account.id, &email("new@globex.test"), None, &ctx).await;
+    assert!(matches!(unknown, Ok(SsoUser::Unknown)));
+    let provision = Some((Role::Viewer, "New Person".to_owned()));
+    let made = fx.store.sso_user(t.customer.account.id, &email("new@globex.test"), provision, &ctx).await;
+    let Ok(SsoUser::Found(made)) = made else { panic!("provisioned: {made:?}") };
+    assert_eq!((made.user.role, made.user.status), (Role::Viewer, tenantry_domain::UserStatus::Active));
+    assert!(made.password_hash.is_none(), "a provisioned user has no password");
+    assert_eq!(made.account.id, t.customer.account.id);
 }

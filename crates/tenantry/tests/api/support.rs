@@ -86,6 +86,7 @@ pub fn test_settings() -> Settings {
     settings.monitor.allow_private = true;
     settings.monitor.extra_roots_pem = Some(TestCa::get().pem.clone().into_bytes());
     settings.monitor.timeout = std::time::Duration::from_secs(5);
+    settings.sso_allow_insecure_issuer = true;
     settings
 }
 
@@ -370,6 +371,20 @@ impl Session {
             base: server.base.clone(),
             http: server.http.clone(),
         }
+    }
+
+    /// The sign-in a session cookie (`name=value`) carries, with its CSRF token from `/me`.
+    pub async fn from_cookie(server: &Server, cookie: &str) -> Self {
+        let mut session = Self {
+            cookie: cookie.to_owned(),
+            csrf: String::new(),
+            headers: Vec::new(),
+            base: server.base.clone(),
+            http: server.http.clone(),
+        };
+        let me = session.get("/api/v1/me").await.expect(200);
+        session.csrf = me.body["csrf_token"].as_str().unwrap_or_default().to_owned();
+        session
     }
 
     /// Takes a rotated cookie from a reply (step-up).
