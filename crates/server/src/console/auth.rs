@@ -1,5 +1,6 @@
-//! Sign-in pages: `/login` with the operator's branding, `/login/{slug}` with an MSP's, sign-out,
-//! and setting a first password from an activation link. A sign-in form is protected by a
+//! Sign-in pages: `/login` with the operator's branding, `/login/{slug}` with an MSP's, both with
+//! a way to single sign-on (by email, or by the page's account) and the reason an earlier one
+//! failed; sign-out, and setting a first password from an activation link. A sign-in form is protected by a
 //! double-submit token of its own, since no sign-in exists yet to carry one.
 
 use super::{Api, Branding, Form, field, page, page_with_status};
@@ -8,7 +9,7 @@ use crate::principal::cookie;
 use crate::secrets::{constant_time_eq, random_token};
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -27,6 +28,7 @@ fn login_cookie(app: &App) -> &'static str {
 pub fn routes() -> Router<App> {
     Router::new()
         .route("/login", get(login_page).post(login))
+        .route("/login/sso", get(sso_redirect))
         .route("/login/{slug}", get(branded_login_page).post(branded_login))
         .route("/logout", axum::routing::post(logout))
         .route("/activate", get(activate_page).post(activate))
@@ -42,6 +44,8 @@ struct LoginPage {
     error: Option<String>,
     /// Whether the user must give its authenticator's code (the password was right).
     ask_code: bool,
+    /// The page's account, when it signs in with single sign-on.
+    sso_account: Option<String>,
 }
 
 /// The sign-in form, with a fresh form token in a cookie and a hidden field.
@@ -55,7 +59,11 @@ fn login_form(
 ) -> Response {
     let form_token = random_token().unwrap_or_default();
     let ask_code = status == StatusCode::UNAUTHORIZED && error.as_deref() == Some(ASK_CODE);
-    let page = LoginPage { branding, action, form_token: form_token.clone(), email, error, ask_code };
+    let sso_account = action
+        .strip_prefix("/login/")
+        .filter(|_| branding.sso_enabled == Some(true))
+        .map(|slug| super::query(&[("account", slug)]));
+    let page = LoginPage { branding, action, form_token: form_token.clone(), email, error, ask_code, sso_account };
     let mut response = page_with_status(status, &page);
     let secure = if app.secure_cookies() { "; Secure" } else { "" };
     let cookie = format!("{}={form_token}; Path=/; HttpOnly; SameSite=Strict; Max-Age=3600{secure}", login_cookie(app));
@@ -73,9 +81,52 @@ async fn login_branding(api: &Api, slug: Option<&str>) -> Option<Branding> {
     }
 }
 
-async fn login_page(State(app): State<App>, api: Api) -> Response {
+async fn login_page(State(app): State<App>, api: Api, Query(params): Query<crate::routes::Params>) -> Response {
     let branding = login_branding(&api, None).await.unwrap_or_default();
-    login_form(&app, StatusCode::OK, branding, "/login".into(), String::new(), None)
+    let error = params.get("error").map(|reason| sso_failure(reason).to_owned());
+    login_form(&app, StatusCode::OK, branding, "/login".into(), String::new(), error)
+}
+
+/// What the login page says when a single sign-on came back with `reason`.
+fn sso_failure(reason: &str) -> &'static str {
+    match reason {
+        "sso_unavailable" => "Single sign-on is not set up for this address. Sign in with your password.",
+        "sso_state_invalid" => "The single sign-on took too long, or was started in another browser. Please try again.",
+        "sso_unknown_user" => {
+            "Your provider signed you in, but no user here has that email. Ask your administrator for access."
+        }
+        "sso_provisioning_refused" => "No user could be created for you here. Ask your administrator.",
+        "sso_provider_unreachable" => "Your sign-in provider could not be reached. Try again later.",
+        "sso_not_same_user" | "sso_stale_authentication" => {
+            "The confirmation must be yours: sign in again at your provider as yourself."
+        }
+        "sso_signed_out" => "Your sign-in has ended. Please sign in again.",
+        "sso_too_many" => "Too many sign-ins were started from your network. Wait a few minutes.",
+        "sso_bad_request" => "That sign-in link is not valid.",
+        "user_disabled" => "Your user is disabled. Ask your administrator.",
+        "user_expired" => "Your access has expired. Ask your administrator.",
+        "account_suspended" => "This account is suspended.",
+        "network_not_allowed" => "Your account does not allow sign-ins from this network.",
+        _ => "Single sign-on failed: your provider's answer was not accepted. Try again, or ask your administrator.",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sso_redirect.html")]
+struct SsoRedirect {
+    branding: Branding,
+    to: String,
+}
+
+/// `/login/sso?email=…` (or `?account=…`): on to the service's single sign-on start. A page that
+/// moves on by itself, since a form may only lead to this origin.
+async fn sso_redirect(Query(params): Query<crate::routes::Params>) -> Response {
+    let pairs: Vec<(&str, &str)> = ["email", "account", "return_to"]
+        .into_iter()
+        .filter_map(|k| params.get(k).filter(|v| !v.is_empty()).map(|v| (k, v.as_str())))
+        .collect();
+    let to = format!("/auth/sso/start{}", super::query(&pairs));
+    page(&SsoRedirect { branding: Branding::default(), to })
 }
 
 async fn branded_login_page(State(app): State<App>, api: Api, Path(slug): Path<String>) -> Response {

@@ -7,6 +7,7 @@ mod auth;
 mod partner;
 mod portal;
 mod profile;
+mod security;
 
 use crate::app::App;
 use crate::principal::cookie;
@@ -50,6 +51,7 @@ pub fn routes(api: Router) -> Router<App> {
         .merge(partner::routes())
         .merge(portal::routes())
         .merge(profile::routes())
+        .merge(security::routes())
         .layer(axum::Extension(ApiService(api)))
 }
 
@@ -255,6 +257,9 @@ pub struct Me {
     pub account: Account,
     pub csrf_token: String,
     pub permissions: Vec<Permission>,
+    /// `sso` when the user signed in through its account's provider.
+    #[serde(default)]
+    pub sign_in_method: Option<String>,
 }
 
 impl Me {
@@ -286,6 +291,9 @@ pub struct Branding {
     pub logo_light_url: Option<String>,
     #[serde(default)]
     pub logo_dark_url: Option<String>,
+    /// A login page's: whether its account signs in with single sign-on.
+    #[serde(default)]
+    pub sso_enabled: Option<bool>,
 }
 
 impl Branding {
@@ -500,6 +508,22 @@ pub fn query(pairs: &[(&str, &str)]) -> String {
     match serde_urlencoded::to_string(kept) {
         Ok(q) if !q.is_empty() => format!("?{q}"),
         _ => String::new(),
+    }
+}
+
+/// Puts a step-up form's inline password and second factor into `body`: six digits are the
+/// authenticator's code, anything else a recovery code; an empty password is left out, so that
+/// a recent step-up (with single sign-on) counts instead.
+pub fn confirmation(form: &Form, body: &mut Value) {
+    let password = field(form, "password");
+    if !password.is_empty() {
+        body["password"] = Value::String(password.to_owned());
+    }
+    let code: String = field(form, "code").chars().filter(|c| !c.is_whitespace()).collect();
+    if !code.is_empty() {
+        let key =
+            if code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()) { "totp_code" } else { "recovery_code" };
+        body[key] = Value::String(code);
     }
 }
 

@@ -48,6 +48,8 @@ pub struct Console {
     pub api: Api,
     pub me: Me,
     pub branding: Branding,
+    /// Where the service is reached.
+    pub public_url: String,
 }
 
 impl FromRequestParts<App> for Console {
@@ -63,13 +65,13 @@ impl FromRequestParts<App> for Console {
             return Err(Redirect::to("/portal").into_response());
         }
         let branding = api.get(&format!("/accounts/{}/branding/effective", me.account.id)).await.unwrap_or_default();
-        Ok(Console { api, me, branding })
+        Ok(Console { api, me, branding, public_url: app.public_url.clone() })
     }
 }
 
 impl Console {
     /// The frame of a page in `section`.
-    fn frame(&self, section: &str, title: &str, flash: Flash) -> Frame {
+    pub fn frame(&self, section: &str, title: &str, flash: Flash) -> Frame {
         let me = &self.me;
         let mut nav = vec![("/console", "Accounts", "accounts")];
         if me.can(Permission::ExpiryRead) {
@@ -115,7 +117,7 @@ impl Console {
     }
 
     /// The permissions this user holds on account `id`, by the API's own rule.
-    async fn held(&self, id: &str) -> Vec<Permission> {
+    pub async fn held(&self, id: &str) -> Vec<Permission> {
         #[derive(Deserialize)]
         struct Held {
             permissions: Vec<Permission>,
@@ -125,7 +127,7 @@ impl Console {
     }
 
     /// The API as this user, acting with the CSRF token the form sent.
-    fn act(&self, form: &Form) -> Api {
+    pub fn act(&self, form: &Form) -> Api {
         self.api.clone().with_csrf(field(form, "csrf_token"))
     }
 }
@@ -240,6 +242,13 @@ struct AccountPage {
     roles: Vec<&'static str>,
     sessions: Vec<AccessSessionRow>,
     activation_url: Option<String>,
+    /// The caller signed in with single sign-on: it confirms with its provider (this link).
+    confirm_with_sso: Option<String>,
+    /// It just did.
+    confirmed_with_sso: bool,
+    /// The caller has a second factor: the step-up asks for its code.
+    ask_code: bool,
+    can_manage_security: bool,
 }
 
 /// The roles an account of `kind` may give, by the domain's rule.
@@ -248,15 +257,33 @@ pub fn roles(kind: AccountKind) -> Vec<&'static str> {
 }
 
 async fn account(c: Console, Path(id): Path<String>, Query(params): Query<Params>) -> Response {
-    account_page(c, &id, Flash::done(&params), None).await
+    let confirmed = params.get("confirmed").is_some_and(|v| v == "sso");
+    account_page_with(c, &id, Flash::done(&params), None, confirmed).await
 }
 
 async fn account_page(c: Console, id: &str, flash: Flash, activation_url: Option<String>) -> Response {
+    account_page_with(c, id, flash, activation_url, false).await
+}
+
+async fn account_page_with(
+    c: Console,
+    id: &str,
+    flash: Flash,
+    activation_url: Option<String>,
+    confirmed_with_sso: bool,
+) -> Response {
     let account: Account = match c.api.get(&format!("/accounts/{}", super::encode(id))).await {
         Ok(a) => a,
         Err(problem) => return refused(problem, "/console"),
     };
-    let users: Result<List<User>, Problem> = c.api.get(&format!("/accounts/{}/users?limit=200", account.id)).await;
+    let held = c.held(&account.id.to_string()).await;
+    let can = |p: Permission| held.contains(&p);
+    // Only what the caller may read is asked for: a refusal would land in both trails.
+    let users: Result<List<User>, Problem> = if can(Permission::UserRead) {
+        c.api.get(&format!("/accounts/{}/users?limit=200", account.id)).await
+    } else {
+        Err(Problem::default())
+    };
     let sessions: List<AccessSessionRow> = if account.kind == AccountKind::Customer {
         c.api
             .get(&format!("/accounts/{}/access-sessions?limit=20", account.id))
@@ -266,8 +293,6 @@ async fn account_page(c: Console, id: &str, flash: Flash, activation_url: Option
         List { items: vec![], next_cursor: None }
     };
     let own = account.id == c.me.account.id;
-    let held = c.held(&account.id.to_string()).await;
-    let can = |p: Permission| held.contains(&p);
     let (can_manage_users, can_enter, can_manage_account) =
         (can(Permission::UserManage), can(Permission::AccessEnter), can(Permission::AccountDelete));
     let title = account.name.clone();
@@ -281,6 +306,13 @@ async fn account_page(c: Console, id: &str, flash: Flash, activation_url: Option
         can_manage_account,
         sessions: sessions.items,
         activation_url,
+        confirm_with_sso: (c.me.sign_in_method.as_deref() == Some("sso")).then(|| {
+            let back = format!("/console/accounts/{}?confirmed=sso", account.id);
+            format!("/auth/sso/start{}", super::query(&[("purpose", "reauth"), ("return_to", &back)]))
+        }),
+        confirmed_with_sso,
+        ask_code: c.me.user.mfa_enabled,
+        can_manage_security: can(Permission::SsoManage),
         account,
     })
 }
@@ -336,8 +368,8 @@ struct Opened {
 /// Opens an access session with the actor's own password; the form targets a new tab, which lands
 /// in the customer's console.
 async fn open_access(c: Console, Path(id): Path<String>, axum::Form(form): axum::Form<Form>) -> Response {
-    let body =
-        json!({"password": form.get("password").cloned().unwrap_or_default(), "reason": optional(&form, "reason")});
+    let mut body = json!({"reason": optional(&form, "reason")});
+    super::confirmation(&form, &mut body);
     let path = format!("/accounts/{}/access-sessions", super::encode(&id));
     match c.act(&form).send::<Opened>(Method::POST, &path, body).await {
         Ok(opened) => Redirect::to(&format!("/console/access/{}", opened.id)).into_response(),
@@ -345,6 +377,13 @@ async fn open_access(c: Console, Path(id): Path<String>, axum::Form(form): axum:
         Err(problem) => {
             let message = match problem.code.as_str() {
                 "invalid_credentials" => "Your password was not accepted. Close this tab and try again.".to_owned(),
+                "mfa_required" => {
+                    "Give your authenticator code with your password. Close this tab and try again.".to_owned()
+                }
+                "reauth_required" => {
+                    "Confirm it is you first: with your password, or with single sign-on. Close this tab and try again."
+                        .to_owned()
+                }
                 _ => problem.message(),
             };
             let status = axum::http::StatusCode::from_u16(problem.status).unwrap_or(axum::http::StatusCode::FORBIDDEN);

@@ -40,6 +40,8 @@ pub struct MeReply {
     account: Account,
     csrf_token: String,
     permissions: Vec<Permission>,
+    /// How this sign-in proved who it is (`password` or `sso`); null for an API token.
+    sign_in_method: Option<String>,
 }
 
 /// The sign-in's CSRF token, unchanged by a step-up.
@@ -221,7 +223,14 @@ pub async fn logout(State(app): State<App>, auth: Auth) -> ApiResult<Response> {
 pub async fn me(State(app): State<App>, auth: Auth) -> ApiResult<Json<MeReply>> {
     let permissions = own_permissions(&auth.principal);
     let csrf_token = auth.session.as_ref().map(|s| s.csrf_token.clone()).unwrap_or_default();
-    Ok(Json(MeReply { user: auth.user.as_of(app.now()), account: auth.account, csrf_token, permissions }))
+    let sign_in_method = auth.session.as_ref().map(|s| s.method.clone());
+    Ok(Json(MeReply {
+        user: auth.user.as_of(app.now()),
+        account: auth.account,
+        csrf_token,
+        permissions,
+        sign_in_method,
+    }))
 }
 
 #[utoipa::path(operation_id = "reauth", post, path = "/auth/reauth", tag = "auth", security(("session" = [], "csrf" = [])), request_body = PasswordOnly, responses((status = 200, description = "Stepped up; rotates the session cookie", body = CsrfReply), crate::error::Failure))]

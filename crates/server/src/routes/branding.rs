@@ -44,6 +44,9 @@ pub struct EffectiveBrandingBody {
     homepage_url: Option<String>,
     logo_light_url: Option<String>,
     logo_dark_url: Option<String>,
+    /// On a login page's branding only: whether its account signs in with single sign-on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sso_enabled: Option<bool>,
 }
 
 impl EffectiveBrandingBody {
@@ -58,6 +61,7 @@ impl EffectiveBrandingBody {
             homepage_url: f.homepage_url,
             logo_light_url: url(effective.has_light_logo, "light"),
             logo_dark_url: url(effective.has_dark_logo, "dark"),
+            sso_enabled: None,
         }
     }
 }
@@ -209,7 +213,9 @@ pub async fn login_branding(
 ) -> ApiResult<Json<EffectiveBrandingBody>> {
     let effective = app.store.login_branding(&slug).await?.ok_or(ApiError::NotFound)?;
     let logos = format!("{}/api/v1/login-branding/{slug}/logos", app.public_url);
-    Ok(Json(EffectiveBrandingBody::new(effective, &logos)))
+    let mut body = EffectiveBrandingBody::new(effective, &logos);
+    body.sso_enabled = Some(app.store.sso_account(Some(&slug), None).await?.is_some());
+    Ok(Json(body))
 }
 
 #[utoipa::path(operation_id = "get_login_logo", get, path = "/login-branding/{slug}/logos/{variant}", tag = "branding", description = "Public: the login page's logo.", params(("slug" = String, Path), ("variant" = String, Path)), responses((status = 200, description = "The image", content_type = "image/png"), crate::error::Failure))]

@@ -170,6 +170,25 @@ impl Browser {
         );
     }
 
+    /// Waits until `css` is on the page (after redirects that a click does not wait for).
+    pub async fn wait_for(&self, css: &str) {
+        for _ in 0..100 {
+            if self.client.find(Locator::Css(css)).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no {css} at {}: {}", self.path().await, self.page_text().await);
+    }
+
+    /// At the OpenID provider's development login form: signs in as `login`.
+    pub async fn provider_sign_in(&self, login: &str) {
+        self.wait_for("input[name=login]").await;
+        self.fill("input[name=login]", login).await;
+        self.fill("input[name=password]", "any").await;
+        self.click("button[type=submit]").await;
+    }
+
     pub async fn sign_out(&self) {
         self.click("form[action='/logout'] button").await;
     }
@@ -210,6 +229,7 @@ browser_tests!(
     an_operator_creates_an_msp_whose_admin_brands_the_console_and_sets_up_a_customer,
     a_technician_works_in_two_customers_side_by_side_and_an_unassigned_one_cannot_enter,
     the_customer_sees_its_msps_technician_in_its_trail_and_its_branding_on_subscription_and_contact,
+    a_customer_signs_in_by_sso_on_its_msps_page_and_a_technician_steps_up_by_sso_into_a_customer_that_mandates_it,
 );
 
 fn assignment(t: &crate::support::Tree, staff: &str, customer: &str) -> String {
@@ -419,4 +439,49 @@ async fn the_customer_sees_its_msps_technician_in_its_trail_and_its_branding_on_
     b.screenshot("customer-contact").await;
     let inbox = t.msp.get(&format!("/api/v1/accounts/{}/support-requests", t.msp_id)).await.expect(200);
     assert!(inbox.text.contains("Please renew www.globex.test."), "the MSP's inbox has it");
+}
+
+async fn a_customer_signs_in_by_sso_on_its_msps_page_and_a_technician_steps_up_by_sso_into_a_customer_that_mandates_it(
+    s: &Server,
+    b: &Browser,
+) {
+    let t = s.tree().await;
+    let (tech, _) = s.user(&t.msp, &t.msp_id, "msp_staff", "tech@acme.test").await;
+    t.msp.put(&assignment(&t, &tech, &t.customer_id)).await.expect(204);
+    let Some(msp_provider) = crate::idp::Provider::start(s, "client_secret_basic").await else { return };
+    let Some(customer_provider) = crate::idp::Provider::start(s, "client_secret_basic").await else { return };
+    let sso = |account: &str| format!("/api/v1/accounts/{account}/sso");
+    t.msp.send("PUT", &sso(&t.msp_id), Some(msp_provider.settings(&["acme.test"], false)), true).await.expect(200);
+    let customer_sso = customer_provider.settings(&["globex.test"], false);
+    t.customer.send("PUT", &sso(&t.customer_id), Some(customer_sso), true).await.expect(200);
+    t.customer.patch(&format!("/api/v1/accounts/{}", t.customer_id), json!({"sso_mandatory": true})).await.expect(200);
+
+    // A customer's user, on its MSP's login page, by email: its own account's provider.
+    let slug = t.msp.get(&format!("/api/v1/accounts/{}", t.msp_id)).await.expect(200).id("/slug");
+    let login = format!("/login/{slug}");
+    b.open(&login).await;
+    b.screenshot("sso-branded-login").await;
+    b.fill("#sso-email", "boss@globex.test").await;
+    b.click("[data-testid=sso-submit]").await;
+    b.provider_sign_in("boss@globex.test").await;
+    b.wait_for("form[action='/logout']").await;
+    assert!(b.path().await.starts_with("/portal"), "signed in: {}", b.page_text().await);
+    b.sign_out().await;
+
+    // The MSP's technician, by the page's account: the MSP's provider.
+    b.open(&login).await;
+    b.click("[data-testid=sso-account]").await;
+    b.provider_sign_in("tech@acme.test").await;
+    b.wait_for("[data-testid=accounts]").await;
+    s.clock.advance(time::Duration::minutes(10));
+
+    // Entering the customer: confirmed with the MSP's provider, never the customer's.
+    b.open(&format!("/console/accounts/{}", t.customer_id)).await;
+    b.click("[data-testid=confirm-sso]").await;
+    b.provider_sign_in("tech@acme.test").await;
+    b.wait_for("[data-testid=sso-confirmed]").await;
+    b.screenshot("sso-step-up-confirmed").await;
+    b.click_into_new_tab("[data-testid=access-account]").await;
+    assert_eq!(b.text("[data-testid=banner-customer]").await, "Globex");
+    assert_eq!(b.text("[data-testid=banner-actor]").await, "tech@acme.test");
 }

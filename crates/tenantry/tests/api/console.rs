@@ -13,6 +13,8 @@ crate::api_tests!(
     the_sign_in_form_needs_its_own_form_token_and_lands_by_account_kind,
     an_mfa_user_signs_in_through_the_form_with_its_authenticator_code,
     the_profile_page_ends_other_sign_ins_and_sets_up_and_removes_the_second_factor,
+    the_security_page_sets_the_policy_and_the_provider_and_tests_the_connection,
+    the_login_pages_offer_single_sign_on_and_say_why_one_failed,
 );
 
 /// A form post from `who`'s browser: its cookie, and `fields` urlencoded (with its CSRF token
@@ -313,4 +315,64 @@ async fn the_profile_page_ends_other_sign_ins_and_sets_up_and_removes_the_second
     let off = form(&s, &boss, "/profile/mfa/off", &[("password", PASSWORD), ("code", &code_now())], true).await;
     page(&off, "Two-factor authentication is off.");
     assert_eq!(boss.get("/api/v1/me").await.body["user"]["mfa_enabled"], false);
+}
+
+async fn the_security_page_sets_the_policy_and_the_provider_and_tests_the_connection(s: Server) {
+    let t = s.tree().await;
+    let Some(provider) = crate::idp::Provider::start(&s, "client_secret_basic").await else { return };
+    let security = format!("/console/accounts/{}/security", t.customer_id);
+    // The MSP's admin manages its customer's sign-in settings; the account page links there.
+    page(&t.msp.get(&format!("/console/accounts/{}", t.customer_id)).await, "security-link");
+    page(&t.msp.get(&security).await, "/auth/sso/callback");
+    let saved = form(
+        &s,
+        &t.msp,
+        &format!("{security}/sso"),
+        &[
+            ("enabled", "on"),
+            ("issuer", &provider.issuer),
+            ("client_id", crate::idp::CLIENT_ID),
+            ("client_secret", crate::idp::CLIENT_SECRET),
+            ("allowed_email_domains", "globex.test, globex.example"),
+            ("default_role", "viewer"),
+        ],
+        true,
+    )
+    .await;
+    page(&saved, "Saved");
+    let stored = t.msp.get(&format!("/api/v1/accounts/{}/sso", t.customer_id)).await.expect(200);
+    assert_eq!(stored.body["enabled"], true);
+    assert_eq!(stored.body["allowed_email_domains"], json!(["globex.example", "globex.test"]));
+    page(&form(&s, &t.msp, &format!("{security}/test"), &[], true).await, "sso-test-ok");
+
+    let policy = [("mfa_required", "on"), ("allowed_networks", "127.0.0.0/8\n10.0.0.0/8")];
+    page(&form(&s, &t.msp, &format!("{security}/policy"), &policy, true).await, "Saved");
+    let account = t.msp.get(&format!("/api/v1/accounts/{}", t.customer_id)).await.expect(200);
+    assert_eq!(account.body["mfa_required"], true);
+    assert_eq!(account.body["allowed_networks"], json!(["127.0.0.0/8", "10.0.0.0/8"]));
+    // A bad range is the API's refusal on the page, and changes nothing.
+    let bad = form(&s, &t.msp, &format!("{security}/policy"), &[("allowed_networks", "not-a-range")], true).await;
+    page(&bad, "allowed_networks");
+    assert!(bad.text.contains("role=\"alert\""), "the refusal is shown: {}", bad.text);
+    let account = t.msp.get(&format!("/api/v1/accounts/{}", t.customer_id)).await.expect(200);
+    assert_eq!(account.body["mfa_required"], true);
+    // Another MSP's admin sees no such page.
+    assert_eq!(t.rival.get(&security).await.status, 404);
+}
+
+async fn the_login_pages_offer_single_sign_on_and_say_why_one_failed(s: Server) {
+    let t = s.tree().await;
+    let login = s.anon("GET", "/login?error=sso_unknown_user", None).await;
+    page(&login, "no user here has that email");
+    page(&login, "sso-form");
+    // The email form goes on through a page of this origin, which moves on to the start.
+    let on = s.anon("GET", "/login/sso?email=boss%40globex.test", None).await;
+    page(&on, "url=/auth/sso/start?email=boss%40globex.test");
+    let slug = t.msp.get(&format!("/api/v1/accounts/{}", t.msp_id)).await.expect(200).id("/slug");
+    let branded = s.anon("GET", &format!("/login/{slug}"), None).await;
+    page(&branded, "sso-form");
+    assert!(!branded.text.contains("sso-account"), "no provider of its own yet");
+    s.enable_sso(&t.msp, &t.msp_id).await;
+    let branded = s.anon("GET", &format!("/login/{slug}"), None).await;
+    page(&branded, &format!("/auth/sso/start?account={slug}"));
 }
