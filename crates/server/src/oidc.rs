@@ -18,8 +18,9 @@ use tenantry_store::SsoSettings;
 
 /// How long a provider's discovery document and keys are trusted before they are fetched again.
 const METADATA_TTL: Duration = Duration::from_secs(3600);
-/// A key the cache does not know makes it fetch again, at most this often per provider.
-const REFETCH_AFTER: Duration = Duration::from_secs(30);
+/// A key the cache does not know makes it fetch again, at most this often per provider (ID
+/// tokens come only from the provider's token endpoint, so nobody else can make it ask).
+const REFETCH_AFTER: Duration = Duration::from_secs(1);
 /// The largest answer read from a provider.
 const MAX_RESPONSE: usize = 1024 * 1024;
 /// How long a step-up's sign-in at the provider may be old.

@@ -14,7 +14,7 @@ pub const CLIENT_SECRET: &str = "a-long-provider-client-secret";
 /// A running provider; stopped when dropped.
 pub struct Provider {
     pub issuer: String,
-    _child: tokio::process::Child,
+    child: tokio::process::Child,
 }
 
 fn dir() -> PathBuf {
@@ -46,6 +46,11 @@ fn installed() -> bool {
 impl Provider {
     /// Starts a provider whose one client is `s`'s, authenticating with `auth_method`.
     pub async fn start(s: &Server, auth_method: &str) -> Option<Self> {
+        Self::start_on(s, auth_method, 0).await
+    }
+
+    /// The same on `port` (0: any free one).
+    pub async fn start_on(s: &Server, auth_method: &str, port: u16) -> Option<Self> {
         if !installed() {
             return None;
         }
@@ -56,6 +61,7 @@ impl Provider {
             .env("OIDC_CLIENT_SECRET", CLIENT_SECRET)
             .env("OIDC_REDIRECT_URI", s.url("/auth/sso/callback"))
             .env("OIDC_AUTH_METHOD", auth_method)
+            .env("OIDC_PORT", port.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -72,7 +78,17 @@ impl Provider {
         let issuer = started["issuer"].as_str().unwrap_or_else(|| panic!("{line}")).to_owned();
         // Whatever else it prints is read, so that it never writes into a closed pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Some(Self { issuer, _child: child })
+        Some(Self { issuer, child })
+    }
+
+    /// Its port.
+    pub fn port(&self) -> u16 {
+        self.issuer.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("{}", self.issuer))
+    }
+
+    /// Stops it and waits until it has exited.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
     }
 
     /// The provider settings of an account that signs in with it.

@@ -30,6 +30,15 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/accounts/{a}/users/{u}", ""),
     ("PATCH", "/api/v1/accounts/{a}/users/{u}", r#"{"status": "disabled"}"#),
     ("DELETE", "/api/v1/accounts/{a}/users/{u}", ""),
+    ("DELETE", "/api/v1/accounts/{a}/users/{u}/sessions", ""),
+    ("DELETE", "/api/v1/accounts/{a}/users/{u}/mfa", r#"{"password": "correct horse battery staple"}"#),
+    ("GET", "/api/v1/accounts/{a}/sso", ""),
+    (
+        "PUT",
+        "/api/v1/accounts/{a}/sso",
+        r#"{"enabled": false, "issuer": "https://evil.test", "client_id": "x", "client_secret": "stolen-secret"}"#,
+    ),
+    ("POST", "/api/v1/accounts/{a}/sso/test", "{}"),
     ("GET", "/api/v1/accounts/{a}/audit", ""),
     ("GET", "/api/v1/accounts/{a}/audit/export?format=csv", ""),
     ("GET", "/api/v1/accounts/{a}/audit/verify", ""),
@@ -235,9 +244,9 @@ async fn every_route_answers_outsiders_404_changes_nothing_and_records_the_probe
     let (_, other_partner_readonly) = s.user(&other_partner, &other_partner_id, "partner_readonly", "ro@p2.test").await;
 
     // The MSP, probed by its own customer (the parent is invisible to it) and by outsiders.
-    const MSP_VIEWS: &[&str] = &["", "/users", "/api-tokens"];
+    const MSP_VIEWS: &[&str] = &["", "/users", "/api-tokens", "/sso"];
     const CUSTOMER_VIEWS: &[&str] =
-        &["", "/users", "/collections", "/certificates", "/targets", "/api-tokens", "/access-sessions"];
+        &["", "/users", "/collections", "/certificates", "/targets", "/api-tokens", "/access-sessions", "/sso"];
     let msp_before = snapshot(&t.msp, &t.msp_id, MSP_VIEWS).await;
     // (label, caller, the caller's own account, who reads its trail)
     let callers: [(&str, &Session, &str, &Session); 6] = [

@@ -15,6 +15,7 @@ crate::api_tests!(
     an_sso_step_up_confirms_the_signed_in_user_and_opens_an_access_session,
     the_connection_test_fetches_discovery_and_keys_for_the_accounts_managers_only,
     a_provider_that_takes_only_client_secret_post_signs_users_in,
+    a_provider_that_rotates_its_signing_key_is_followed_to_its_new_keys,
 );
 
 /// The provider for `s`, configured on `account` by `by`.
@@ -298,4 +299,19 @@ async fn a_provider_that_takes_only_client_secret_post_signs_users_in(s: Server)
     t.customer.send("PUT", &path, Some(provider.settings(&["globex.test"], false)), true).await.expect(200);
     let mut browser = Browser::new(&s);
     assert_eq!(sso(&s, &mut browser, "/auth/sso/start?email=boss@globex.test", "boss@globex.test").await, "/portal");
+}
+
+async fn a_provider_that_rotates_its_signing_key_is_followed_to_its_new_keys(s: Server) {
+    let t = s.tree().await;
+    let Some(provider) = provider_on(&s, &t.customer, &t.customer_id, &["globex.test"], false).await else {
+        return;
+    };
+    let start = "/auth/sso/start?email=boss@globex.test";
+    assert_eq!(sso(&s, &mut Browser::new(&s), start, "boss@globex.test").await, "/portal", "keys now cached");
+    // The same issuer comes back signing with a new key: its keys are fetched again.
+    let port = provider.port();
+    provider.stop().await;
+    let Some(_rotated) = Provider::start_on(&s, "client_secret_basic", port).await else { return };
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(sso(&s, &mut Browser::new(&s), start, "boss@globex.test").await, "/portal");
 }

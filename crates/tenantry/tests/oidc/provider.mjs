@@ -2,14 +2,20 @@
 // one static confidential client and its development login form, where any login name signs in
 // and the name is the email. Names starting with "unverified" get email_verified: false.
 //
+// Each process signs with an RSA key of its own (a restart on the same port is a key rotation).
+//
 // Environment: OIDC_CLIENT_ID, OIDC_CLIENT_SECRET, OIDC_REDIRECT_URI, and optionally
-// OIDC_AUTH_METHOD (client_secret_basic by default). Prints one JSON line {"issuer": …} once
-// it listens.
+// OIDC_AUTH_METHOD (client_secret_basic by default) and OIDC_PORT (any free one by default).
+// Prints one JSON line {"issuer": …} once it listens.
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingKey = { ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), use: 'sig', alg: 'RS256' };
+
 const server = http.createServer();
-server.listen(0, '127.0.0.1', () => {
+server.listen(Number(process.env.OIDC_PORT || 0), '127.0.0.1', () => {
   const { port } = server.address();
   const issuer = `http://127.0.0.1:${port}`;
   const method = process.env.OIDC_AUTH_METHOD || 'client_secret_basic';
@@ -23,6 +29,7 @@ server.listen(0, '127.0.0.1', () => {
       token_endpoint_auth_method: method,
     }],
     clientAuthMethods: [method],
+    jwks: { keys: [signingKey] },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
     pkce: { required: () => true },
     // The email and name in the ID token itself, as most providers put them.
