@@ -487,6 +487,7 @@ impl Flash {
 const DONE: &[(&str, &str)] = &[
     ("created", "Created."),
     ("saved", "Saved."),
+    ("password_changed", "Password changed. Your other sign-ins have ended."),
     ("deleted", "Deleted."),
     ("assigned", "Assigned."),
     ("unassigned", "Assignment removed."),

@@ -1,5 +1,6 @@
 //! The profile page (`/profile`), for every signed-in user: its sign-ins (end one, or all but
-//! this one) and its second factor (set it up with a QR code, turn it off) — all through the API.
+//! this one), its password, and its second factor (set it up with a QR code, turn it off) — all
+//! through the API.
 
 use super::{Api, Branding, Flash, Form, Frame, Me, Problem, done, field, page, refused};
 use crate::app::App;
@@ -22,6 +23,7 @@ pub fn routes() -> Router<App> {
         .route("/profile/mfa/start", post(start_mfa))
         .route("/profile/mfa/confirm", post(confirm_mfa))
         .route("/profile/mfa/off", post(mfa_off))
+        .route("/profile/password", post(change_password))
 }
 
 /// A signed-in user on its profile page.
@@ -119,7 +121,8 @@ async fn profile(p: Profile, Query(params): Query<HashMap<String, String>>) -> R
 
 /// Shows `problem` on the page instead of acting.
 async fn failed(p: Profile, problem: Problem) -> Response {
-    if problem.status == 401 {
+    // Signed out; a wrong password (also 401) is said on the page.
+    if problem.code == "unauthenticated" {
         return refused(problem, "/login");
     }
     render(p, Flash::error(&problem), None, Vec::new()).await
@@ -142,12 +145,24 @@ async fn end_others(p: Profile, axum::Form(form): axum::Form<Form>) -> Response 
 
 /// The inline step-up a form carries: the password, and the code when one is given.
 fn confirmation(form: &Form) -> Value {
-    let mut body = json!({ "password": field(form, "password") });
-    let code = field(form, "code").trim();
-    if !code.is_empty() {
-        body["totp_code"] = json!(code);
-    }
+    let mut body = json!({});
+    super::confirmation(form, &mut body);
     body
+}
+
+async fn change_password(p: Profile, axum::Form(form): axum::Form<Form>) -> Response {
+    let mut body =
+        json!({ "current_password": field(&form, "password"), "new_password": field(&form, "new_password") });
+    let code = confirmation(&form);
+    for key in ["totp_code", "recovery_code"] {
+        if let Some(value) = code.get(key) {
+            body[key] = value.clone();
+        }
+    }
+    match p.acting(&form).send::<Value>(Method::POST, "/auth/password", body).await {
+        Ok(_) => done("/profile", "password_changed"),
+        Err(problem) => failed(p, problem).await,
+    }
 }
 
 async fn start_mfa(p: Profile, axum::Form(form): axum::Form<Form>) -> Response {

@@ -15,6 +15,7 @@ crate::api_tests!(
     the_profile_page_ends_other_sign_ins_and_sets_up_and_removes_the_second_factor,
     the_security_page_sets_the_policy_and_the_provider_and_tests_the_connection,
     the_login_pages_offer_single_sign_on_and_say_why_one_failed,
+    the_profile_page_changes_the_password_with_the_current_one,
 );
 
 /// A form post from `who`'s browser: its cookie, and `fields` urlencoded (with its CSRF token
@@ -375,4 +376,20 @@ async fn the_login_pages_offer_single_sign_on_and_say_why_one_failed(s: Server) 
     s.enable_sso(&t.msp, &t.msp_id).await;
     let branded = s.anon("GET", &format!("/login/{slug}"), None).await;
     page(&branded, &format!("/auth/sso/start?account={slug}"));
+}
+
+async fn the_profile_page_changes_the_password_with_the_current_one(s: Server) {
+    let t = s.tree().await;
+    let other = s.login_from("boss@globex.test", PASSWORD, "Phone/2.0").await;
+    let new = "a brand new passphrase for globex";
+    let wrong =
+        form(&s, &t.customer, "/profile/password", &[("password", "not it"), ("new_password", new)], true).await;
+    assert!(wrong.text.contains("role=\"alert\""), "{}", wrong.text);
+    s.anon("POST", "/api/v1/auth/login", Some(json!({"email": "boss@globex.test", "password": new}))).await.expect(401);
+    let changed =
+        form(&s, &t.customer, "/profile/password", &[("password", PASSWORD), ("new_password", new)], true).await;
+    page(&changed, "Password changed");
+    s.anon("POST", "/api/v1/auth/login", Some(json!({"email": "boss@globex.test", "password": new}))).await.expect(200);
+    other.get("/api/v1/me").await.problem(401, "unauthenticated");
+    t.customer.get("/api/v1/me").await.expect(200);
 }
