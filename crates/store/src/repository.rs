@@ -522,7 +522,16 @@ macro_rules! union {
     };
 }
 
+/// Bulk data for measuring at scale.
+#[async_trait::async_trait]
+pub trait SeedStore: Send + Sync {
+    /// Writes `plan`'s tree below the platform in one transaction per MSP, calling `progress`
+    /// with the accounts and users each one wrote. For a database no server writes to.
+    async fn bench_seed(&self, plan: &SeedPlan, progress: &(dyn Fn(u64) + Send + Sync)) -> Result<SeedReport>;
+}
+
 union!(
+    SeedStore,
     PlatformStore,
     AccountStore,
     UserStore,

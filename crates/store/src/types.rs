@@ -476,3 +476,26 @@ pub struct ExpiringItem {
     /// A target's failed last check.
     pub error: Option<String>,
 }
+
+/// What `bench-seed` writes below the platform.
+#[derive(Clone, Debug)]
+pub struct SeedPlan {
+    /// Accounts in all: about one partner per 1,000, one MSP per 100, the rest customers.
+    pub tenants: u64,
+    /// Users in all: one admin per partner and MSP, the rest spread over the customers.
+    pub users: u64,
+    /// The one password hash every seeded user gets.
+    pub password_hash: String,
+    pub certificates_per_customer: u32,
+}
+
+/// What `bench-seed` wrote.
+#[derive(Clone, Debug, Default)]
+pub struct SeedReport {
+    pub partners: u64,
+    pub msps: u64,
+    pub customers: u64,
+    pub users: u64,
+    pub certificates: u64,
+    pub events: u64,
+}

@@ -1,4 +1,5 @@
-//! The `tenantry` binary: `serve`, `migrate`, `admin create-user`, `audit verify` and `agent`.
+//! The `tenantry` binary: `serve`, `migrate`, `admin create-user`, `audit verify`, `agent` and
+//! `bench-seed`.
 
 mod agent;
 mod config;
@@ -48,6 +49,21 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Fill the database with a realistic tree for measuring at scale: partners, MSPs (one per
+    /// 100 accounts), customers with their users, certificates and audit events. Run it while no
+    /// server writes to the database.
+    BenchSeed {
+        /// Accounts to add below the platform.
+        #[arg(long, default_value_t = 1_000)]
+        tenants: u64,
+        /// Users to add in all.
+        #[arg(long, default_value_t = 10_000)]
+        users: u64,
+        #[arg(long, default_value_t = 3)]
+        certificates_per_customer: u32,
+        #[arg(long)]
+        database_url: Option<String>,
     },
     /// Find certificates in PEM/CRT files under the given folders and report them to a server.
     Agent {
@@ -161,6 +177,10 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             setup_link(&config, &email).await
         }
         Command::Audit { command: AuditCommand::Verify { file } } => verify_export(&file),
+        Command::BenchSeed { tenants, users, certificates_per_customer, database_url } => {
+            let config = load_config(cli.config, database_url)?;
+            bench_seed(&config, tenants, users, certificates_per_customer).await
+        }
         Command::Agent { server, token_file, scan, interval } => {
             let token = std::fs::read_to_string(&token_file).map_err(|e| format!("{}: {e}", token_file.display()))?;
             let token = token.lines().next().unwrap_or_default().trim().to_owned();
@@ -253,6 +273,41 @@ async fn create_user(
             println!("(the link assumes the server at http://{}; set TENANTRY_PUBLIC_URL otherwise)", config.listen);
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The password of every user `bench-seed` writes.
+pub const BENCH_PASSWORD: &str = "bench seed passphrase for load tests";
+
+async fn bench_seed(config: &Config, tenants: u64, users: u64, certificates: u32) -> Result<ExitCode, String> {
+    let app = app_for(config).await?;
+    bootstrap::bootstrap(&app, config.bootstrap_admin_email.as_deref(), config.bootstrap_admin_password.as_deref())
+        .await
+        .map_err(|e| format!("bootstrap: {e}"))?;
+    let password_hash = app.passwords.hash(BENCH_PASSWORD).await.map_err(|e| e.to_string())?;
+    let plan = tenantry_store::SeedPlan { tenants, users, password_hash, certificates_per_customer: certificates };
+    let bar = indicatif::ProgressBar::new(tenants + users);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} accounts and users ({per_sec}, {eta} left)",
+        )
+        .map_err(|e| e.to_string())?
+        .progress_chars("=> "),
+    );
+    let started = std::time::Instant::now();
+    let report = app.store.bench_seed(&plan, &|n| bar.inc(n)).await.map_err(|e| e.to_string())?;
+    bar.finish();
+    println!(
+        "wrote {} partners, {} MSPs, {} customers, {} users, {} certificates and {} audit events in {:.1} s; \
+         every user's password is \"{BENCH_PASSWORD}\"",
+        report.partners,
+        report.msps,
+        report.customers,
+        report.users,
+        report.certificates,
+        report.events,
+        started.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

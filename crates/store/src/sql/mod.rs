@@ -216,6 +216,7 @@ mod collections;
 mod expiring;
 mod mfa;
 mod platform;
+mod seed;
 mod sessions;
 mod sso;
 mod staff;

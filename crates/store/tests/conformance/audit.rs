@@ -13,6 +13,7 @@ crate::conformance!(
     an_edited_link_hash_or_prev_hash_breaks_the_chain_at_that_seq,
     reordered_removed_or_truncated_links_break_the_chain_where_they_were,
     concurrent_appends_keep_every_chain_gapless_and_valid,
+    a_bench_seed_writes_the_planned_tree_and_every_trail_it_touched_verifies,
 );
 
 fn audit_grant(actor: &Actor) -> Grant<cap::AuditRead> {
@@ -192,4 +193,43 @@ async fn reordered_removed_or_truncated_links_break_the_chain_where_they_were(fx
     let last = links.last().map(|e| e.seq).unwrap_or_default();
     fx.raw(&format!("DELETE FROM audit_links WHERE trail_account_id = '{trail}' AND seq = {last}")).await;
     assert_eq!(first_bad(&fx, &grant).await, Some(last), "the newest link removed");
+}
+
+async fn a_bench_seed_writes_the_planned_tree_and_every_trail_it_touched_verifies(fx: Fixture) {
+    let written = std::sync::atomic::AtomicU64::new(0);
+    let plan = tenantry_store::SeedPlan {
+        tenants: 250,
+        users: 1_000,
+        password_hash: "$argon2id$seeded".into(),
+        certificates_per_customer: 2,
+    };
+    let report = fx
+        .store
+        .bench_seed(&plan, &|n| {
+            written.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((report.partners, report.msps, report.customers), (1, 3, 246));
+    assert_eq!((report.users, report.certificates), (1_000, 492));
+    assert_eq!(written.into_inner(), 1_250, "progress counts every account and user");
+    let users = fx.column("SELECT id FROM users WHERE email LIKE '%.bench.test'").await;
+    assert_eq!(users.len(), 1_000);
+    let closure = fx.column("SELECT descendant FROM account_closure WHERE ancestor = (SELECT id FROM accounts WHERE kind = 'platform') AND depth = 3").await;
+    assert_eq!(closure.len(), 246, "every customer is three below the platform");
+    // The platform's, the partner's, each MSP's and each customer's trail verify.
+    let firsts = fx.column("SELECT email FROM users WHERE email LIKE 'user1@%.bench.test'").await;
+    assert_eq!(firsts.len(), 250);
+    let mut events = 0;
+    for email in firsts.iter().chain(std::iter::once(&fx.root.email.to_string())) {
+        let found = fx.store.login_candidate(email).await.unwrap_or_else(|e| panic!("{e}"));
+        let found = found.unwrap_or_else(|| panic!("{email}"));
+        let actor = Actor { user: found.user, account: found.account };
+        let verdict = fx.store.verify_trail(&audit_grant(&actor)).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(verdict.valid, "{email}: {verdict:?}");
+        if actor.account.kind == AccountKind::Customer {
+            events += verdict.events;
+        }
+    }
+    assert_eq!(events, 246 + 1_000 - 4, "each customer's creation and its users' ({} staff elsewhere)", 4);
 }

@@ -114,6 +114,29 @@ impl Fixture {
         Tree { partner, msp, customer, other }
     }
 
+    /// The first column of `sql`'s rows, as text.
+    pub async fn column(&self, sql: &str) -> Vec<String> {
+        use sqlx::{Connection, Row};
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        let result = match tenantry_store::Backend::of_url(&self.url) {
+            Ok(Backend::Postgres) => {
+                let mut c = sqlx::PgConnection::connect(&self.url).await.unwrap_or_else(|e| panic!("{e}"));
+                sqlx::query(sql)
+                    .fetch_all(&mut c)
+                    .await
+                    .map(|rows| rows.iter().map(|r| r.get::<String, _>(0)).collect())
+            }
+            _ => {
+                let mut c = sqlx::SqliteConnection::connect(&self.url).await.unwrap_or_else(|e| panic!("{e}"));
+                sqlx::query(sql)
+                    .fetch_all(&mut c)
+                    .await
+                    .map(|rows| rows.iter().map(|r| r.get::<String, _>(0)).collect())
+            }
+        };
+        result.unwrap_or_else(|e| panic!("{e}"))
+    }
+
     /// A raw connection's worth of SQL, for tests that tamper with storage.
     pub async fn raw(&self, sql: &str) {
         use sqlx::Connection;

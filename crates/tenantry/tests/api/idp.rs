@@ -63,7 +63,7 @@ impl Provider {
             .env("OIDC_AUTH_METHOD", auth_method)
             .env("OIDC_PORT", port.to_string())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::null())
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("node: {e}"));
