@@ -9,6 +9,9 @@ use tenantry_domain::Clock;
 /// Row locks taken by `UPDATE … RETURNING` serialize what must be serialized.
 const BEGIN_WRITE: &str = "BEGIN";
 
+/// Values a batched statement binds at most (the protocol allows 65,535): fewer round trips.
+const BATCH_VALUES: usize = 30_000;
+
 /// Leasing skips the rows another process is leasing right now instead of waiting for them.
 macro_rules! skip_locked {
     () => {

@@ -12,6 +12,10 @@ use tenantry_domain::Clock;
 /// timeout instead of failing when a read lock cannot be upgraded.
 const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
+/// Values a batched statement binds at most: the driver finds each value's placeholder by name,
+/// a cost that grows with the square of a statement's values.
+const BATCH_VALUES: usize = 1_000;
+
 /// SQLite runs one write transaction at a time, so a lease needs no row locks.
 macro_rules! skip_locked {
     () => {

@@ -480,7 +480,7 @@ pub struct ExpiringItem {
 /// What `bench-seed` writes below the platform.
 #[derive(Clone, Debug)]
 pub struct SeedPlan {
-    /// Accounts in all: about one partner per 1,000, one MSP per 100, the rest customers.
+    /// Accounts in all: about one partner per 1,000, one MSP per 200, the rest customers.
     pub tenants: u64,
     /// Users in all: one admin per partner and MSP, the rest spread over the customers.
     pub users: u64,

@@ -51,7 +51,7 @@ enum Command {
         command: AuditCommand,
     },
     /// Fill the database with a realistic tree for measuring at scale: partners, MSPs (one per
-    /// 100 accounts), customers with their users, certificates and audit events. Run it while no
+    /// 200 accounts), customers with their users, certificates and audit events. Run it while no
     /// server writes to the database.
     BenchSeed {
         /// Accounts to add below the platform.

@@ -4,7 +4,7 @@
 //! a noun, each implementing that noun's trait of [`crate::repository`]; here the pool, the
 //! column lists, and the helpers every noun shares.
 
-use super::{BEGIN_WRITE, Db};
+use super::{BATCH_VALUES, BEGIN_WRITE, Db};
 use crate::repository::*;
 use crate::types::*;
 use crate::{Result, StoreError};

@@ -32,7 +32,7 @@ impl Batch {
     }
 
     async fn write(&mut self, tx: &mut Tx) -> Result<()> {
-        let per_statement = (30_000 / self.cols.len()).min(1_000);
+        let per_statement = (BATCH_VALUES / self.cols.len()).max(1);
         for chunk in self.rows.chunks(per_statement) {
             let mut sql = format!("INSERT INTO {} ({}) VALUES ", self.table, self.cols.join(", "));
             let mut n = 0;
@@ -319,7 +319,7 @@ impl SeedStore for Repo {
     async fn bench_seed(&self, plan: &SeedPlan, progress: &(dyn Fn(u64) + Send + Sync)) -> Result<SeedReport> {
         let tenants = plan.tenants.max(3);
         let partners = tenants.div_ceil(1_000).max(1);
-        let msps = tenants.div_ceil(100).max(1);
+        let msps = tenants.div_ceil(200).max(1);
         let customers = tenants - partners - msps;
         let staff = partners + msps;
         let customer_users = plan.users.saturating_sub(staff).max(customers);
