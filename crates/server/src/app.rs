@@ -122,6 +122,8 @@ pub struct Inner {
     pub checker: Arc<Checker>,
     pub mailer: Option<crate::mail::Mailer>,
     pub providers: crate::oidc::Providers,
+    /// Signs trail checkpoints.
+    pub signer: crate::checkpoint::Signer,
 }
 
 /// Cheap to clone; shared by every request.
@@ -156,6 +158,9 @@ impl App {
             settings.sso_allow_insecure_issuer,
         )
         .map_err(crate::ApiError::Internal)?;
+        let key = crate::checkpoint::Signer::generate().map_err(crate::ApiError::Internal)?;
+        let key = store.audit_signing_key(key).await?;
+        let signer = crate::checkpoint::Signer::from_stored(&key).map_err(crate::ApiError::Internal)?;
         Ok(Self(Arc::new(Inner {
             store,
             clock,
@@ -166,6 +171,7 @@ impl App {
             checker: Arc::new(checker),
             mailer,
             providers,
+            signer,
         })))
     }
 

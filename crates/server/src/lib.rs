@@ -4,6 +4,7 @@
 pub mod app;
 pub mod body;
 pub mod bootstrap;
+pub mod checkpoint;
 pub mod client;
 pub mod console;
 pub mod credentials;
@@ -76,6 +77,7 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
         .routes(routes!(audit::verify))
+        .routes(routes!(audit::public_key))
         .routes(routes!(staff::list))
         .routes(routes!(staff::assign, staff::unassign))
         .routes(routes!(access::open, access::list))

@@ -40,6 +40,7 @@ fn migrations() -> Vec<sqlx::migrate::Migration> {
         crate::repo_migration(13, "sign_in_policies", include_str!("../migrations/postgres/0013_sign_in_policies.sql")),
         crate::repo_migration(14, "sso", include_str!("../migrations/postgres/0014_sso.sql")),
         crate::repo_migration(15, "sso_flows", include_str!("../migrations/postgres/0015_sso_flows.sql")),
+        crate::repo_migration(16, "audit_signing", include_str!("../migrations/postgres/0016_audit_signing.sql")),
     ]
 }
 

@@ -499,6 +499,9 @@ pub trait ExpiryStore: Send + Sync {
 /// Audit trails: appending to every trail an event belongs to, reading, verifying.
 #[async_trait::async_trait]
 pub trait AuditStore: Send + Sync {
+    /// The key trail checkpoints are signed with: the stored one, or `candidate` stored now when
+    /// there is none yet (every process agrees on the first one stored).
+    async fn audit_signing_key(&self, candidate: SigningKey) -> Result<SigningKey>;
     /// Records an event that accompanies no other change (a denial, a failed step-up).
     async fn record(&self, draft: AuditDraft, ctx: &Ctx) -> Result<EventId>;
     async fn audit_page(

@@ -44,6 +44,7 @@ fn migrations() -> Vec<sqlx::migrate::Migration> {
         crate::repo_migration(13, "sign_in_policies", include_str!("../migrations/sqlite/0013_sign_in_policies.sql")),
         crate::repo_migration(14, "sso", include_str!("../migrations/sqlite/0014_sso.sql")),
         crate::repo_migration(15, "sso_flows", include_str!("../migrations/sqlite/0015_sso_flows.sql")),
+        crate::repo_migration(16, "audit_signing", include_str!("../migrations/sqlite/0016_audit_signing.sql")),
     ]
 }
 
@@ -54,7 +55,9 @@ impl Repo {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // A page of rows crosses from the driver's thread without waiting on the reader.
+            .row_buffer_size(1024);
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate::Migrator::with_migrations(migrations()).run(&pool).await?;
         let repo = Self { pool, clock };

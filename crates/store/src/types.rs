@@ -499,3 +499,12 @@ pub struct SeedReport {
     pub certificates: u64,
     pub events: u64,
 }
+
+/// The service's Ed25519 key for trail checkpoints, hex-encoded.
+#[derive(Clone, Debug)]
+pub struct SigningKey {
+    /// PKCS#8.
+    pub private_key: String,
+    /// The raw 32 bytes.
+    pub public_key: String,
+}

@@ -9,7 +9,6 @@ use config::Config;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use tenantry_domain::audit::{AuditEvent, ChainVerifier};
 use tenantry_domain::{Clock, Email, Role, SystemClock};
 use tenantry_server::{App, bootstrap};
 use tokio::net::TcpListener;
@@ -114,8 +113,15 @@ enum AdminCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verify the hash chain of a JSON Lines export, offline. Exit status 1 when it is broken.
-    Verify { file: PathBuf },
+    /// Verify the hash chain of a JSON Lines export, offline, and with `--public-key` (from
+    /// `GET /api/v1/audit/public-key`) the signed checkpoint that closes it, which proves the
+    /// export whole up to that point. Exit status 1 when it is broken.
+    Verify {
+        file: PathBuf,
+        /// The service's checkpoint key, base64.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -176,7 +182,9 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let config = load_config(cli.config, database_url)?;
             setup_link(&config, &email).await
         }
-        Command::Audit { command: AuditCommand::Verify { file } } => verify_export(&file),
+        Command::Audit { command: AuditCommand::Verify { file, public_key } } => {
+            verify_export(&file, public_key.as_deref())
+        }
         Command::BenchSeed { tenants, users, certificates_per_customer, database_url } => {
             let config = load_config(cli.config, database_url)?;
             bench_seed(&config, tenants, users, certificates_per_customer).await
@@ -332,14 +340,13 @@ async fn setup_link(config: &Config, email: &str) -> Result<ExitCode, String> {
     }
 }
 
-fn verify_export(file: &PathBuf) -> Result<ExitCode, String> {
+fn verify_export(file: &PathBuf, public_key: Option<&str>) -> Result<ExitCode, String> {
+    use base64::Engine;
     let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let mut verifier = ChainVerifier::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let event: AuditEvent = serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
-        verifier.push(&event);
-    }
-    let report = verifier.finish();
-    println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+    let key = public_key
+        .map(|k| base64::engine::general_purpose::STANDARD.decode(k.trim()).map_err(|e| format!("--public-key: {e}")))
+        .transpose()?;
+    let report = tenantry_server::checkpoint::verify_export(&text, key.as_deref())?;
+    println!("{}", report.json());
     Ok(if report.valid { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

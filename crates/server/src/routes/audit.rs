@@ -11,8 +11,9 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
+use serde::Serialize;
 use tenantry_domain::action::act;
-use tenantry_domain::audit::Verification;
+use tenantry_domain::audit::{GENESIS, Verification};
 use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::clock::rfc3339_micros;
 use tenantry_domain::{AuditEvent, UserId};
@@ -107,15 +108,22 @@ fn export_stream(
 ) -> impl futures_util::Stream<Item = Result<String, ApiError>> {
     let header_row = (format == Format::Csv).then(|| format!("{}\r\n", CSV_COLUMNS.join(",")));
     let head = stream::iter(header_row.map(Ok));
-    let body = stream::try_unfold(Some(0i64), move |after| {
+    let trail = grant.account_id();
+    // The state: where the next chunk starts and the last event so far; `None` when done.
+    let start = Some((0i64, GENESIS.to_owned(), false));
+    let body = stream::try_unfold(start, move |state| {
         let app = app.clone();
         async move {
-            let Some(after) = after else { return Ok(None) };
+            let Some((after, last_hash, ended)) = state else { return Ok(None) };
+            if ended {
+                // A JSON Lines export closes with the signed checkpoint of what it held.
+                let checkpoint = app.signer.sign(trail, after, &last_hash, app.now()).map_err(ApiError::Internal)?;
+                let line = serde_json::to_string(&crate::checkpoint::CheckpointLine { checkpoint })
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                return Ok(Some((format!("{line}\n"), None)));
+            }
             let chunk = app.store.audit_chunk(&grant, after, EXPORT_CHUNK).await?;
-            let Some(last) = chunk.last() else {
-                return Ok(None);
-            };
-            let next = (chunk.len() == EXPORT_CHUNK as usize).then_some(last.seq);
+            let full = chunk.len() == EXPORT_CHUNK as usize;
             let mut text = String::new();
             for event in &chunk {
                 match format {
@@ -126,10 +134,29 @@ fn export_stream(
                     Format::Csv => text.push_str(&csv_row(event)),
                 }
             }
+            let (seq, hash) = chunk.last().map_or((after, last_hash), |e| (e.seq, e.hash.clone()));
+            let next = match (full, format) {
+                (true, _) => Some((seq, hash, false)),
+                (false, Format::JsonLines) => Some((seq, hash, true)),
+                (false, Format::Csv) => None,
+            };
             Ok(Some((text, next)))
         }
     });
     futures_util::StreamExt::chain(head, body)
+}
+
+/// The service's public key for trail checkpoints.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PublicKeyReply {
+    algorithm: &'static str,
+    /// Base64 of the raw 32-byte key.
+    public_key: String,
+}
+
+#[utoipa::path(operation_id = "audit_public_key", get, path = "/audit/public-key", tag = "audit", description = "Public: the key that signs the checkpoint closing every JSON Lines export; pin it, then `tenantry audit verify FILE --public-key KEY` also proves an export whole up to its checkpoint.", responses((status = 200, body = PublicKeyReply)))]
+pub async fn public_key(State(app): State<App>) -> Json<PublicKeyReply> {
+    Json(PublicKeyReply { algorithm: "Ed25519", public_key: app.signer.public_key() })
 }
 
 #[utoipa::path(operation_id = "export_audit_trail", get, path = "/accounts/{id}/audit/export", tag = "audit", description = "The whole trail in `seq` order, streamed.", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("format" = Option<String>, Query, description = "`jsonl` (default) or `csv`")), responses((status = 200, description = "JSON Lines or CSV", content_type = "application/jsonl"), crate::error::Failure))]

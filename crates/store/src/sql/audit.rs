@@ -154,6 +154,25 @@ impl Repo {
 
 #[async_trait::async_trait]
 impl AuditStore for Repo {
+    async fn audit_signing_key(&self, candidate: SigningKey) -> Result<SigningKey> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO audit_signing_keys (id, private_key, public_key, created_at) VALUES ('checkpoints', $1, $2, $3) \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&candidate.private_key)
+        .bind(&candidate.public_key)
+        .bind(to_micros(self.now()))
+        .execute(&mut *tx)
+        .await?;
+        let (private_key, public_key): (String, String) =
+            sqlx::query_as("SELECT private_key, public_key FROM audit_signing_keys WHERE id = 'checkpoints'")
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(SigningKey { private_key, public_key })
+    }
+
     async fn record(&self, draft: AuditDraft, ctx: &Ctx) -> Result<EventId> {
         let now = self.now();
         let mut tx = self.begin_write().await?;

@@ -14,6 +14,7 @@ crate::conformance!(
     reordered_removed_or_truncated_links_break_the_chain_where_they_were,
     concurrent_appends_keep_every_chain_gapless_and_valid,
     a_bench_seed_writes_the_planned_tree_and_every_trail_it_touched_verifies,
+    the_first_checkpoint_key_stored_is_the_one_every_process_gets,
 );
 
 fn audit_grant(actor: &Actor) -> Grant<cap::AuditRead> {
@@ -232,4 +233,13 @@ async fn a_bench_seed_writes_the_planned_tree_and_every_trail_it_touched_verifie
         }
     }
     assert_eq!(events, 247 + (1_000 - 3), "each customer's creation and its users' (3 staff are elsewhere)");
+}
+
+async fn the_first_checkpoint_key_stored_is_the_one_every_process_gets(fx: Fixture) {
+    let key =
+        |n: &str| tenantry_store::SigningKey { private_key: format!("private-{n}"), public_key: format!("public-{n}") };
+    let first = fx.store.audit_signing_key(key("a")).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(first.public_key, "public-a");
+    let second = fx.store.audit_signing_key(key("b")).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((second.private_key.as_str(), second.public_key.as_str()), ("private-a", "public-a"));
 }

@@ -103,7 +103,11 @@ async fn exports_stream_in_seq_order_and_verify_offline(s: Server) {
     assert!(online.body["first_bad_seq"].is_null());
 
     let export = t.msp.get(&format!("{base}/export?format=jsonl")).await.expect(200);
-    let lines: Vec<Value> = export.text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let all: Vec<Value> = export.text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let lines: Vec<Value> = all.iter().filter(|l| l.get("seq").is_some()).cloned().collect();
+    let checkpoint = all.last().map(|l| l["checkpoint"].clone()).unwrap_or_default();
+    assert_eq!(checkpoint["seq"].as_u64(), online.body["events"].as_u64(), "the export closes with its checkpoint");
+    assert_eq!(checkpoint["head"], online.body["head"]);
     assert_eq!(lines.len() as u64, online.body["events"].as_u64().unwrap_or_default());
     assert!(lines.iter().enumerate().all(|(i, e)| e["seq"].as_i64() == Some(i as i64 + 1)));
     assert_eq!(lines.last().map(|e| e["hash"].clone()), Some(online.body["head"].clone()));
@@ -112,15 +116,34 @@ async fn exports_stream_in_seq_order_and_verify_offline(s: Server) {
     let _ = std::fs::create_dir_all(&dir);
     let good = dir.join(format!("{}.jsonl", t.msp_id));
     std::fs::write(&good, &export.text).unwrap_or_else(|e| panic!("{e}"));
-    let run = |file: &std::path::Path| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_tenantry"))
-            .args(["audit", "verify"])
-            .arg(file)
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"))
+    let key = s.anon("GET", "/api/v1/audit/public-key", None).await.expect(200);
+    assert_eq!(key.body["algorithm"], "Ed25519");
+    let key = key.body["public_key"].as_str().unwrap_or_default().to_owned();
+    let run_with = |file: &std::path::Path, key: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tenantry"));
+        command.args(["audit", "verify"]).arg(file);
+        if let Some(key) = key {
+            command.args(["--public-key", key]);
+        }
+        command.output().unwrap_or_else(|e| panic!("{e}"))
     };
+    let run = |file: &std::path::Path| run_with(file, None);
     let ok = run(&good);
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+    let signed = run_with(&good, Some(&key));
+    assert!(signed.status.success(), "{}", String::from_utf8_lossy(&signed.stdout));
+    let report: Value = serde_json::from_slice(&signed.stdout).unwrap_or_default();
+    assert_eq!(report["checkpoint"], "verified");
+    // A cut tail still chains; only the checkpoint shows that events are missing.
+    let mut kept: Vec<&str> = export.text.lines().collect();
+    kept.remove(kept.len() - 2);
+    let cut = dir.join(format!("{}-cut.jsonl", t.msp_id));
+    std::fs::write(&cut, kept.join("\n")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(run(&cut).status.success(), "without the key only the chain is judged");
+    let judged = run_with(&cut, Some(&key));
+    assert!(!judged.status.success());
+    let report: Value = serde_json::from_slice(&judged.stdout).unwrap_or_default();
+    assert_eq!(report["checkpoint"], "mismatch");
     let forged = export.text.replacen("Globex", "Gl0bex", 1);
     assert_ne!(forged, export.text);
     let bad = dir.join(format!("{}-forged.jsonl", t.msp_id));

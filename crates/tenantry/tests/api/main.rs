@@ -29,6 +29,7 @@ mod startup;
 mod subscription;
 mod support;
 mod support_requests;
+mod tamper;
 mod targets;
 mod users;
 
