@@ -342,11 +342,11 @@ async fn setup_link(config: &Config, email: &str) -> Result<ExitCode, String> {
 
 fn verify_export(file: &PathBuf, public_key: Option<&str>) -> Result<ExitCode, String> {
     use base64::Engine;
-    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let input = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let key = public_key
         .map(|k| base64::engine::general_purpose::STANDARD.decode(k.trim()).map_err(|e| format!("--public-key: {e}")))
         .transpose()?;
-    let report = tenantry_server::checkpoint::verify_export(&text, key.as_deref())?;
+    let report = tenantry_server::checkpoint::verify_export(std::io::BufReader::new(input), key.as_deref())?;
     println!("{}", report.json());
     Ok(if report.valid { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
