@@ -14,6 +14,7 @@ mod branding;
 mod browser;
 mod certificates;
 mod console;
+mod crash;
 mod delegation;
 mod hardening;
 mod idp;
@@ -53,6 +54,38 @@ macro_rules! api_tests {
                 async fn $name() {
                     if let Some(server) = $crate::support::Server::start(tenantry_store::Backend::Postgres).await {
                         super::$name(server).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// Declares each test once per backend with a fresh database URL of its own (for tests that run
+/// the binary): `…::sqlite::name` and `…::postgres::name`.
+#[macro_export]
+macro_rules! api_tests_with_url {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("api");
+                    let backend = tenantry_store::Backend::Sqlite;
+                    if let Some(url) = tenantry_store::testing::fresh_database(backend, &dir).await {
+                        super::$name(backend, url).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("api");
+                    let backend = tenantry_store::Backend::Postgres;
+                    if let Some(url) = tenantry_store::testing::fresh_database(backend, &dir).await {
+                        super::$name(backend, url).await;
                     }
                 }
             )*
