@@ -184,6 +184,8 @@ impl AccountStore for Repo {
             SeesBelow::Nothing => return Ok(Page { items: Vec::new(), next: None }),
         };
         let pattern = filter.q.as_deref().map(contains_pattern);
+        // Ordered by the closure key (`descendant` is the account's id): the subtree is read in
+        // index order and stops at the page's end, instead of being sorted whole.
         let rows = sqlx::query(
             "SELECT a.id, a.kind, a.name, a.slug, a.parent_id, a.status, a.plan, a.sso_mandatory, a.mfa_required, a.allowed_networks, \
              a.contact_email, \
@@ -193,9 +195,9 @@ impl AccountStore for Repo {
              AND ($2 IS NULL OR a.kind = $2) \
              AND ($3 IS NULL OR a.parent_id = $3) \
              AND ($4 IS NULL OR lower(a.name) LIKE $4 ESCAPE '\\' OR a.slug LIKE $4 ESCAPE '\\') \
-             AND ($5 IS NULL OR a.id > $5) \
+             AND ($5 IS NULL OR c.descendant > $5) \
              AND ($6 IS NULL OR a.id IN (SELECT account_id FROM staff_assignments WHERE user_id = $6)) \
-             ORDER BY a.id LIMIT $7",
+             ORDER BY c.descendant LIMIT $7",
         )
         .bind(viewer_account.to_string())
         .bind(filter.kind.map(AccountKind::as_str))
