@@ -100,6 +100,7 @@ async fn acknowledged_writes_survive_kill_9_and_every_trail_verifies(backend: Ba
     let mut seed =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(7, |d| d.as_nanos() as u64);
     let mut base = base;
+    let (mut checked, mut last) = (0, None);
     for cycle in 0..cycles {
         // Four writers until the kill.
         let mut writers = Vec::new();
@@ -140,24 +141,35 @@ async fn acknowledged_writes_survive_kill_9_and_every_trail_verifies(backend: Ba
             .await
             .unwrap_or_default();
         assert_eq!((status, &verdict["valid"]), (200, &json!(true)), "cycle {cycle}: {verdict}");
-        let mut stored = std::collections::HashSet::new();
-        let mut cursor = String::new();
-        loop {
-            let path = format!("/accounts/{customer}/collections?limit=500&cursor={cursor}");
-            let (status, page) = boss.send(reqwest::Method::GET, &path, None).await.unwrap_or_default();
-            assert_eq!(status, 200, "{page}");
-            for item in page["items"].as_array().into_iter().flatten() {
-                stored.insert(item["id"].as_str().unwrap_or_default().to_owned());
-            }
-            match page["next_cursor"].as_str() {
-                Some(next) => cursor = next.to_owned(),
-                None => break,
-            }
+        // This cycle's acknowledged writes, one by one (earlier ones were checked after their
+        // own cycle, and all of them are listed once at the end).
+        let this_cycle: Vec<String> = acknowledged.lock().unwrap_or_else(|e| e.into_inner())[checked..].to_vec();
+        for id in &this_cycle {
+            let path = format!("/accounts/{customer}/collections/{id}");
+            let (status, _) = boss.send(reqwest::Method::GET, &path, None).await.unwrap_or_default();
+            assert_eq!(status, 200, "{backend:?} cycle {cycle}: the acknowledged write {id} was lost");
         }
-        let acknowledged = acknowledged.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let lost: Vec<&String> = acknowledged.iter().filter(|id| !stored.contains(*id)).collect();
-        assert!(lost.is_empty(), "{backend:?} cycle {cycle}: {} acknowledged writes lost: {lost:?}", lost.len());
+        checked += this_cycle.len();
+        last = Some(boss);
     }
+    let boss = last.unwrap_or_else(|| panic!("no cycle ran"));
+    let mut stored = std::collections::HashSet::new();
+    let mut cursor = String::new();
+    loop {
+        let path = format!("/accounts/{customer}/collections?limit=500&cursor={cursor}");
+        let (status, page) = boss.send(reqwest::Method::GET, &path, None).await.unwrap_or_default();
+        assert_eq!(status, 200, "{page}");
+        for item in page["items"].as_array().into_iter().flatten() {
+            stored.insert(item["id"].as_str().unwrap_or_default().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
+    let all = acknowledged.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let lost: Vec<&String> = all.iter().filter(|id| !stored.contains(*id)).collect();
+    assert!(lost.is_empty(), "{backend:?}: {} acknowledged writes lost: {lost:?}", lost.len());
     let count = acknowledged.lock().unwrap_or_else(|e| e.into_inner()).len();
     assert!(count > cycles, "writes were made: {count}");
     println!("{backend:?}: {cycles} kills, {count} acknowledged writes, none lost");
