@@ -160,8 +160,11 @@ pub trait SsoStore: Send + Sync {
     /// Records a flow unless its address already has `per_ip` flows under way (`false`); drops
     /// the ones that lapsed.
     async fn begin_sso_flow(&self, flow: SsoFlow, per_ip: i64) -> Result<bool>;
-    /// Takes a flow by its state's hash, once: a second take, or one after it lapsed, is `None`.
-    async fn take_sso_flow(&self, state_hash: &str) -> Result<Option<SsoFlow>>;
+    /// Takes a flow by its state's hash, once, in the browser that started it: a second take, one
+    /// after it lapsed, or one from another browser (which leaves the flow in place) takes nothing.
+    async fn take_sso_flow(&self, state_hash: &str, browser_hash: &str) -> Result<TakenFlow>;
+    /// An account as a sign-in judges it: the account, and whether it or an ancestor is blocked.
+    async fn sign_in_standing(&self, account: AccountId) -> Result<(Account, bool)>;
     /// The user of `account` with `email`; when unknown and `provision` holds a role and a name,
     /// creates it active, without a password, within the account's user limit, recording
     /// `user.created`. An invited user becomes active (the provider proved the address).

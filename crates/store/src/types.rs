@@ -207,6 +207,16 @@ pub struct SsoFlow {
     pub expires_at: OffsetDateTime,
 }
 
+/// What taking a flow found.
+#[derive(Clone, Debug)]
+pub enum TakenFlow {
+    Taken(Box<SsoFlow>),
+    /// A live flow of this account, but started in another browser.
+    OtherBrowser(AccountId),
+    /// Unknown, used or lapsed.
+    Unknown,
+}
+
 /// A user a provider vouched for, found in (or provisioned into) the provider's account.
 #[derive(Clone, Debug)]
 pub enum SsoUser {

@@ -16,7 +16,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tenantry_domain::{AccountId, AccountKind, Action, AuditActor, Email, Outcome, SessionId, UserStatus};
-use tenantry_store::{Ctx, NewSession, SsoFlow, SsoSettings, SsoUser};
+use tenantry_store::{Ctx, NewSession, SsoFlow, SsoSettings, SsoUser, TakenFlow};
 
 /// How long a redirect to the provider may take to come back.
 const FLOW_TTL: time::Duration = time::Duration::minutes(10);
@@ -101,6 +101,13 @@ fn anonymous(ip: Option<ClientIp>) -> Ctx {
 /// `?purpose=reauth&return_to=/path` by a signed-in user: 302 to the provider.
 pub async fn start(State(app): State<App>, mut parts: Parts, Query(params): Query<Params>) -> Response {
     let ip = client_ip(&parts);
+    // Started from another site, a sign-on could sign the browser into an account of that
+    // site's choosing (login CSRF): only this origin's pages, or an address typed or
+    // bookmarked, start one. Clients that send no fetch metadata are not browsers.
+    let site = parts.headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if site.is_some_and(|s| s != "same-origin" && s != "none") {
+        return failed("sso_bad_request");
+    }
     let return_to = match params.get("return_to").filter(|r| !r.is_empty()) {
         None => None,
         Some(raw) => match relative(raw) {
@@ -158,12 +165,12 @@ pub async fn start(State(app): State<App>, mut parts: Parts, Query(params): Quer
     }
 }
 
-/// The account whose provider signs in `email`: its user's, or the one that claims its domain.
+/// The account whose provider signs in `email`: a known user's own account (if it has single
+/// sign-on; never another's), or for an unknown address the account that claims its domain.
 async fn home_realm(app: &App, email: &str) -> Result<Option<AccountId>, ApiError> {
-    if let Some(candidate) = app.store.login_candidate(email).await?
-        && app.store.enabled_sso(candidate.account.id).await?.is_some()
-    {
-        return Ok(Some(candidate.account.id));
+    if let Some(candidate) = app.store.login_candidate(email).await? {
+        let own = app.store.enabled_sso(candidate.account.id).await?.is_some();
+        return Ok(own.then_some(candidate.account.id));
     }
     let Some((_, domain)) = email.rsplit_once('@') else { return Ok(None) };
     Ok(app.store.sso_account(None, Some(domain)).await?)
@@ -204,20 +211,32 @@ async fn begin(
 pub async fn callback(State(app): State<App>, mut parts: Parts, Query(params): Query<Params>) -> Response {
     let ip = client_ip(&parts);
     let param = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
-    let flow = match param("state") {
-        Some(state) => app.store.take_sso_flow(&token_hash(state)).await.ok().flatten(),
-        None => None,
+    // The flow is taken only by the browser that started it: another browser neither uses nor
+    // spends it.
+    let browser = cookie(&parts.headers, binding_cookie(&app)).map(token_hash).unwrap_or_default();
+    let taken = match param("state") {
+        Some(state) => app.store.take_sso_flow(&token_hash(state), &browser).await.unwrap_or(TakenFlow::Unknown),
+        None => TakenFlow::Unknown,
     };
-    let Some(flow) = flow else {
-        let failure = Failure::new("sso_state_invalid", "unknown, used or expired state");
-        record(&app, None, false, None, &failure, &anonymous(ip)).await;
-        return with_cookie(failed(failure.reason), binding(&app, None));
+    let flow = match taken {
+        TakenFlow::Taken(flow) => *flow,
+        TakenFlow::OtherBrowser(account) => {
+            let failure = Failure::new("sso_state_invalid", "the flow was started in another browser");
+            record(&app, Some(account), false, None, &failure, &anonymous(ip)).await;
+            return failed(failure.reason);
+        }
+        TakenFlow::Unknown => {
+            // No account's provider was used: logged, not written to any trail (anyone may
+            // send a made-up state).
+            tracing::info!("single sign-on callback with an unknown, used or lapsed state");
+            return with_cookie(failed("sso_state_invalid"), binding(&app, None));
+        }
     };
     let step_up = flow.step_up_of.is_some();
     // A step-up is the signed-in user's: its context and its trail.
     let auth = if step_up { Auth::from_request_parts(&mut parts, &app).await.ok() } else { None };
     let ctx = auth.as_ref().map(Auth::ctx).unwrap_or_else(|| anonymous(ip));
-    let answer = match checked(&app, &parts.headers, &flow, &params).await {
+    let answer = match checked(&app, &flow, &params).await {
         Err(failure) => Err((failure, None)),
         Ok((settings, identity)) => match &auth {
             Some(auth) if step_up => confirm(&app, auth, &flow, &identity).await.map_err(|f| (f, None)),
@@ -236,18 +255,9 @@ pub async fn callback(State(app): State<App>, mut parts: Parts, Query(params): Q
     with_cookie(response, binding(&app, None))
 }
 
-/// The callback's checks up to the provider's word: the browser, the provider's own `iss` and
-/// `error`, the code exchange and the ID token.
-async fn checked(
-    app: &App,
-    headers: &HeaderMap,
-    flow: &SsoFlow,
-    params: &Params,
-) -> Result<(SsoSettings, crate::oidc::Identity), Failure> {
-    let bound = cookie(headers, binding_cookie(app)).map(token_hash);
-    if bound.as_deref() != Some(flow.browser_hash.as_str()) {
-        return Err(Failure::new("sso_state_invalid", "the flow was started in another browser"));
-    }
+/// The callback's checks up to the provider's word: the provider's own `iss` and `error`, the
+/// code exchange and the ID token.
+async fn checked(app: &App, flow: &SsoFlow, params: &Params) -> Result<(SsoSettings, crate::oidc::Identity), Failure> {
     let settings = app
         .store
         .enabled_sso(flow.account_id)
@@ -311,6 +321,15 @@ async fn sign_in(
     let email = Email::parse(&identity.email)
         .map_err(|e| (Failure::new("sso_token_invalid", format!("the email claim: {e}")), None))?;
     let ctx = Ctx { actor: AuditActor { email: Some(email.to_string()), ..AuditActor::default() }, ..anonymous(ip) };
+    // The account's own rules first: nothing is created or activated for a refused sign-in.
+    let standing = app.store.sign_in_standing(flow.account_id).await;
+    let (account, blocked) = standing.map_err(|e| (Failure::new("sso_unavailable", e.to_string()), None))?;
+    if blocked {
+        return Err((Failure::new("account_suspended", format!("{} is suspended", account.name)), None));
+    }
+    if !allowed_from(&account.allowed_networks, ip.as_ref()) {
+        return Err((Failure::new("network_not_allowed", "the sign-in came from outside the trusted networks"), None));
+    }
     let domain = email.as_str().rsplit_once('@').map(|(_, d)| d.to_lowercase()).unwrap_or_default();
     let provision = (settings.jit_provisioning && settings.allowed_email_domains.contains(&domain)).then(|| {
         let name = identity.name.clone().filter(|n| !n.trim().is_empty());

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 use tenantry_domain::action::act;
 use tenantry_domain::validate::{self, Validator};
-use tenantry_domain::{AccountKind, Role};
+use tenantry_domain::{AccountKind, Denial, Role};
 use tenantry_store::SsoSettings;
 
 /// An account's provider, as served (never its secret).
@@ -93,8 +93,17 @@ fn least_role(kind: AccountKind) -> Role {
         AccountKind::Customer => Role::Viewer,
         AccountKind::Msp => Role::MspReadonly,
         AccountKind::Partner => Role::PartnerReadonly,
+        // The platform has no role that does not administer: no users are created at sign-in.
         AccountKind::Platform => Role::SsoAdmin,
     }
+}
+
+/// Whether `role` administers its account (users, credentials or sign-in settings).
+fn administers(role: Role) -> bool {
+    matches!(
+        role,
+        Role::PlatformAdmin | Role::PartnerAdmin | Role::MspAdmin | Role::MasterAdmin | Role::Admin | Role::SsoAdmin
+    )
 }
 
 /// An issuer: `https://`, or `http://` on a loopback address when the server allows it.
@@ -156,6 +165,11 @@ impl SsoConfigRequest {
                 }),
             ),
         };
+        // A user the provider creates never administers: an administrator could repoint the
+        // provider and sign in as anyone.
+        if self.jit_provisioning && role.is_some_and(administers) {
+            v.push("default_role", "users created at sign-in cannot get an administrative role");
+        }
         v.finish()?;
         let (Some(issuer), Some(client_id), Some(email_claim), Some(default_role)) =
             (issuer, client_id, email_claim, role)
@@ -190,6 +204,11 @@ pub async fn put(
     on: Granted<act::SsoUpdated>,
     body: Payload<SsoConfigRequest>,
 ) -> ApiResult<Json<SsoConfig>> {
+    // The provider decides who signs in as whom: like a password, it is not set by someone
+    // working inside the customer through an access session.
+    if on.auth.principal.access.is_some() {
+        return Err(on.deny(&app, Denial::DelegatedCredentialForbidden).await);
+    }
     let settings = body.read().await?.into_settings(on.account.kind, app.settings.sso_allow_insecure_issuer)?;
     Ok(Json(app.store.set_sso_settings(&on.grant, settings, &on.ctx()).await?.into()))
 }

@@ -2,28 +2,38 @@
 
 use super::*;
 
+/// A column's name under `prefix`, allocated only when there is one (rows are read by the
+/// hundred: a list page).
+fn prefixed(prefix: &str, name: &'static str) -> std::borrow::Cow<'static, str> {
+    if prefix.is_empty() {
+        std::borrow::Cow::Borrowed(name)
+    } else {
+        std::borrow::Cow::Owned(format!("{prefix}{name}"))
+    }
+}
+
 pub(crate) fn account_from_row(row: &DbRow) -> Result<Account> {
     account_from_row_as(row, "")
 }
 
 /// Reads an account from columns named with `prefix` (for joins).
 pub(crate) fn account_from_row_as(row: &DbRow, prefix: &str) -> Result<Account> {
-    let c = |name: &str| format!("{prefix}{name}");
+    let c = |name: &'static str| prefixed(prefix, name);
     Ok(Account {
         id: parse_col(row, &c("id"))?,
         kind: parse_col(row, &c("kind"))?,
-        name: row.try_get(c("name").as_str())?,
-        slug: Slug::from_stored(row.try_get(c("slug").as_str())?),
+        name: row.try_get(&*c("name"))?,
+        slug: Slug::from_stored(row.try_get(&*c("slug"))?),
         parent_id: parse_opt_col(row, &c("parent_id"))?,
         status: parse_col(row, &c("status"))?,
         plan: parse_col(row, &c("plan"))?,
-        sso_mandatory: row.try_get(c("sso_mandatory").as_str())?,
-        mfa_required: row.try_get(c("mfa_required").as_str())?,
-        allowed_networks: serde_json::from_str(&row.try_get::<String, _>(c("allowed_networks").as_str())?)
+        sso_mandatory: row.try_get(&*c("sso_mandatory"))?,
+        mfa_required: row.try_get(&*c("mfa_required"))?,
+        allowed_networks: serde_json::from_str(&row.try_get::<String, _>(&*c("allowed_networks"))?)
             .map_err(|e| corrupt("allowed_networks", e))?,
-        contact_email: row.try_get(c("contact_email").as_str())?,
-        region: row.try_get(c("region").as_str())?,
-        created_at: from_micros(row.try_get(c("created_at").as_str())?),
+        contact_email: row.try_get(&*c("contact_email"))?,
+        region: row.try_get(&*c("region"))?,
+        created_at: from_micros(row.try_get(&*c("created_at"))?),
         deletion_deadline: opt_time(row, &c("deletion_deadline"))?,
     })
 }
@@ -34,17 +44,17 @@ pub(crate) fn user_from_row(row: &DbRow) -> Result<User> {
 
 /// Reads a user from columns named with `prefix` (for joins).
 pub(crate) fn user_from_row_as(row: &DbRow, prefix: &str) -> Result<User> {
-    let c = |name: &str| format!("{prefix}{name}");
+    let c = |name: &'static str| prefixed(prefix, name);
     Ok(User {
         id: parse_col(row, &c("id"))?,
         account_id: parse_col(row, &c("account_id"))?,
-        email: Email::from_stored(row.try_get(c("email").as_str())?),
-        name: row.try_get(c("name").as_str())?,
+        email: Email::from_stored(row.try_get(&*c("email"))?),
+        name: row.try_get(&*c("name"))?,
         role: parse_col(row, &c("role"))?,
         status: parse_col(row, &c("status"))?,
-        mfa_enabled: row.try_get(c("mfa_enabled").as_str())?,
+        mfa_enabled: row.try_get(&*c("mfa_enabled"))?,
         expires_at: opt_time(row, &c("expires_at"))?,
-        created_at: from_micros(row.try_get(c("created_at").as_str())?),
+        created_at: from_micros(row.try_get(&*c("created_at"))?),
         last_login_at: opt_time(row, &c("last_login_at"))?,
     })
 }

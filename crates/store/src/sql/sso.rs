@@ -175,34 +175,60 @@ impl SsoStore for Repo {
         Ok(true)
     }
 
-    async fn take_sso_flow(&self, state_hash: &str) -> Result<Option<SsoFlow>> {
+    async fn take_sso_flow(&self, state_hash: &str, browser_hash: &str) -> Result<TakenFlow> {
+        let now = to_micros(self.now());
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(
-            "DELETE FROM sso_flows WHERE state_hash = $1 RETURNING account_id, session_id, browser_hash, nonce, \
-             pkce_verifier, return_to, ip, expires_at",
+            "DELETE FROM sso_flows WHERE state_hash = $1 AND browser_hash = $2 AND expires_at > $3 \
+             RETURNING account_id, session_id, nonce, pkce_verifier, return_to, ip, expires_at",
         )
         .bind(state_hash)
+        .bind(browser_hash)
+        .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
+        let Some(row) = row else {
+            let other: Option<String> =
+                sqlx::query_scalar("SELECT account_id FROM sso_flows WHERE state_hash = $1 AND expires_at > $2")
+                    .bind(state_hash)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            return Ok(match other {
+                Some(account) => TakenFlow::OtherBrowser(account.parse().map_err(|e| corrupt("account_id", e))?),
+                None => TakenFlow::Unknown,
+            });
+        };
         tx.commit().await?;
-        let Some(row) = row else { return Ok(None) };
-        let expires_at = from_micros(row.try_get("expires_at")?);
-        if expires_at <= self.now() {
-            return Ok(None);
-        }
         let account_id: String = row.try_get("account_id")?;
         let session_id: Option<String> = row.try_get("session_id")?;
-        Ok(Some(SsoFlow {
+        Ok(TakenFlow::Taken(Box::new(SsoFlow {
             state_hash: state_hash.to_owned(),
             account_id: account_id.parse().map_err(|e| corrupt("account_id", e))?,
             step_up_of: session_id.map(|id| id.parse().map_err(|e| corrupt("session_id", e))).transpose()?,
-            browser_hash: row.try_get("browser_hash")?,
+            browser_hash: browser_hash.to_owned(),
             nonce: row.try_get("nonce")?,
             pkce_verifier: row.try_get("pkce_verifier")?,
             return_to: row.try_get("return_to")?,
             ip: row.try_get("ip")?,
-            expires_at,
-        }))
+            expires_at: from_micros(row.try_get("expires_at")?),
+        })))
+    }
+
+    async fn sign_in_standing(&self, account: AccountId) -> Result<(Account, bool)> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            account_cols!(),
+            ", ",
+            blocked_expr!(),
+            " AS blocked FROM accounts a WHERE a.id = $1"
+        ))
+        .bind(account.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(DomainError::NotFound)?;
+        Ok((account_from_row(&row)?, row.try_get("blocked")?))
     }
 
     async fn sso_user(

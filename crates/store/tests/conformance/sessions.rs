@@ -4,7 +4,7 @@
 use crate::support::{Fixture, new_user};
 use tenantry_domain::authz::{Relation, cap};
 use tenantry_domain::{Action, Clock, Role, SessionId, UserId};
-use tenantry_store::{NewAccessSession, NewSession, PageRequest, SsoFlow, SsoUser};
+use tenantry_store::{NewAccessSession, NewSession, PageRequest, SsoFlow, SsoUser, TakenFlow};
 
 crate::conformance!(
     a_rotated_session_answers_only_to_its_new_token,
@@ -250,9 +250,14 @@ fn flow(fx: &Fixture, state: &str, ip: &str) -> SsoFlow {
 async fn a_single_sign_on_flow_is_taken_once_and_not_after_it_lapsed(fx: Fixture) {
     let begun = fx.store.begin_sso_flow(flow(&fx, "state-1", "192.0.2.1"), 2).await.unwrap_or_else(|e| panic!("{e}"));
     assert!(begun);
-    let taken = fx.store.take_sso_flow("state-1").await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(taken.map(|f| (f.nonce, f.return_to)), Some(("nonce".into(), Some("/console".into()))));
-    assert!(fx.store.take_sso_flow("state-1").await.unwrap_or_else(|e| panic!("{e}")).is_none(), "once");
+    // Another browser neither takes nor spends it.
+    let elsewhere = fx.store.take_sso_flow("state-1", "another").await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(elsewhere, TakenFlow::OtherBrowser(a) if a == fx.platform.id));
+    let taken = fx.store.take_sso_flow("state-1", "browser").await.unwrap_or_else(|e| panic!("{e}"));
+    let TakenFlow::Taken(taken) = taken else { panic!("not taken: {taken:?}") };
+    assert_eq!((taken.nonce.as_str(), taken.return_to.as_deref()), ("nonce", Some("/console")));
+    let again = fx.store.take_sso_flow("state-1", "browser").await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(again, TakenFlow::Unknown), "once");
 
     // One address may have only so many under way.
     for state in ["state-2", "state-3"] {
@@ -261,7 +266,8 @@ async fn a_single_sign_on_flow_is_taken_once_and_not_after_it_lapsed(fx: Fixture
     assert!(!fx.store.begin_sso_flow(flow(&fx, "state-4", "192.0.2.1"), 2).await.unwrap_or_else(|e| panic!("{e}")));
     assert!(fx.store.begin_sso_flow(flow(&fx, "state-5", "192.0.2.9"), 2).await.unwrap_or_else(|e| panic!("{e}")));
     fx.clock.advance(time::Duration::minutes(11));
-    assert!(fx.store.take_sso_flow("state-2").await.unwrap_or_else(|e| panic!("{e}")).is_none(), "lapsed");
+    let lapsed = fx.store.take_sso_flow("state-2", "browser").await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(lapsed, TakenFlow::Unknown), "lapsed");
     // Lapsed flows no longer count against their address.
     assert!(fx.store.begin_sso_flow(flow(&fx, "state-6", "192.0.2.1"), 2).await.unwrap_or_else(|e| panic!("{e}")));
 }

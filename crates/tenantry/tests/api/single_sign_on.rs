@@ -16,6 +16,7 @@ crate::api_tests!(
     the_connection_test_fetches_discovery_and_keys_for_the_accounts_managers_only,
     a_provider_that_takes_only_client_secret_post_signs_users_in,
     a_provider_that_rotates_its_signing_key_is_followed_to_its_new_keys,
+    nobody_but_the_accounts_own_people_decides_who_its_provider_signs_in,
 );
 
 /// The provider for `s`, configured on `account` by `by`.
@@ -314,4 +315,53 @@ async fn a_provider_that_rotates_its_signing_key_is_followed_to_its_new_keys(s: 
     let Some(_rotated) = Provider::start_on(&s, "client_secret_basic", port).await else { return };
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert_eq!(sso(&s, &mut Browser::new(&s), start, "boss@globex.test").await, "/portal");
+}
+
+async fn nobody_but_the_accounts_own_people_decides_who_its_provider_signs_in(s: Server) {
+    let t = s.tree().await;
+    let Some(_provider) = provider_on(&s, &t.customer, &t.customer_id, &["globex.test"], true).await else {
+        return;
+    };
+    // A sign-on started from another site (login CSRF) is refused before any redirect.
+    let cross = s.http.get(s.url("/auth/sso/start?account=globex")).header("sec-fetch-site", "cross-site");
+    let cross = cross.send().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cross.status().as_u16(), 200, "followed to the login page");
+    assert!(cross.url().as_str().ends_with("/login?error=sso_bad_request"), "{}", cross.url());
+
+    // A technician inside the customer cannot repoint its provider (that is a credential).
+    let (tech, _) = s.user(&t.msp, &t.msp_id, "msp_staff", "tech@acme.test").await;
+    t.msp.put(&format!("/api/v1/accounts/{}/users/{tech}/assignments/{}", t.msp_id, t.customer_id)).await.expect(204);
+    let tech = s.login("tech@acme.test", crate::support::PASSWORD).await;
+    let opened = tech
+        .post(
+            &format!("/api/v1/accounts/{}/access-sessions", t.customer_id),
+            json!({"password": crate::support::PASSWORD}),
+        )
+        .await
+        .expect(201);
+    let inside = tech.inside(&opened.id("/id"));
+    let path = format!("/api/v1/accounts/{}/sso", t.customer_id);
+    let evil = json!({"enabled": true, "issuer": "https://evil.test", "client_id": "x", "client_secret": "y"});
+    inside.send("PUT", &path, Some(evil), true).await.problem(403, "delegated_credential_forbidden");
+    assert_ne!(t.customer.get(&path).await.body["issuer"], "https://evil.test");
+
+    // Users created at sign-in never administer.
+    let mut admin = json!({"enabled": true, "issuer": "https://login.globex.test", "client_id": "x",
+        "client_secret": "y", "jit_provisioning": true, "default_role": "master_admin"});
+    t.customer.send("PUT", &path, Some(admin.clone()), true).await.problem(422, "validation_failed");
+    admin["default_role"] = json!("admin");
+    t.customer.send("PUT", &path, Some(admin), true).await.problem(422, "validation_failed");
+
+    // A known user whose own account has no provider is not sent to the domain's claimant.
+    let (_, _) = s.account(&t.msp, "customer", "Hooli", "dev@globex.test", None).await;
+    let hop = Browser::new(&s).get(&s.url("/auth/sso/start?email=dev@globex.test")).await;
+    assert_eq!(hop.location.as_deref(), Some("/login?error=sso_unavailable"));
+
+    // A suspended account's provider creates nobody.
+    t.msp.patch(&format!("/api/v1/accounts/{}", t.customer_id), json!({"status": "suspended"})).await.expect(200);
+    let mut browser = Browser::new(&s);
+    let landed = sso(&s, &mut browser, "/auth/sso/start?account=globex", "newcomer@globex.test").await;
+    assert_eq!(landed, "/login?error=account_suspended");
+    let users = t.msp.get(&format!("/api/v1/accounts/{}/users?limit=100", t.customer_id)).await;
+    assert!(!users.text.contains("newcomer@globex.test"), "nothing was provisioned");
 }
