@@ -169,14 +169,9 @@ async fn sign_in(app: &App, api: Api, headers: HeaderMap, form: Form, slug: Opti
         let error = Some("The sign-in form expired. Please try again.".to_owned());
         return login_form(app, StatusCode::FORBIDDEN, branding, action, email, error);
     }
-    let mut body = json!({"email": email, "password": form.get("password").cloned().unwrap_or_default()});
-    // Six digits are the authenticator's code; anything else given is a recovery code.
-    let code: String = field(&form, "code").chars().filter(|c| !c.is_whitespace()).collect();
-    if !code.is_empty() {
-        let key =
-            if code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()) { "totp_code" } else { "recovery_code" };
-        body[key] = json!(code);
-    }
+    let mut body = json!({"email": email, "password": field(&form, "password")});
+    super::confirmation(&form, &mut body);
+    let code = field(&form, "code").trim();
     let reply = api.call(Method::POST, "/auth/login", Some(("application/json", body.to_string().into_bytes()))).await;
     if !reply.status.is_success() {
         let problem: super::Problem = serde_json::from_value(reply.body).unwrap_or_default();

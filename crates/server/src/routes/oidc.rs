@@ -350,10 +350,7 @@ async fn sign_in(
     let refused = match candidate.user.status_at(app.now()) {
         UserStatus::Disabled | UserStatus::Invited => Some("user_disabled"),
         UserStatus::Expired => Some("user_expired"),
-        UserStatus::Active if candidate.blocked => Some("account_suspended"),
-        UserStatus::Active if !allowed_from(&candidate.account.allowed_networks, ip.as_ref()) => {
-            Some("network_not_allowed")
-        }
+        // The account's suspension and networks were judged above, before the lookup.
         UserStatus::Active => None,
     };
     if let Some(reason) = refused {
