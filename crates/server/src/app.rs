@@ -124,6 +124,8 @@ pub struct Inner {
     pub providers: crate::oidc::Providers,
     /// Signs trail checkpoints.
     pub signer: crate::checkpoint::Signer,
+    /// Sign-ins and account views earlier requests verified.
+    pub verified: crate::verified::Verified,
 }
 
 /// Cheap to clone; shared by every request.
@@ -172,6 +174,7 @@ impl App {
             mailer,
             providers,
             signer,
+            verified: Default::default(),
         })))
     }
 

@@ -19,6 +19,7 @@ pub mod passwords;
 pub mod principal;
 pub mod routes;
 pub mod secrets;
+pub mod verified;
 
 pub use app::{App, Settings};
 pub use error::ApiError;

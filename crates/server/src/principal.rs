@@ -34,6 +34,8 @@ pub struct Auth {
     /// The sign-in, for cookie-authenticated requests; `None` for API tokens.
     pub session: Option<SessionRecord>,
     pub ip: Option<ClientIp>,
+    /// The store's revision, read before anything else of this request (see [`crate::verified`]).
+    revision: u64,
 }
 
 /// The caller's address, as the edge resolved it.
@@ -58,12 +60,24 @@ impl FromRequestParts<App> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
         let ip = client_ip(parts);
+        let revision = app.store.revision().await?;
         if let Some(token) = bearer(&parts.headers) {
-            return Self::from_token(app, token, ip).await;
+            return Self::from_token(app, token, ip, revision).await;
         }
         let token = cookie(&parts.headers, app.session_cookie_name()).ok_or(ApiError::Unauthenticated)?;
-        let session = app.store.session_by_token(&token_hash(token)).await?.ok_or(ApiError::Unauthenticated)?;
+        let hash = token_hash(token);
         let now = app.now();
+        let fresh = |s: &SessionRecord| now < s.expires_at && now - s.last_seen_at < app.settings.session_idle;
+        // What was verified under this revision is still what the database holds, but for the
+        // last-seen time; one that looks lapsed is judged on the database's own.
+        let session = match app.verified.session(revision, &hash).filter(fresh) {
+            Some(session) => session,
+            None => {
+                let session = app.store.session_by_token(&hash).await?.ok_or(ApiError::Unauthenticated)?;
+                app.verified.keep_session(revision, &hash, &session);
+                session
+            }
+        };
         // Only a refusal needs the audit context.
         let ctx =
             || Ctx { actor: actor(&session.user, &session.account), ip: ip.map(|i| i.to_string()), ..Ctx::default() };
@@ -104,6 +118,7 @@ impl FromRequestParts<App> for Auth {
         }
         if now - session.last_seen_at >= time::Duration::minutes(1) {
             app.store.touch_session(session.id).await?;
+            app.verified.touched(&hash, now);
         }
         let access = match parts.headers.get(ACCESS_SESSION_HEADER).and_then(|v| v.to_str().ok()) {
             Some(raw) => open_access_session(app, raw, &session, now).await?,
@@ -120,7 +135,7 @@ impl FromRequestParts<App> for Auth {
             access,
         };
         let (user, account) = (session.user.clone(), session.account.clone());
-        Ok(Self { principal, user, account, session: Some(session), ip })
+        Ok(Self { principal, user, account, session: Some(session), ip, revision })
     }
 }
 
@@ -212,7 +227,7 @@ async fn open_access_session(
 
 impl Auth {
     /// Resolves a bearer API token: it acts with its creator's role at creation, in its account.
-    async fn from_token(app: &App, token: &str, ip: Option<ClientIp>) -> ApiResult<Self> {
+    async fn from_token(app: &App, token: &str, ip: Option<ClientIp>, revision: u64) -> ApiResult<Self> {
         let found = app.store.token_principal(&token_hash(token)).await?.ok_or(ApiError::Unauthenticated)?;
         let now = app.now();
         if let Err(refused) = check_standing(&found.creator, found.blocked, now) {
@@ -249,7 +264,7 @@ impl Auth {
             credential: Credential::ApiToken,
             access: None,
         };
-        Ok(Self { principal, user: found.creator, account: found.account, session: None, ip })
+        Ok(Self { principal, user: found.creator, account: found.account, session: None, ip, revision })
     }
 
     /// The sign-in behind a cookie-authenticated request; API tokens have none, and cannot do what
@@ -323,8 +338,14 @@ impl Auth {
     /// does not exist.
     async fn target(&self, app: &App, raw_id: &str) -> ApiResult<Option<(Target, Account)>> {
         let Ok(id) = raw_id.parse::<AccountId>() else { return Ok(None) };
-        let Some(view) = app.store.account_view(id, self.principal.account_id, self.principal.user_id).await? else {
-            return Ok(None);
+        let key = (id, self.principal.account_id, self.principal.user_id);
+        let view = match app.verified.view(self.revision, &key) {
+            Some(view) => view,
+            None => {
+                let Some(view) = app.store.account_view(key.0, key.1, key.2).await? else { return Ok(None) };
+                app.verified.keep_view(self.revision, key, &view);
+                view
+            }
         };
         let relation = match view.depth_below_viewer {
             Some(0) => Relation::Own,

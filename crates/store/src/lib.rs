@@ -4,6 +4,7 @@
 
 mod postgres;
 mod repository;
+mod revision;
 mod sqlite;
 pub mod testing;
 mod types;

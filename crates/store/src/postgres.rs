@@ -41,6 +41,7 @@ fn migrations() -> Vec<sqlx::migrate::Migration> {
         crate::repo_migration(14, "sso", include_str!("../migrations/postgres/0014_sso.sql")),
         crate::repo_migration(15, "sso_flows", include_str!("../migrations/postgres/0015_sso_flows.sql")),
         crate::repo_migration(16, "audit_signing", include_str!("../migrations/postgres/0016_audit_signing.sql")),
+        crate::repo_migration(17, "auth_revision", include_str!("../migrations/postgres/0017_auth_revision.sql")),
     ]
 }
 
@@ -48,9 +49,22 @@ impl Repo {
     pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> crate::Result<Self> {
         let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
         sqlx::migrate::Migrator::with_migrations(migrations()).run(&pool).await?;
-        let repo = Self { pool, clock };
+        let repo = Self { pool, clock, revision: Default::default() };
         repo.backfill_search_keys().await?;
         Ok(repo)
+    }
+}
+
+impl Repo {
+    /// Many processes share a PostgreSQL database, so the revision is kept by the database:
+    /// triggers move it in the transaction of every change that counts (migration 0017), and
+    /// callers that arrive together share one read of it.
+    async fn engine_revision(&self) -> crate::Result<u64> {
+        let read = || async {
+            let n: i64 = sqlx::query_scalar("SELECT n FROM auth_revision").fetch_one(&self.pool).await?;
+            Ok(n as u64)
+        };
+        self.revision.shared(read).await
     }
 }
 

@@ -112,6 +112,12 @@ pub trait SignInStore: Send + Sync {
     /// Starts a sign-in and records `auth.login`.
     async fn create_session(&self, session: NewSession, ctx: &Ctx) -> Result<()>;
     async fn session_by_token(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
+    /// A number that moves whenever a committed change may have altered what
+    /// [`session_by_token`](Self::session_by_token) or [`AccountStore::account_view`] answer (a
+    /// sign-in, user, account, place in the tree or staff assignment), in this process or in any
+    /// other sharing the database. Read it *before* reading those: an answer read after it stays
+    /// true while it has not moved. A last-seen touch does not move it.
+    async fn revision(&self) -> Result<u64>;
     async fn touch_session(&self, id: SessionId) -> Result<()>;
     /// Step-up: a new token for the same sign-in, `reauth_at` now, and `auth.reauth` recorded.
     async fn rotate_session(&self, id: SessionId, new_token_hash: &str, method: &str, ctx: &Ctx) -> Result<()>;

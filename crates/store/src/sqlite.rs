@@ -60,9 +60,17 @@ impl Repo {
             .row_buffer_size(1024);
         let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate::Migrator::with_migrations(migrations()).run(&pool).await?;
-        let repo = Self { pool, clock };
+        let repo = Self { pool, clock, revision: Default::default() };
         repo.backfill_search_keys().await?;
         Ok(repo)
+    }
+}
+
+impl Repo {
+    /// One process serves a SQLite database (the server holds its lock) and every write goes
+    /// through [`Repo::commit`], so this process's commits are all there are.
+    async fn engine_revision(&self) -> crate::Result<u64> {
+        Ok(self.revision.commits())
     }
 }
 

@@ -170,7 +170,7 @@ impl AccessStore for Repo {
         let ctx = Ctx { access_session_id: Some(id.to_string()), access_customer: None, ..ctx.clone() };
         let draft = change(customer, Action::AccessSessionStarted, target("access_session", id), details);
         Self::append(&mut tx, now, &draft, &ctx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(AccessSessionRecord {
             id,
             account_id: customer,
@@ -254,7 +254,7 @@ impl AccessStore for Repo {
             );
             Self::append(&mut tx, now, &draft, &ctx).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 }

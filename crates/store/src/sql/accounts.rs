@@ -104,7 +104,7 @@ impl Repo {
         let details = serde_json::json!({ "status": status.as_str(), "deletion_deadline": deadline.map(tenantry_domain::clock::rfc3339_micros) });
         Self::append(&mut tx, now, &change(id, action, target("account", id), details), ctx).await?;
         let account = Self::account_in(&mut tx, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(account)
     }
 }
@@ -167,7 +167,7 @@ impl AccountStore for Repo {
             "initial_user": { "id": user.id.to_string(), "email": user.email.as_str(), "role": user.role.as_str() },
         });
         Self::append(&mut tx, now, &change(id, Action::AccountCreated, target("account", id), details), ctx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok((account, user))
     }
 
@@ -292,7 +292,7 @@ impl AccountStore for Repo {
         let details = serde_json::json!({ "changes": changes });
         Self::append(&mut tx, now, &change(id, Action::AccountUpdated, target("account", id), details), ctx).await?;
         let account = Self::account_in(&mut tx, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(account)
     }
 

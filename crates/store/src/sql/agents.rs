@@ -46,7 +46,7 @@ impl AgentStore for Repo {
         Self::append(&mut tx, now, &change(account, Action::AgentRegistered, target("agent", id), details), ctx)
             .await?;
         let agent = Self::agent_in(&mut tx, account, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(agent)
     }
 
@@ -64,7 +64,7 @@ impl AgentStore for Repo {
         let account = grant.account_id();
         let mut tx = self.pool.begin().await?;
         let agent = Self::agent_in(&mut tx, account, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(agent)
     }
 
@@ -75,7 +75,7 @@ impl AgentStore for Repo {
         Self::agent_in(&mut tx, account, id).await?;
         let sql = "UPDATE agents SET revoked_at = $3 WHERE account_id = $1 AND id = $2 AND revoked_at IS NULL";
         Self::revoke_in(&mut tx, now, sql, account, target("agent", id), Action::AgentRevoked, ctx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -149,7 +149,7 @@ impl AgentStore for Repo {
         });
         let draft = change(agent.account_id, Action::AgentReported, target("agent", agent.id), details);
         Self::append(&mut tx, now, &draft, &ctx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(imported.results)
     }
 }

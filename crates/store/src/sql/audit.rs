@@ -169,7 +169,7 @@ impl AuditStore for Repo {
             sqlx::query_as("SELECT private_key, public_key FROM audit_signing_keys WHERE id = 'checkpoints'")
                 .fetch_one(&mut *tx)
                 .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(SigningKey { private_key, public_key })
     }
 
@@ -177,7 +177,7 @@ impl AuditStore for Repo {
         let now = self.now();
         let mut tx = self.begin_write().await?;
         let id = Self::append(&mut tx, now, &draft, ctx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(id)
     }
 

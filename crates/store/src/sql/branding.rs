@@ -88,7 +88,7 @@ impl BrandingStore for Repo {
         });
         Self::append(&mut tx, now, &change(account, Action::BrandingUpdated, target("account", account), details), ctx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(fields)
     }
 
@@ -135,7 +135,7 @@ impl BrandingStore for Repo {
         let details = serde_json::json!({ "logo": which, "content_type": content_type, "size": logo.as_ref().map(|l| l.bytes.len()) });
         Self::append(&mut tx, now, &change(account, Action::BrandingUpdated, target("account", account), details), ctx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 

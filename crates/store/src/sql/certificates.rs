@@ -141,7 +141,7 @@ impl Repo {
                     .execute(&mut *tx)
                     .await?;
             }
-            tx.commit().await?;
+            self.commit(tx).await?;
         }
     }
 }
@@ -167,7 +167,7 @@ impl CertificateStore for Repo {
         });
         let draft = change(account, Action::CertificateImported, target("collection", collection), details);
         Self::append(&mut tx, now, &draft, ctx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(imported.results)
     }
 
@@ -240,7 +240,7 @@ impl CertificateStore for Repo {
             ctx,
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 }

@@ -29,7 +29,7 @@ impl CollectionStore for Repo {
         let account = grant.account_id();
         let mut tx = self.pool.begin().await?;
         let collection = Self::collection_in(&mut tx, account, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(collection)
     }
 
@@ -56,7 +56,7 @@ impl CollectionStore for Repo {
         Self::append(&mut tx, now, &change(account, Action::CollectionCreated, target("collection", id), details), ctx)
             .await?;
         let collection = Self::collection_in(&mut tx, account, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(collection)
     }
 
@@ -82,7 +82,7 @@ impl CollectionStore for Repo {
         Self::append(&mut tx, now, &change(account, Action::CollectionUpdated, target("collection", id), details), ctx)
             .await?;
         let collection = Self::collection_in(&mut tx, account, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(collection)
     }
 
@@ -126,7 +126,7 @@ impl CollectionStore for Repo {
         });
         Self::append(&mut tx, now, &change(account, Action::CollectionDeleted, target("collection", id), details), ctx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 }

@@ -63,7 +63,7 @@ impl MfaStore for Repo {
         if started == 0 {
             return Err(DomainError::Conflict("TOTP is already on; turn it off first".into()).into());
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -104,7 +104,7 @@ impl MfaStore for Repo {
         let account = Self::account_of_user(&mut tx, user).await?;
         let details = serde_json::json!({ "factor": "totp" });
         Self::append(&mut tx, now, &change(account, Action::MfaEnabled, target("user", user), details), ctx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
@@ -149,7 +149,7 @@ impl MfaStore for Repo {
         let details = serde_json::json!({ "count": recovery_hashes.len() });
         Self::append(&mut tx, now, &change(account, Action::RecoveryCodesRenewed, target("user", user), details), ctx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -160,7 +160,7 @@ impl MfaStore for Repo {
         let account = Self::account_of_user(&mut tx, user).await?;
         let details = serde_json::json!({ "factor": "totp" });
         Self::append(&mut tx, now, &change(account, Action::MfaDisabled, target("user", user), details), ctx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -173,7 +173,7 @@ impl MfaStore for Repo {
         let ended = Self::end_user_sessions(&mut tx, now, id, None, "mfa_reset", ctx).await?;
         let details = serde_json::json!({ "factor": "totp", "sign_ins_ended": ended });
         Self::append(&mut tx, now, &change(account, Action::UserMfaReset, target("user", id), details), ctx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 }

@@ -29,6 +29,8 @@ pub(crate) type DbRow = <Db as sqlx::Database>::Row;
 pub struct Repo {
     pub(crate) pool: sqlx::Pool<Db>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// How this process reads the revision (see [`Repo::commit`]).
+    pub(crate) revision: crate::revision::Revision,
 }
 
 macro_rules! account_cols {
@@ -233,6 +235,14 @@ impl Repo {
 
     pub(crate) async fn begin_write(&self) -> Result<Tx> {
         Ok(self.pool.begin_with(BEGIN_WRITE).await?)
+    }
+
+    /// Commits `tx` and then counts it. Every transaction that writes ends here, so that a
+    /// revision read before a read of the database moves once a write committed after it.
+    pub(crate) async fn commit(&self, tx: Tx) -> Result<()> {
+        tx.commit().await?;
+        self.revision.committed();
+        Ok(())
     }
 
     /// Locks an account's row until the transaction ends (a no-op write: a row lock on

@@ -32,7 +32,7 @@ impl Repo {
             &Ctx::default(),
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok((account, true))
     }
 }

@@ -395,7 +395,7 @@ impl SeedStore for Repo {
         chains.write(&mut tx).await?;
         report.partners = partners;
         report.users += partners;
-        tx.commit().await?;
+        self.commit(tx).await?;
         progress(partners * 2);
 
         // One transaction per MSP: it, its admin, its customers with their users and certificates.
@@ -505,7 +505,7 @@ impl SeedStore for Repo {
             }
             rows.write(&mut tx).await?;
             chains.write(&mut tx).await?;
-            tx.commit().await?;
+            self.commit(tx).await?;
             report.users += 1;
             progress(written);
         }

@@ -115,14 +115,14 @@ impl SignInStore for Repo {
                 .await?;
             ids.push(id);
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Some(Reservation::new(ids)))
     }
 
     async fn release_attempt(&self, reservation: Reservation) -> Result<()> {
         let mut tx = self.begin_write().await?;
         Self::release_in(&mut tx, &reservation).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -133,7 +133,7 @@ impl SignInStore for Repo {
         sqlx::query("DELETE FROM rate_scopes WHERE scope NOT IN (SELECT scope FROM login_failures)")
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -186,7 +186,7 @@ impl SignInStore for Repo {
                     .await?;
                 ended += 1;
             }
-            tx.commit().await?;
+            self.commit(tx).await?;
         }
         Ok(ended)
     }
@@ -223,7 +223,7 @@ impl SignInStore for Repo {
         let details = serde_json::json!({ "session_id": session.id.to_string(), "method": session.method });
         Self::append(&mut tx, now, &change(account_id, Action::Login, target("user", session.user_id), details), ctx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -255,6 +255,10 @@ impl SignInStore for Repo {
         }))
     }
 
+    async fn revision(&self) -> Result<u64> {
+        self.engine_revision().await
+    }
+
     async fn touch_session(&self, id: SessionId) -> Result<()> {
         sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
             .bind(id.to_string())
@@ -279,7 +283,7 @@ impl SignInStore for Repo {
         let account = ctx.actor.account_id.ok_or_else(|| DomainError::Internal("step-up without an actor".into()))?;
         let details = serde_json::json!({ "session_id": id.to_string(), "method": method });
         Self::append(&mut tx, now, &change(account, Action::Reauth, target("user", user_id), details), ctx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -297,7 +301,7 @@ impl SignInStore for Repo {
             let details = serde_json::json!({ "session_id": id.to_string() });
             Self::append(&mut tx, now, &change(account, action, target("user", user), details), ctx).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -354,7 +358,7 @@ impl SignInStore for Repo {
             ctx.actor.account_id.ok_or_else(|| DomainError::Internal("a sign-out without an actor".into()))?;
         let details = serde_json::json!({ "session_id": id.to_string() });
         Self::append(&mut tx, now, &change(account, Action::SessionEnded, target("user", user), details), ctx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -367,7 +371,7 @@ impl SignInStore for Repo {
         let details = serde_json::json!({ "kept_session_id": keep.to_string(), "ended": ended });
         Self::append(&mut tx, now, &change(account, Action::OtherSessionsEnded, target("user", user), details), ctx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(ended)
     }
 
@@ -385,7 +389,7 @@ impl SignInStore for Repo {
         let details = serde_json::json!({ "changed": ["password"] });
         Self::append(&mut tx, now, &change(account, Action::PasswordChanged, target("user", user), details), ctx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -441,7 +445,7 @@ impl SignInStore for Repo {
             &ctx,
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Some(user))
     }
 }

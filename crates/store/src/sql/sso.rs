@@ -48,7 +48,7 @@ impl SsoStore for Repo {
     async fn sso_settings(&self, grant: &Grant<cap::SsoManage>) -> Result<Option<SsoSettings>> {
         let mut tx = self.pool.begin().await?;
         let settings = Self::sso_in(&mut tx, grant.account_id()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(settings)
     }
 
@@ -121,14 +121,14 @@ impl SsoStore for Repo {
         Self::append(&mut tx, now, &change(account, Action::SsoUpdated, target("account", account), details), ctx)
             .await?;
         let after = Self::sso_in(&mut tx, account).await?.ok_or(DomainError::NotFound)?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(after)
     }
 
     async fn enabled_sso(&self, account: AccountId) -> Result<Option<SsoSettings>> {
         let mut tx = self.pool.begin().await?;
         let settings = Self::sso_in(&mut tx, account).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(settings.filter(|s| s.enabled))
     }
 
@@ -171,7 +171,7 @@ impl SsoStore for Repo {
         .bind(to_micros(flow.expires_at))
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(true)
     }
 
@@ -194,13 +194,13 @@ impl SsoStore for Repo {
                     .bind(now)
                     .fetch_optional(&mut *tx)
                     .await?;
-            tx.commit().await?;
+            self.commit(tx).await?;
             return Ok(match other {
                 Some(account) => TakenFlow::OtherBrowser(account.parse().map_err(|e| corrupt("account_id", e))?),
                 None => TakenFlow::Unknown,
             });
         };
-        tx.commit().await?;
+        self.commit(tx).await?;
         let account_id: String = row.try_get("account_id")?;
         let session_id: Option<String> = row.try_get("session_id")?;
         Ok(TakenFlow::Taken(Box::new(SsoFlow {
@@ -265,7 +265,7 @@ impl SsoStore for Repo {
                 )
                 .await?;
             }
-            tx.commit().await?;
+            self.commit(tx).await?;
             return Ok(SsoUser::Found(Box::new(candidate)));
         }
         let Some((role, name)) = provision else { return Ok(SsoUser::Unknown) };
@@ -281,7 +281,7 @@ impl SsoStore for Repo {
             .await?;
         let row = sqlx::query(LOGIN_CANDIDATE).bind(email.key()).fetch_one(&mut *tx).await?;
         let candidate = login_candidate_from_row(&row)?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(SsoUser::Found(Box::new(candidate)))
     }
 }

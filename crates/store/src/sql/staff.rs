@@ -33,7 +33,7 @@ impl StaffStore for Repo {
         let msp = grant.account_id();
         let mut tx = self.begin_write().await?;
         Self::staff_member(&mut tx, msp, user).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         let rows = sqlx::query(
             "SELECT s.account_id, a.name AS account_name, s.granted_by, s.granted_at FROM staff_assignments s \
              JOIN accounts a ON a.id = s.account_id WHERE s.user_id = $1 AND a.parent_id = $2 \
@@ -87,7 +87,7 @@ impl StaffStore for Repo {
             Self::append(&mut tx, now, &change(customer, Action::StaffAssigned, target("user", user), details), ctx)
                 .await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -113,7 +113,7 @@ impl StaffStore for Repo {
                 return Err(DomainError::NotFound.into());
             }
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -147,7 +147,7 @@ impl StaffStore for Repo {
         });
         Self::append(&mut tx, now, &change(customer, Action::StaffUnassigned, target("user", user), details), ctx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 }

@@ -86,7 +86,7 @@ impl SubscriptionStore for Repo {
         let id = grant.account_id();
         let mut tx = self.pool.begin().await?;
         let subscription = Self::subscription_in(&mut tx, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(subscription)
     }
 
@@ -121,7 +121,7 @@ impl SubscriptionStore for Repo {
         Self::append(&mut tx, now, &change(id, Action::SubscriptionUpdated, target("account", id), details), ctx)
             .await?;
         let subscription = Self::subscription_in(&mut tx, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(subscription)
     }
 

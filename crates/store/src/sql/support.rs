@@ -54,7 +54,7 @@ impl SupportStore for Repo {
         .bind(inbox.to_string())
         .fetch_one(&mut *tx)
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok((request, notify))
     }
 
@@ -126,7 +126,7 @@ impl SupportStore for Repo {
         let details = serde_json::json!({ "status": status });
         let draft = change(before.account_id, Action::SupportRequestUpdated, target("support_request", id), details);
         Self::append(&mut tx, now, &draft, ctx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(SupportRequest { status: status.to_owned(), updated_at: now, ..before })
     }
 }

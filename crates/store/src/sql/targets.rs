@@ -104,7 +104,7 @@ impl TargetStore for Repo {
         });
         Self::append(&mut tx, now, &change(account, Action::TargetCreated, target("target", id), details), ctx).await?;
         let created = Self::target_in(&mut tx, account, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(created)
     }
 
@@ -180,7 +180,7 @@ impl TargetStore for Repo {
         });
         Self::append(&mut tx, now, &change(account, Action::TargetUpdated, target("target", id), details), ctx).await?;
         let updated = Self::target_in(&mut tx, account, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(updated)
     }
 
@@ -196,7 +196,7 @@ impl TargetStore for Repo {
             .await?;
         let details = serde_json::json!({ "hostname": gone.hostname, "port": gone.port });
         Self::append(&mut tx, now, &change(account, Action::TargetDeleted, target("target", id), details), ctx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -225,7 +225,7 @@ impl TargetStore for Repo {
         Self::append(&mut tx, now, &change(account, Action::TargetChecked, target("target", checked.id), details), ctx)
             .await?;
         let updated = Self::target_in(&mut tx, account, checked.id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(updated)
     }
 
@@ -245,7 +245,7 @@ impl TargetStore for Repo {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(claimed > 0)
     }
 
@@ -270,7 +270,7 @@ impl TargetStore for Repo {
         .bind(i64::from(limit))
         .fetch_all(&mut *tx)
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         rows.iter().map(leased_from_row).collect()
     }
 
@@ -284,7 +284,7 @@ impl TargetStore for Repo {
         let mut tx = self.begin_write().await?;
         let address = (leased.id, leased.hostname.as_str(), leased.port);
         let stored = Self::store_check(&mut tx, leased.account_id, address, Some(owner), &check, next_check_at).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(stored > 0)
     }
 }

@@ -56,7 +56,7 @@ impl TokenStore for Repo {
         let details = serde_json::json!({ "name": new.name, "role": new.role.as_str() });
         Self::append(&mut tx, now, &change(account, Action::ApiTokenCreated, target("api_token", id), details), ctx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(ApiTokenRecord {
             id,
             account_id: account,
@@ -104,7 +104,7 @@ impl TokenStore for Repo {
         }
         let sql = "UPDATE api_tokens SET revoked_at = $3 WHERE account_id = $1 AND id = $2 AND revoked_at IS NULL";
         Self::revoke_in(&mut tx, now, sql, account, target("api_token", id), Action::ApiTokenRevoked, ctx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 

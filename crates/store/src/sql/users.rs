@@ -88,7 +88,7 @@ impl UserStore for Repo {
         let details = serde_json::json!({ "email": user.email.as_str(), "role": user.role.as_str(), "status": user.status.as_str() });
         Self::append(&mut tx, now, &change(account, Action::UserCreated, target("user", user.id), details), ctx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(user)
     }
 
@@ -155,7 +155,7 @@ impl UserStore for Repo {
         let details = serde_json::json!({ "changed": changed, "status": status.as_str() });
         Self::append(&mut tx, now, &change(account, Action::UserUpdated, target("user", id), details), ctx).await?;
         let user = Self::user_in(&mut tx, account, id).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(user)
     }
 
@@ -180,7 +180,7 @@ impl UserStore for Repo {
         Self::end_access_sessions(&mut tx, now, Ending::ActorExcept(id, String::new()), "user_deleted", ctx).await?;
         let details = serde_json::json!({ "email": user.email.as_str(), "role": user.role.as_str() });
         Self::append(&mut tx, now, &change(account, Action::UserDeleted, target("user", id), details), ctx).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(())
     }
 
@@ -193,7 +193,7 @@ impl UserStore for Repo {
         let details = serde_json::json!({ "ended": ended });
         Self::append(&mut tx, now, &change(account, Action::UserSessionsEnded, target("user", id), details), ctx)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(ended)
     }
 
@@ -213,7 +213,7 @@ impl UserStore for Repo {
             &Ctx::default(),
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(user)
     }
 
@@ -243,7 +243,7 @@ impl UserStore for Repo {
         let details = serde_json::json!({ "email": user.email.as_str(), "by": "operator" });
         let draft = change(user.account_id, Action::UserActivationReissued, target("user", user.id), details);
         Self::append(&mut tx, now, &draft, &Ctx::default()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(Some(user))
     }
 }
