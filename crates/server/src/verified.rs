@@ -98,7 +98,7 @@ mod tests {
             id: AccountId::new(),
             kind: tenantry_domain::AccountKind::Customer,
             name: "Acme".into(),
-            slug: "acme".parse().unwrap_or_else(|e| panic!("{e:?}")),
+            slug: tenantry_domain::Slug::parse("acme").unwrap_or_else(|e| panic!("{e}")),
             parent_id: None,
             status: tenantry_domain::AccountStatus::Active,
             plan: tenantry_domain::Plan::Standard,
