@@ -60,11 +60,13 @@ impl FromRequestParts<App> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, ApiError> {
         let ip = client_ip(parts);
-        let revision = app.store.revision().await?;
         if let Some(token) = bearer(&parts.headers) {
+            let revision = app.store.revision().await?;
             return Self::from_token(app, token, ip, revision).await;
         }
         let token = cookie(&parts.headers, app.session_cookie_name()).ok_or(ApiError::Unauthenticated)?;
+        // Read before anything it vouches for; a request without a credential reads nothing.
+        let revision = app.store.revision().await?;
         let hash = token_hash(token);
         let now = app.now();
         let fresh = |s: &SessionRecord| now < s.expires_at && now - s.last_seen_at < app.settings.session_idle;
