@@ -60,6 +60,43 @@ pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Store> {
     })
 }
 
+/// A serving process's hold on an embedded database file: exclusive while it lives, so a second
+/// `serve` on the same file is refused (the SQLite backend's sign-in cache counts this process's
+/// commits as all there are). PostgreSQL needs no hold: any number of processes serve it.
+#[derive(Debug)]
+pub struct ServingHold {
+    _file: Option<std::fs::File>,
+}
+
+/// Takes the [`ServingHold`] on the database at `url`, or says who has it.
+pub fn hold_for_serving(url: &str) -> Result<ServingHold> {
+    if Backend::of_url(url)? == Backend::Postgres {
+        return Ok(ServingHold { _file: None });
+    }
+    let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)?;
+    let path = options.get_filename();
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" || url.contains("mode=memory") {
+        return Ok(ServingHold { _file: None });
+    }
+    // SQLite creates an empty file as an empty database; its own locks are fcntl locks, which
+    // this advisory lock does not touch.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| StoreError::Config(format!("cannot open {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(ServingHold { _file: Some(file) }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Config(format!(
+            "another `tenantry serve` is serving {}; one process serves an embedded database (use PostgreSQL for several)",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Config(format!("cannot lock {}: {e}", path.display()))),
+    }
+}
+
 /// Strips the password from a database URL for logs and `Debug`.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

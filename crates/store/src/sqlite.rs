@@ -67,7 +67,7 @@ impl Repo {
 }
 
 impl Repo {
-    /// One process serves a SQLite database (the server holds its lock) and every write goes
+    /// One process serves a SQLite database ([`crate::hold_for_serving`]) and every write goes
     /// through [`Repo::commit`], so this process's commits are all there are.
     async fn engine_revision(&self) -> crate::Result<u64> {
         Ok(self.revision.commits())

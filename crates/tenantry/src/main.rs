@@ -211,6 +211,7 @@ async fn serve(mut config: Config) -> Result<ExitCode, String> {
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let bound = listener.local_addr().map_err(|e| e.to_string())?;
     config.listen = bound.to_string();
+    let _hold = tenantry_store::hold_for_serving(&config.database_url).map_err(|e| e.to_string())?;
     let app = app_for(&config).await?;
     let first =
         bootstrap::bootstrap(&app, config.bootstrap_admin_email.as_deref(), config.bootstrap_admin_password.as_deref())

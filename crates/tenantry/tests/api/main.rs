@@ -32,6 +32,7 @@ mod support;
 mod support_requests;
 mod tamper;
 mod targets;
+mod two_processes;
 mod users;
 
 /// Declares each test once per backend: `…::sqlite::name` and `…::postgres::name`.

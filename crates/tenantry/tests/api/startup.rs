@@ -128,6 +128,30 @@ async fn serve_without_configuration_creates_the_sqlite_file_and_a_working_setup
 }
 
 #[tokio::test]
+async fn a_second_serve_on_the_same_sqlite_file_is_refused_while_the_first_runs() {
+    let dir = scratch("one-writer");
+    let first = serve(&dir, &[], &[]);
+    let second = tenantry(&dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "a second server on one file must not start");
+    assert!(stderr.contains("another `tenantry serve` is serving"), "says why: {stderr}");
+    assert_eq!(get_status(&first.base, "/healthz", None).await, 200, "the first goes on");
+    // Operator commands still work beside the server, and a restart after it stops is fine.
+    let link = tenantry(&dir)
+        .args(["admin", "setup-link", "--email", "admin@tenantry.local"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(link.status.success(), "{}", String::from_utf8_lossy(&link.stderr));
+    drop(first);
+    let again = serve(&dir, &[], &[]);
+    assert_eq!(get_status(&again.base, "/healthz", None).await, 200);
+}
+
+#[tokio::test]
 async fn a_lost_setup_link_is_replaced_by_an_operator_command() {
     let dir = scratch("lost-link");
     let first = serve(&dir, &[], &[]);

@@ -25,6 +25,8 @@ pub struct Server {
     /// The server's state, for driving its background work (the scheduler) from a test.
     pub app: App,
     pub backend: Backend,
+    /// The database this server serves, for a second server on the same one.
+    pub database_url: String,
 }
 
 /// A certificate authority the test servers trust for TLS checks (beside the web PKI roots).
@@ -157,7 +159,27 @@ impl Server {
             .unwrap_or_else(|e| panic!("{e}"));
         tokio::spawn(tenantry_server::serve(listener, app.clone(), std::future::pending()));
         let http = client();
-        Some(Self { base: format!("http://{addr}"), clock, http, app, backend })
+        Some(Self { base: format!("http://{addr}"), clock, http, app, backend, database_url })
+    }
+
+    /// A second server on this one's database and clock, with a store, pool and caches of its
+    /// own: what another process beside this one has (PostgreSQL only; one process serves SQLite).
+    pub async fn twin(&self) -> Self {
+        let store = tenantry_store::connect(&self.database_url, self.clock.clone())
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}"));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr: SocketAddr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let app = App::new(store, self.clock.clone(), test_settings(), addr).await.unwrap_or_else(|e| panic!("{e}"));
+        tokio::spawn(tenantry_server::serve(listener, app.clone(), std::future::pending()));
+        Self {
+            base: format!("http://{addr}"),
+            clock: self.clock.clone(),
+            http: client(),
+            app,
+            backend: self.backend,
+            database_url: self.database_url.clone(),
+        }
     }
 
     pub fn clock_now(&self) -> time::OffsetDateTime {
@@ -392,6 +414,11 @@ impl Session {
         if let Some(c) = reply.headers.get("set-cookie").and_then(|v| v.to_str().ok()) {
             self.cookie = c.split(';').next().unwrap_or_default().to_owned();
         }
+    }
+
+    /// The same sign-in and headers, sent to `server` instead.
+    pub fn at(&self, server: &Server) -> Session {
+        Session { base: server.base.clone(), http: server.http.clone(), ..self.clone() }
     }
 
     /// The same sign-in, working inside access session `id`.
