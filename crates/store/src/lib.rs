@@ -60,9 +60,11 @@ pub async fn connect(url: &str, clock: Arc<dyn Clock>) -> Result<Store> {
     })
 }
 
-/// A serving process's hold on an embedded database file: exclusive while it lives, so a second
-/// `serve` on the same file is refused (the SQLite backend's sign-in cache counts this process's
-/// commits as all there are). PostgreSQL needs no hold: any number of processes serve it.
+/// A serving process's hold on an embedded database: an exclusive lock on a file beside it
+/// (`<database>.serve-lock`) while it lives, so a second `serve` on the same database is refused
+/// (the SQLite backend's sign-in cache counts this process's commits as all there are). Not on the
+/// database file itself: closing any descriptor of that file would drop the process's SQLite
+/// locks on it. PostgreSQL needs no hold: any number of processes serve it.
 #[derive(Debug)]
 pub struct ServingHold {
     _file: Option<std::fs::File>,
@@ -70,30 +72,33 @@ pub struct ServingHold {
 
 /// Takes the [`ServingHold`] on the database at `url`, or says who has it.
 pub fn hold_for_serving(url: &str) -> Result<ServingHold> {
+    use sqlx::ConnectOptions;
     if Backend::of_url(url)? == Backend::Postgres {
         return Ok(ServingHold { _file: None });
     }
     let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)?;
-    let path = options.get_filename();
-    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" || url.contains("mode=memory") {
+    if options.to_url_lossy().query_pairs().any(|(key, value)| key == "mode" && value == "memory") {
         return Ok(ServingHold { _file: None });
     }
-    // SQLite creates an empty file as an empty database; its own locks are fcntl locks, which
-    // this advisory lock does not touch.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(|e| StoreError::Config(format!("cannot open {}: {e}", path.display())))?;
+    let path = options.get_filename();
+    if path.to_string_lossy().starts_with("file:") {
+        return Err(StoreError::Config("name the SQLite database by its path, not as a file: URI".into()));
+    }
+    let mut lock = path.as_os_str().to_owned();
+    lock.push(".serve-lock");
+    let lock = std::path::PathBuf::from(lock);
+    let mut open = std::fs::OpenOptions::new();
+    open.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    let file = open.open(&lock).map_err(|e| StoreError::Config(format!("cannot open {}: {e}", lock.display())))?;
     match file.try_lock() {
         Ok(()) => Ok(ServingHold { _file: Some(file) }),
         Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Config(format!(
             "another `tenantry serve` is serving {}; one process serves an embedded database (use PostgreSQL for several)",
             path.display()
         ))),
-        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Config(format!("cannot lock {}: {e}", path.display()))),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Config(format!("cannot lock {}: {e}", lock.display()))),
     }
 }
 

@@ -108,6 +108,8 @@ pub(crate) struct Objects {
     t: String,
     s: String,
     g: String,
+    /// One of the probed account's owner's sign-ins (`/auth/sessions/{id}`).
+    signin: String,
 }
 
 impl Objects {
@@ -122,6 +124,7 @@ impl Objects {
             .replace("{t}", &self.t)
             .replace("{s}", &self.s)
             .replace("{g}", &self.g)
+            .replace("{signin}", &self.signin)
     }
 
     /// The same objects with every id replaced by one nobody has.
@@ -141,7 +144,8 @@ impl Objects {
             x: none.clone(),
             t: none.clone(),
             s: none.clone(),
-            g: none,
+            g: none.clone(),
+            signin: none,
         }
     }
 }
@@ -201,6 +205,14 @@ async fn denials(reader: &Session, account: &str, user: &str) -> usize {
             None => return count,
         }
     }
+}
+
+/// The id of the sign-in `session` is.
+async fn current_sign_in(session: &Session) -> String {
+    let listed = session.get("/api/v1/auth/sessions").await.expect(200);
+    let items = listed.body["items"].as_array().cloned().unwrap_or_default();
+    let current = items.iter().find(|s| s["current"] == true).map(|s| s["id"].as_str().unwrap_or_default().to_owned());
+    current.unwrap_or_else(|| panic!("no current sign-in in {}", listed.text))
 }
 
 /// A caller that must not see the account it probes: its label, its client, its own account,
@@ -279,12 +291,19 @@ impl World {
             t: customer_token,
             s: session.clone(),
             g: target,
+            signin: current_sign_in(&boss).await,
         };
         // For the MSP's routes, a session into a third customer that none of the callers belongs to.
         let (third, _) = s.account(&t.msp, "customer", "Hooli", "boss@hooli.test", None).await;
         let third_session = t.msp.enter(&third, "elsewhere").await;
-        let msp =
-            Objects { a: t.msp_id.clone(), u: staff_id.clone(), t: msp_token, s: third_session, ..customer.clone() };
+        let msp = Objects {
+            a: t.msp_id.clone(),
+            u: staff_id.clone(),
+            t: msp_token,
+            s: third_session,
+            signin: current_sign_in(&t.msp).await,
+            ..customer.clone()
+        };
 
         // Outsiders: a sibling customer (every role, and its API token), another MSP (also inside
         // its own customer, and its API token), that MSP's customer, another partner, and an
@@ -477,6 +496,7 @@ fn placeholder(path: &str, parameter: &str) -> Option<&'static str> {
         "certificate_id" => "{x}",
         "token_id" | "agent_id" | "request_id" => "{t}",
         "target_id" => "{g}",
+        "session_id" if path.starts_with("/api/v1/auth/") => "{signin}",
         "session_id" => "{s}",
         "variant" => "light",
         "slug" => return None,
@@ -591,7 +611,8 @@ async fn probes_generated_from_the_served_routes_answer_every_outsider_as_missin
         }
     }
     let before = w.snapshot().await;
-    let total = probe_count(s.backend);
+    // At least one whole pass, whatever was asked.
+    let total = probe_count(s.backend).max(matrix.len());
     // Visited in a scrambled order (a stride prime to the matrix), each round against missing
     // ids of its own, so that no two rounds ask the same thing in the same order.
     let stride = (1..).map(|k| matrix.len() / 2 + k).find(|k| gcd(*k, matrix.len()) == 1).unwrap_or(1);

@@ -131,14 +131,33 @@ async fn serve_without_configuration_creates_the_sqlite_file_and_a_working_setup
 async fn a_second_serve_on_the_same_sqlite_file_is_refused_while_the_first_runs() {
     let dir = scratch("one-writer");
     let first = serve(&dir, &[], &[]);
-    let second = tenantry(&dir)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stderr = String::from_utf8_lossy(&second.stderr);
-    assert!(!second.status.success(), "a second server on one file must not start");
-    assert!(stderr.contains("another `tenantry serve` is serving"), "says why: {stderr}");
+    // The same file under another spelling of its URL.
+    let url = format!("sqlite://{}", dir.join("tenantry.db").display());
+    for extra in [&[][..], &["--database-url", url.as_str()][..]] {
+        let mut second = tenantry(&dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = second.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = second.kill();
+                panic!("a second server on one file ({extra:?}) started");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut second.stderr.take().unwrap_or_else(|| panic!("no stderr")), &mut stderr)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(!status.success(), "a second server on one file must not start");
+        assert!(stderr.contains("another `tenantry serve` is serving"), "says why: {stderr}");
+    }
     assert_eq!(get_status(&first.base, "/healthz", None).await, 200, "the first goes on");
     // Operator commands still work beside the server, and a restart after it stops is fine.
     let link = tenantry(&dir)

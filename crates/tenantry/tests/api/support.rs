@@ -165,6 +165,7 @@ impl Server {
     /// A second server on this one's database and clock, with a store, pool and caches of its
     /// own: what another process beside this one has (PostgreSQL only; one process serves SQLite).
     pub async fn twin(&self) -> Self {
+        assert_eq!(self.backend, Backend::Postgres, "one process serves a SQLite database");
         let store = tenantry_store::connect(&self.database_url, self.clock.clone())
             .await
             .unwrap_or_else(|e| panic!("connect: {e}"));
