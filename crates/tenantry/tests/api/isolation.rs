@@ -217,6 +217,7 @@ async fn current_sign_in(session: &Session) -> String {
 
 /// A caller that must not see the account it probes: its label, its client, its own account,
 /// who reads its own trail, and whether it belongs to the probed customer's MSP.
+#[derive(Clone)]
 pub(crate) struct Caller {
     pub label: &'static str,
     pub session: Session,
@@ -338,7 +339,7 @@ impl World {
             reader: reader.clone(),
             same_msp,
         };
-        let msp_callers = vec![
+        let mut msp_callers = vec![
             caller("customer probing its MSP", &boss, &t.customer_id, &boss, false),
             caller("sibling customer", &sibling, &t.sibling_id, &sibling, false),
             caller("other MSP", &rival, &t.rival_id, &rival, false),
@@ -346,7 +347,7 @@ impl World {
             caller("other MSP's customer", &rival_customer, &t.rival_customer_id, &rival_customer, false),
             caller("another partner", &other_partner, &other_partner_id, &other_partner, false),
         ];
-        let customer_callers = vec![
+        let mut customer_callers = vec![
             caller("sibling customer", &sibling, &t.sibling_id, &sibling, false),
             caller("sibling customer's admin", &sibling_admin, &t.sibling_id, &sibling, false),
             caller("sibling customer's auditor", &sibling_auditor, &t.sibling_id, &sibling, false),
@@ -370,13 +371,8 @@ impl World {
             caller("sibling customer's API token", &sibling_token, &t.sibling_id, &sibling, false),
             caller("other MSP's API token", &rival_token, &t.rival_id, &rival, false),
         ];
-        let (msp_callers, customer_callers) = (
-            msp_callers
-                .into_iter()
-                .chain(tokens.iter().map(|c| caller(c.label, &c.session, &c.own, &c.reader, false)))
-                .collect(),
-            customer_callers.into_iter().chain(tokens).collect(),
-        );
+        msp_callers.extend(tokens.iter().cloned());
+        customer_callers.extend(tokens);
         World { t, boss, customer, msp, session, collection, msp_callers, customer_callers }
     }
 

@@ -148,39 +148,29 @@ impl Server {
     pub async fn start_with(backend: Backend, settings: Settings) -> Option<Self> {
         let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("api");
         let database_url = tenantry_store::testing::fresh_database(backend, &dir).await?;
-        let clock = Arc::new(ManualClock::new());
-        let store =
-            tenantry_store::connect(&database_url, clock.clone()).await.unwrap_or_else(|e| panic!("connect: {e}"));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
-        let addr: SocketAddr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let app = App::new(store, clock.clone(), settings, addr).await.unwrap_or_else(|e| panic!("{e}"));
-        tenantry_server::bootstrap::bootstrap(&app, Some(ADMIN_EMAIL), Some(PASSWORD))
+        let server = Self::serve(backend, database_url, Arc::new(ManualClock::new()), settings).await;
+        tenantry_server::bootstrap::bootstrap(&server.app, Some(ADMIN_EMAIL), Some(PASSWORD))
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        tokio::spawn(tenantry_server::serve(listener, app.clone(), std::future::pending()));
-        let http = client();
-        Some(Self { base: format!("http://{addr}"), clock, http, app, backend, database_url })
+        Some(server)
     }
 
     /// A second server on this one's database and clock, with a store, pool and caches of its
     /// own: what another process beside this one has (PostgreSQL only; one process serves SQLite).
     pub async fn twin(&self) -> Self {
         assert_eq!(self.backend, Backend::Postgres, "one process serves a SQLite database");
-        let store = tenantry_store::connect(&self.database_url, self.clock.clone())
-            .await
-            .unwrap_or_else(|e| panic!("connect: {e}"));
+        Self::serve(self.backend, self.database_url.clone(), self.clock.clone(), test_settings()).await
+    }
+
+    /// Serves `database_url` on a loopback port 0 with `clock`.
+    async fn serve(backend: Backend, database_url: String, clock: Arc<ManualClock>, settings: Settings) -> Self {
+        let store =
+            tenantry_store::connect(&database_url, clock.clone()).await.unwrap_or_else(|e| panic!("connect: {e}"));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
         let addr: SocketAddr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let app = App::new(store, self.clock.clone(), test_settings(), addr).await.unwrap_or_else(|e| panic!("{e}"));
+        let app = App::new(store, clock.clone(), settings, addr).await.unwrap_or_else(|e| panic!("{e}"));
         tokio::spawn(tenantry_server::serve(listener, app.clone(), std::future::pending()));
-        Self {
-            base: format!("http://{addr}"),
-            clock: self.clock.clone(),
-            http: client(),
-            app,
-            backend: self.backend,
-            database_url: self.database_url.clone(),
-        }
+        Self { base: format!("http://{addr}"), clock, http: client(), app, backend, database_url }
     }
 
     pub fn clock_now(&self) -> time::OffsetDateTime {
