@@ -162,9 +162,13 @@ impl FromStr for Plan {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
+    #[serde(deserialize_with = "crate::validate::whole_number")]
     pub users: i64,
+    #[serde(deserialize_with = "crate::validate::whole_number")]
     pub certificates: i64,
+    #[serde(deserialize_with = "crate::validate::whole_number")]
     pub agents: i64,
+    #[serde(deserialize_with = "crate::validate::whole_number")]
     pub targets: i64,
 }
 

@@ -32,8 +32,10 @@ macro_rules! define_id {
 
         impl FromStr for $name {
             type Err = uuid::Error;
+            /// Only the hyphenated form (36 characters), the one ids are written in.
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                uuid::Uuid::try_parse(s).map(Self)
+                let hyphenated = if s.len() == 36 { s } else { "" };
+                uuid::Uuid::try_parse(hyphenated).map(Self)
             }
         }
     };

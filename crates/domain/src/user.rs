@@ -129,12 +129,13 @@ impl<'de> Deserialize<'de> for Email {
 }
 
 impl Email {
-    /// Accepts `local@domain` with a dotted domain, at most 254 characters, no spaces.
+    /// Accepts `local@domain` with a dotted domain, at most 254 characters as sent, no spaces
+    /// inside; white space around it is trimmed.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
         if raw.chars().count() > MAX_EMAIL {
             return Err(format!("must be at most {MAX_EMAIL} characters"));
         }
+        let raw = raw.trim();
         let Some((local, domain)) = raw.rsplit_once('@') else {
             return Err("must be an email address".into());
         };

@@ -57,16 +57,17 @@ impl Validator {
     }
 }
 
-/// A display name: trimmed, 1 to [`MAX_NAME`] characters, no control characters.
+/// A display name: at most [`MAX_NAME`] characters as sent, no control characters, not blank;
+/// kept trimmed.
 pub fn name(raw: &str) -> Result<String, String> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
         return Err("must not be empty".into());
     }
-    if trimmed.chars().count() > MAX_NAME {
+    if raw.chars().count() > MAX_NAME {
         return Err(format!("must be at most {MAX_NAME} characters"));
     }
-    if trimmed.chars().any(char::is_control) {
+    if raw.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
     }
     Ok(trimmed.to_owned())
@@ -108,6 +109,18 @@ pub fn text(raw: &str) -> Result<String, String> {
     Ok(raw.to_owned())
 }
 
+/// Longest search term of a query string, in characters.
+pub const MAX_SEARCH: usize = 500;
+
+/// A search term up to [`MAX_SEARCH`] characters (a query string carries it, and every character
+/// may take twelve bytes there).
+pub fn search(raw: &str) -> Result<String, String> {
+    if raw.chars().count() > MAX_SEARCH {
+        return Err(format!("must be at most {MAX_SEARCH} characters"));
+    }
+    Ok(raw.to_owned())
+}
+
 /// A phone number: `+` and 7 to 15 digits; spaces and dashes allowed between them.
 pub fn phone(raw: &str) -> Result<String, String> {
     let raw = raw.trim();
@@ -120,15 +133,19 @@ pub fn phone(raw: &str) -> Result<String, String> {
     Ok(raw.to_owned())
 }
 
-/// An absolute `http` or `https` URL with a host.
+/// Longest URL, in characters as sent.
+pub const MAX_URL: usize = 2_000;
+
+/// An absolute `http` or `https` URL with a host; white space around it is trimmed.
 pub fn http_url(raw: &str) -> Result<String, String> {
+    let too_long = raw.chars().count() > MAX_URL;
     let raw = raw.trim();
     let rest = raw
         .strip_prefix("https://")
         .or_else(|| raw.strip_prefix("http://"))
         .ok_or("must be an absolute http(s) URL")?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let bad = host.is_empty() || raw.chars().any(|c| c.is_whitespace() || c.is_control()) || raw.len() > 2_000;
+    let bad = host.is_empty() || raw.chars().any(|c| c.is_whitespace() || c.is_control()) || too_long;
     if bad {
         return Err("must be an absolute http(s) URL".into());
     }
@@ -164,6 +181,37 @@ pub fn port(raw: i64) -> Result<u16, String> {
     u16::try_from(raw).ok().filter(|p| *p > 0).ok_or_else(|| "must be between 1 and 65535".into())
 }
 
+/// Reads a whole number the way JSON Schema counts one: `3` and `3.0` alike (a fraction, or a
+/// number outside `i64`, is refused). For `#[serde(deserialize_with = "…")]`.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    struct Whole;
+    impl serde::de::Visitor<'_> for Whole {
+        type Value = i64;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::custom("a whole number within 64 bits"))
+        }
+        #[expect(clippy::cast_possible_truncation, reason = "checked to be whole and in range first")]
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<i64, E> {
+            let in_range = v.fract() == 0.0 && v >= i64::MIN as f64 && v < i64::MAX as f64;
+            if in_range { Ok(v as i64) } else { Err(E::invalid_type(serde::de::Unexpected::Float(v), &self)) }
+        }
+    }
+    d.deserialize_any(Whole)
+}
+
+/// [`whole_number`] for an optional field (absent or `null` is `None`).
+pub fn optional_whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Wrapped(#[serde(deserialize_with = "whole_number")] i64);
+    Ok(<Option<Wrapped> as serde::Deserialize>::deserialize(d)?.map(|Wrapped(v)| v))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +237,9 @@ mod tests {
         assert!(name("  ").is_err());
         assert!(name(&"x".repeat(201)).is_err());
         assert!(name("a\u{7}b").is_err());
+        // Limits count what was sent, control characters at the edges too.
+        assert!(name(&format!(" {} ", "x".repeat(199))).is_err());
+        assert!(name("Acme\n").is_err());
         assert_eq!(name("  Acme  ").as_deref(), Ok("Acme"));
         assert!(name(&"é".repeat(200)).is_ok());
     }

@@ -22,8 +22,12 @@ pub fn json_value(headers: &HeaderMap, bytes: &[u8]) -> Result<serde_json::Value
     serde_json::from_slice(bytes).map_err(|e| ApiError::Malformed(format!("body is not valid JSON: {e}")))
 }
 
-/// Turns a JSON value into `T`; unknown fields and wrong types are 422.
+/// Turns a JSON value into `T`; unknown fields and wrong types are 422. Every body is an object,
+/// never an array (which serde would otherwise read into a struct's fields by position).
 pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    if value.is_array() {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
     serde_json::from_value(value).map_err(|e| ApiError::invalid("body", e.to_string()))
 }
 
@@ -32,12 +36,15 @@ pub fn json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<T,
     from_value(json_value(headers, bytes)?)
 }
 
-/// An optional JSON body: empty means `None`.
+/// An optional JSON body: empty or `null` means `None`.
 pub fn optional_json<T: DeserializeOwned>(headers: &HeaderMap, bytes: &[u8]) -> Result<Option<T>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    json(headers, bytes).map(Some)
+    match json_value(headers, bytes)? {
+        serde_json::Value::Null => Ok(None),
+        value => from_value(value).map(Some),
+    }
 }
 
 /// A field that may be absent, `null`, or a value (for PATCH).

@@ -117,7 +117,9 @@ fn api() -> (Router<App>, utoipa::openapi::OpenApi) {
 
 /// The OpenAPI document, as served at `/api/v1/openapi.json`.
 pub fn openapi_json() -> String {
-    api().1.to_pretty_json().unwrap_or_default()
+    let mut document = serde_json::to_value(api().1).unwrap_or_default();
+    openapi::validation::describe(&mut document);
+    serde_json::to_string_pretty(&document).unwrap_or_default()
 }
 
 /// Every route of the service.

@@ -1,5 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations; served at
-//! `/api/v1/openapi.json` and kept as `docs/openapi.json`, which a test compares with it.
+//! `/api/v1/openapi.json` and kept as `docs/openapi.json`, which a test compares with it. The
+//! input checks are written into it by [`validation`].
+
+pub mod validation;
 
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};

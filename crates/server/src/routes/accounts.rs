@@ -123,7 +123,7 @@ pub async fn list(
         parent_id: param(&params, "parent_id", |p| {
             p.parse::<AccountId>().map_err(|_| "must be an account id".to_owned())
         })?,
-        q: param(&params, "q", validate::text)?,
+        q: param(&params, "q", validate::search)?,
     };
     let page = page_request(&params, id_cursor::<AccountId>)?;
     let page = app.store.list_accounts(&grant, &filter, &page).await?;

@@ -159,7 +159,7 @@ pub async fn public_key(State(app): State<App>) -> Json<PublicKeyReply> {
     Json(PublicKeyReply { algorithm: "Ed25519", public_key: app.signer.public_key() })
 }
 
-#[utoipa::path(operation_id = "export_audit_trail", get, path = "/accounts/{id}/audit/export", tag = "audit", description = "The whole trail in `seq` order, streamed.", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("format" = Option<String>, Query, description = "`jsonl` (default) or `csv`")), responses((status = 200, description = "JSON Lines or CSV", content_type = "application/jsonl"), crate::error::Failure))]
+#[utoipa::path(operation_id = "export_audit_trail", get, path = "/accounts/{id}/audit/export", tag = "audit", description = "The whole trail in `seq` order, streamed.", security(("session" = [])), params(("id" = String, Path, description = "Account id"), ("format" = Option<String>, Query, description = "`jsonl` (default) or `csv`")), responses((status = 200, description = "JSON Lines or CSV", content(("application/jsonl"), ("text/csv"))), crate::error::Failure))]
 pub async fn export(
     State(app): State<App>,
     on: Granted<act::AuditExported>,

@@ -72,8 +72,8 @@ pub async fn list(
         expiring_before: days.map(|d| now + Duration::days(i64::from(d))),
         expired: param(&params, "expired", |e| e.parse::<bool>().map_err(|_| "must be true or false".to_owned()))?,
         now: Some(now),
-        issuer: param(&params, "issuer", tenantry_domain::validate::text)?,
-        q: param(&params, "q", tenantry_domain::validate::text)?,
+        issuer: param(&params, "issuer", tenantry_domain::validate::search)?,
+        q: param(&params, "q", tenantry_domain::validate::search)?,
         collection_id: param(&params, "collection_id", |c| {
             c.parse::<CollectionId>().map_err(|_| "must be a collection id".to_owned())
         })?,

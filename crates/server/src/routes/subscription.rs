@@ -119,7 +119,7 @@ pub async fn put(
     Ok(Json(app.store.set_limits(&on.grant, request.limits, &on.ctx()).await?.into()))
 }
 
-#[utoipa::path(operation_id = "get_usage", get, path = "/accounts/{id}/usage", tag = "subscription", description = "What each customer below holds; `format=csv` for a spreadsheet.", security(("session" = [])), params(("id" = String, Path), ("format" = Option<String>, Query, description = "`json` (default) or `csv`"), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)), responses((status = 200, body = ListBody<UsageBody>), crate::error::Failure))]
+#[utoipa::path(operation_id = "get_usage", get, path = "/accounts/{id}/usage", tag = "subscription", description = "What each customer below holds; `format=csv` for a spreadsheet.", security(("session" = [])), params(("id" = String, Path), ("format" = Option<String>, Query, description = "`json` (default) or `csv`"), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)), responses((status = 200, description = "The usage page, or with `format=csv` every row as CSV", content((ListBody<UsageBody> = "application/json"), ("text/csv"))), crate::error::Failure))]
 pub async fn usage(
     State(app): State<App>,
     on: Granted<act::UsageRead>,

@@ -22,7 +22,7 @@ use time::OffsetDateTime;
 pub struct CreateTargetRequest {
     hostname: String,
     /// 443 when left out.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tenantry_domain::validate::optional_whole_number")]
     port: Option<i64>,
     collection_id: String,
 }
@@ -32,7 +32,7 @@ pub struct CreateTargetRequest {
 pub struct UpdateTargetRequest {
     #[serde(default)]
     hostname: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "tenantry_domain::validate::optional_whole_number")]
     port: Option<i64>,
     #[serde(default)]
     collection_id: Option<String>,

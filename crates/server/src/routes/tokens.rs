@@ -26,6 +26,7 @@ pub const TOKEN_PREFIX: &str = "tnt_";
 pub struct CreateTokenRequest {
     name: String,
     /// 1 to 730.
+    #[serde(deserialize_with = "tenantry_domain::validate::whole_number")]
     expires_in_days: i64,
     /// The creator's own password, as an inline step-up.
     password: Option<String>,

@@ -13,6 +13,7 @@ mod auth;
 mod branding;
 mod browser;
 mod certificates;
+mod conformance;
 mod console;
 mod crash;
 mod delegation;
