@@ -101,12 +101,17 @@ pub fn new_password(raw: &str, related: &[&str]) -> Result<(), String> {
     Err(format!("is too easy to guess{warning}; use a longer passphrase of unrelated words"))
 }
 
-/// Free text up to [`MAX_TEXT`] characters.
+/// Free text up to [`MAX_TEXT`] characters, without NUL (which PostgreSQL cannot store).
 pub fn text(raw: &str) -> Result<String, String> {
     if raw.chars().count() > MAX_TEXT {
         return Err(format!("must be at most {MAX_TEXT} characters"));
     }
-    Ok(raw.to_owned())
+    no_nul(raw)
+}
+
+/// Refuses NUL characters.
+fn no_nul(raw: &str) -> Result<String, String> {
+    if raw.contains('\0') { Err("must not contain NUL characters".into()) } else { Ok(raw.to_owned()) }
 }
 
 /// Longest search term of a query string, in characters.
@@ -118,7 +123,7 @@ pub fn search(raw: &str) -> Result<String, String> {
     if raw.chars().count() > MAX_SEARCH {
         return Err(format!("must be at most {MAX_SEARCH} characters"));
     }
-    Ok(raw.to_owned())
+    no_nul(raw)
 }
 
 /// A phone number: `+` and 7 to 15 digits; spaces and dashes allowed between them.

@@ -40,14 +40,19 @@ fn name() -> Value {
     })
 }
 
-/// `validate::text`.
+/// `validate::text`: no NUL.
 fn text() -> Value {
-    json!({ "maxLength": MAX_TEXT })
+    json!({ "maxLength": MAX_TEXT, "pattern": "^[^\\u0000]*$" })
+}
+
+/// `validate::search`.
+fn search() -> Value {
+    json!({ "maxLength": MAX_SEARCH, "pattern": "^[^\\u0000]*$" })
 }
 
 /// `validate::text`, and not only white space (a support request's message).
 fn message() -> Value {
-    json!({ "maxLength": MAX_TEXT, "pattern": format!("^[\\s\\S]*[^{SPACE}][\\s\\S]*$") })
+    json!({ "maxLength": MAX_TEXT, "pattern": format!("^[^\\u0000]*[^{SPACE}\\u0000][^\\u0000]*$") })
 }
 
 /// `Email::parse`: one `@` between a local part and a dotted domain, nothing blank inside,
@@ -178,6 +183,15 @@ fn between(min: i64, max: i64) -> Value {
     json!({ "minimum": min, "maximum": max })
 }
 
+fn integer(min: i64, max: i64) -> Value {
+    json!({ "type": "integer", "minimum": min, "maximum": max })
+}
+
+/// A filter that may also be sent empty, which counts as not sent; replaces the whole schema.
+fn or_absent(schema: Value) -> Value {
+    json!({ "anyOf": [{ "type": "string", "maxLength": 0 }, schema] })
+}
+
 fn roles() -> Value {
     let all: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
     json!({ "enum": all, "description": "One of the roles of the account's kind." })
@@ -198,7 +212,7 @@ fn date_time() -> Value {
 /// The keywords of a request body's field: `schema`'s `property`.
 fn field(schema: &str, property: &str) -> Option<Value> {
     Some(match (schema, property) {
-        ("LoginRequest", "email") => json!({ "maxLength": MAX_EMAIL }),
+        ("LoginRequest", "email") => json!({ "maxLength": MAX_EMAIL, "pattern": "^[^\\u0000]*$" }),
         (_, "name" | "display_name" | "region" | "subject") => name(),
         ("ReportRequest", "hostname") => name(),
         (_, "hostname") => hostname(),
@@ -248,16 +262,17 @@ fn parameter(path: &str, location: &str, name: &str) -> Option<Value> {
         ("path", _) => uuid(),
         ("query", "limit") => between(1, i64::from(crate::routes::MAX_LIMIT)),
         ("query", "cursor") if path.ends_with("/audit") => or_empty("\\+?0*[1-9][0-9]{0,17}"),
-        ("query", "cursor") if path.ends_with("/expiring") => or_empty("[+-]?[0-9]{1,18}_[\\s\\S]+"),
+        ("query", "cursor") if path.ends_with("/expiring") => or_empty("[+-]?0*[0-9]{1,18}_[\\s\\S]+"),
         ("query", "cursor") => uuid_or_empty,
         ("query", "kind") => kinds(true),
         ("query", "parent_id" | "actor_user_id" | "collection_id") => uuid_or_empty,
-        ("query", "q" | "issuer") => json!({ "maxLength": MAX_SEARCH }),
-        ("query", "since" | "until") => json!({ "anyOf": [{ "maxLength": 0 }, date_time()] }),
+        ("query", "q" | "issuer" | "action") => search(),
+        ("query", "since" | "until") => or_absent(json!({ "type": "string", "format": "date-time" })),
         ("query", "format") if path.ends_with("/usage") => one_of(&["json", "csv"]),
         ("query", "format") => one_of(&["jsonl", "csv"]),
-        ("query", "expiring_within_days") => between(0, i64::from(u16::MAX)),
-        ("query", "within_days") => between(0, crate::routes::expiring::MAX_WITHIN_DAYS),
+        ("query", "expiring_within_days") => or_absent(integer(0, i64::from(u16::MAX))),
+        ("query", "within_days") => or_absent(integer(0, crate::routes::expiring::MAX_WITHIN_DAYS)),
+        ("query", "expired") => or_absent(json!({ "type": "boolean" })),
         _ => return None,
     })
 }
@@ -314,6 +329,10 @@ pub fn describe(document: &mut Value) {
                 let name = parameter_doc["name"].as_str().unwrap_or_default().to_owned();
                 let Some(keywords) = parameter(path, &location, &name) else { continue };
                 let schema = &mut parameter_doc["schema"];
+                if keywords.get("anyOf").is_some() {
+                    *schema = keywords;
+                    continue;
+                }
                 if keywords.get("enum").is_some() || keywords.get("minimum").is_some() {
                     // Replaces a referenced enum or an unsigned integer's `minimum: 0`.
                     if let Some(schema) = schema.as_object_mut() {
@@ -396,8 +415,7 @@ mod tests {
                 for parameter in operation["parameters"].as_array().cloned().unwrap_or_default() {
                     let schema = &parameter["schema"];
                     let keywords = ["pattern", "maxLength", "enum", "minimum", "anyOf"];
-                    let free = parameter["name"] == "action" || schema["type"] == "boolean";
-                    if !free && !keywords.iter().any(|k| schema.get(*k).is_some()) {
+                    if !keywords.iter().any(|k| schema.get(*k).is_some()) {
                         bare.push(format!("{path} {}", parameter["name"]));
                     }
                 }

@@ -45,6 +45,9 @@ pub const CSV_COLUMNS: [&str; 18] = [
     "hash",
 ];
 
+/// Cursors are `seq` numbers below 10¹⁸ (at most 18 digits, as the document says).
+const MAX_SEQ_CURSOR: i64 = 1_000_000_000_000_000_000;
+
 fn time_param(raw: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| "must be an RFC 3339 time".to_owned())
 }
@@ -56,14 +59,14 @@ pub async fn list(
     Query(params): Query<Params>,
 ) -> ApiResult<Json<ListBody<AuditEvent>>> {
     let filter = AuditFilter {
-        action: param(&params, "action", |a| Ok(a.to_owned()))?,
+        action: param(&params, "action", tenantry_domain::validate::search)?,
         actor_user_id: param(&params, "actor_user_id", |u| {
             u.parse::<UserId>().map_err(|_| "must be a user id".to_owned())
         })?,
         since: param(&params, "since", time_param)?,
         until: param(&params, "until", time_param)?,
     };
-    let page = page_request(&params, |c| c.parse::<i64>().is_ok_and(|n| n > 0))?;
+    let page = page_request(&params, |c| c.parse::<i64>().is_ok_and(|n| (1..MAX_SEQ_CURSOR).contains(&n)))?;
     Ok(Json(app.store.audit_page(&on.grant, &filter, &page).await?.into()))
 }
 

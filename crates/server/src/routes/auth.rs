@@ -127,8 +127,8 @@ pub async fn login(
     bytes: Bytes,
 ) -> ApiResult<Response> {
     let request: LoginRequest = body::json(&headers, &bytes)?;
-    if request.email.chars().count() > MAX_EMAIL {
-        return Err(ApiError::invalid("email", format!("must be at most {MAX_EMAIL} characters")));
+    if request.email.chars().count() > MAX_EMAIL || request.email.contains('\0') {
+        return Err(ApiError::invalid("email", format!("must be at most {MAX_EMAIL} characters, without NUL")));
     }
     validate::password(&request.password).map_err(|m| ApiError::invalid("password", m))?;
     let scopes = credentials::scopes(ip.as_ref(), &request.email);

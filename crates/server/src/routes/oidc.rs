@@ -332,7 +332,7 @@ async fn sign_in(
     }
     let domain = email.as_str().rsplit_once('@').map(|(_, d)| d.to_lowercase()).unwrap_or_default();
     let provision = (settings.jit_provisioning && settings.allowed_email_domains.contains(&domain)).then(|| {
-        let name = identity.name.clone().filter(|n| !n.trim().is_empty());
+        let name = identity.name.as_deref().and_then(|n| tenantry_domain::validate::name(n).ok());
         (settings.default_role, name.unwrap_or_else(|| email.as_str().split('@').next().unwrap_or_default().to_owned()))
     });
     let user = app.store.sso_user(flow.account_id, &email, provision, &ctx).await;

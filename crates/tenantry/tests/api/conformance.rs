@@ -4,7 +4,7 @@
 //! named in `tests/schemathesis/hooks.py`), data it deems invalid refused, no answer may be a
 //! 5xx, and every answer must match its documented status, content type and schema.
 //!
-//! It runs twice: as a customer's administrator with the customer's objects as path values, and
+//! It runs on each engine, twice: as a customer's administrator with the customer's objects as path values, and
 //! as an MSP's administrator with its own. `TENANTRY_SCHEMATHESIS_EXAMPLES` (default 10 a phase
 //! and operation) and `TENANTRY_SCHEMATHESIS_SEED` (default 7; `random` for a new one) widen it.
 
@@ -122,14 +122,28 @@ fn tested(report: &str) -> usize {
         .unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_generated_client_s_valid_data_is_accepted_and_its_invalid_data_refused() {
+mod sqlite {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_generated_client_s_valid_data_is_accepted_and_its_invalid_data_refused() {
+        super::judged_on(tenantry_store::Backend::Sqlite).await;
+    }
+}
+
+mod postgres {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_generated_client_s_valid_data_is_accepted_and_its_invalid_data_refused() {
+        super::judged_on(tenantry_store::Backend::Postgres).await;
+    }
+}
+
+async fn judged_on(backend: Backend) {
     let Some(bin) = schemathesis() else { return };
     // The defaults (https issuers, no private targets), as the document describes them.
     let mut settings = test_settings();
     settings.monitor.allow_private = false;
     settings.sso_allow_insecure_issuer = false;
-    let Some(server) = Server::start_with(Backend::Sqlite, settings).await else { return };
+    let Some(server) = Server::start_with(backend, settings).await else { return };
+    let engine = format!("{backend:?}").to_lowercase();
     let tree = server.tree().await;
     let customer = &tree.customer_id;
     let (viewer, _) = server.user(&tree.customer, customer, "viewer", "viewer@globex.test").await;
@@ -151,10 +165,12 @@ async fn a_generated_client_s_valid_data_is_accepted_and_its_invalid_data_refuse
         ("request_id", &request),
     ];
     let bin_for_customer = bin.clone();
-    let report =
-        tokio::task::block_in_place(|| run(&bin_for_customer, &server, &tree.customer, &customer_values, "customer"));
+    let report = tokio::task::block_in_place(|| {
+        run(&bin_for_customer, &server, &tree.customer, &customer_values, &format!("{engine}-customer"))
+    });
     let msp_values = [("id", tree.msp_id.as_str()), ("user_id", &technician), ("customer_id", customer.as_str())];
-    let msp_report = tokio::task::block_in_place(|| run(&bin, &server, &tree.msp, &msp_values, "msp"));
+    let msp_report =
+        tokio::task::block_in_place(|| run(&bin, &server, &tree.msp, &msp_values, &format!("{engine}-msp")));
 
     // Every operation but those left out was tried, and the sign-ins the runs used still work:
     // the runs reached the handlers rather than a refused credential.
