@@ -45,9 +45,6 @@ pub const CSV_COLUMNS: [&str; 18] = [
     "hash",
 ];
 
-/// Cursors are `seq` numbers below 10¹⁸ (at most 18 digits, as the document says).
-const MAX_SEQ_CURSOR: i64 = 1_000_000_000_000_000_000;
-
 fn time_param(raw: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(raw, &Rfc3339).map_err(|_| "must be an RFC 3339 time".to_owned())
 }
@@ -66,7 +63,7 @@ pub async fn list(
         since: param(&params, "since", time_param)?,
         until: param(&params, "until", time_param)?,
     };
-    let page = page_request(&params, |c| c.parse::<i64>().is_ok_and(|n| (1..MAX_SEQ_CURSOR).contains(&n)))?;
+    let page = page_request(&params, |c| c.parse::<i64>().is_ok_and(|n| (1..super::CURSOR_NUMBER_BOUND).contains(&n)))?;
     Ok(Json(app.store.audit_page(&on.grant, &filter, &page).await?.into()))
 }
 

@@ -59,8 +59,8 @@ impl ExpiringView {
 }
 
 fn cursor_ok(c: &str) -> bool {
-    let below_10_18 = |at: i64| at.unsigned_abs() < 1_000_000_000_000_000_000;
-    c.split_once('_').is_some_and(|(at, id)| at.parse::<i64>().is_ok_and(below_10_18) && !id.is_empty())
+    let in_bounds = |at: i64| at.unsigned_abs() < super::CURSOR_NUMBER_BOUND.unsigned_abs();
+    c.split_once('_').is_some_and(|(at, id)| at.parse::<i64>().is_ok_and(in_bounds) && !id.is_empty())
 }
 
 #[utoipa::path(operation_id = "list_expiring", get, path = "/accounts/{id}/expiring", tag = "certificates", description = "Certificates and targets valid for at most `within_days` more days (expired ones included, soonest first) across every customer at or below the account that the caller sees. `within_days` defaults to `TENANTRY_EXPIRING_DAYS`.", security(("session" = [])), params(("id" = String, Path), ("within_days" = Option<i64>, Query), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)), responses((status = 200, body = ListBody<ExpiringView>), crate::error::Failure))]

@@ -52,6 +52,9 @@ pub fn page_request(params: &Params, cursor_ok: impl Fn(&str) -> bool) -> ApiRes
     Ok(PageRequest { after, limit })
 }
 
+/// Numbers in cursors stay below 10¹⁸: at most 18 digits, as the OpenAPI document says.
+pub const CURSOR_NUMBER_BOUND: i64 = 1_000_000_000_000_000_000;
+
 /// A cursor made of an id of type `T`.
 pub fn id_cursor<T: std::str::FromStr>(c: &str) -> bool {
     c.parse::<T>().is_ok()
