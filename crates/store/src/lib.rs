@@ -2,6 +2,7 @@
 //! URL scheme. Every change commits together with its audit event, or neither does.
 //! It knows nothing of HTTP.
 
+pub mod backup;
 mod postgres;
 mod repository;
 mod revision;

@@ -492,6 +492,9 @@ pub trait TargetStore: Send + Sync {
         check: TlsCheck,
         next_check_at: OffsetDateTime,
     ) -> Result<bool>;
+    /// Ends every lease `owner` holds, so that another process takes those targets at once (a
+    /// process stopping answers how many it gave back); the checks still running store nothing.
+    async fn release_leases(&self, owner: &str) -> Result<u64>;
 }
 
 /// The expiry overview across the customers a caller may see.
@@ -522,6 +525,12 @@ pub trait AuditStore: Send + Sync {
     /// The trail in `seq` order, from `after_seq` (exclusive), at most `limit` events.
     async fn audit_chunk(&self, grant: &Grant<cap::AuditRead>, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>>;
     async fn verify_trail(&self, grant: &Grant<cap::AuditRead>) -> Result<Verification>;
+    /// For the operator's commands (`tenantry audit export`): as [`AuditStore::audit_chunk`],
+    /// for any trail.
+    async fn operator_audit_chunk(&self, trail: AccountId, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>>;
+    /// For the operator's commands (a backup's check): every trail in the database, each judged
+    /// as [`AuditStore::verify_trail`] judges one.
+    async fn verify_every_trail(&self) -> Result<Vec<(AccountId, Verification)>>;
 }
 
 /// `Repository` is the union of the nouns' traits, and anything implementing them all is one.

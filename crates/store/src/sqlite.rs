@@ -67,6 +67,13 @@ impl Repo {
 }
 
 impl Repo {
+    /// A repository over `pool` as it is, unmigrated (a backup being checked).
+    pub(crate) fn over(pool: sqlx::SqlitePool, clock: Arc<dyn Clock>) -> Self {
+        Self { pool, clock, revision: Default::default() }
+    }
+}
+
+impl Repo {
     /// One process serves a SQLite database ([`crate::hold_for_serving`]) and every write goes
     /// through [`Repo::commit`], so this process's commits are all there are.
     async fn engine_revision(&self) -> crate::Result<u64> {

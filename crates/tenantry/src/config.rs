@@ -41,6 +41,8 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// Lets an SSO issuer be `http://` on a loopback address (local test providers only).
     pub sso_allow_insecure_issuer: bool,
+    /// How long a stopping server waits for the requests in flight.
+    pub shutdown_grace_secs: i64,
 }
 
 impl Default for Config {
@@ -67,6 +69,7 @@ impl Default for Config {
             trusted_proxies: String::new(),
             metrics_token: None,
             sso_allow_insecure_issuer: false,
+            shutdown_grace_secs: 30,
         }
     }
 }
@@ -150,6 +153,7 @@ impl Config {
         env_number("TENANTRY_MONITOR_INTERVAL_MINS", &mut config.monitor_interval_mins)?;
         env_number("TENANTRY_MONITOR_POLL_SECS", &mut config.monitor_poll_secs)?;
         env_number("TENANTRY_MONITOR_TIMEOUT_SECS", &mut config.monitor_timeout_secs)?;
+        env_number("TENANTRY_SHUTDOWN_GRACE_SECS", &mut config.shutdown_grace_secs)?;
         if let Some(v) = env_value("TENANTRY_SMTP_URL")? {
             config.smtp_url = Some(v);
         }
@@ -174,6 +178,11 @@ impl Config {
 
     pub fn listen_addr(&self) -> Result<SocketAddr, String> {
         self.listen.parse().map_err(|_| format!("listen address `{}` is not host:port", self.listen))
+    }
+
+    /// How long a stopping server waits for the requests in flight (at least a second).
+    pub fn shutdown_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.shutdown_grace_secs.max(1).unsigned_abs())
     }
 
     /// The server's settings; every duration must be positive.

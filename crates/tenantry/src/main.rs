@@ -1,5 +1,5 @@
-//! The `tenantry` binary: `serve`, `migrate`, `admin create-user`, `audit verify`, `agent` and
-//! `bench-seed`.
+//! The `tenantry` binary: `serve`, `migrate`, `backup`, `restore`, `admin create-user`,
+//! `audit export`, `audit verify`, `agent` and `bench-seed`.
 
 mod agent;
 mod config;
@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tenantry_domain::{Clock, Email, Role, SystemClock};
 use tenantry_server::{App, bootstrap};
+use tenantry_store::Backend;
 use tokio::net::TcpListener;
 
 /// mimalloc, for Rust and (its `override` feature) for the embedded SQLite's C code too: glibc's
@@ -42,6 +43,24 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate {
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Write a consistent snapshot of the embedded database to FILE while it is being served, then
+    /// check the copy: SQLite's integrity check and every audit trail's chain. Exit status 1 when
+    /// the copy fails its checks; 2 on PostgreSQL (use pg_dump).
+    Backup {
+        /// Where the snapshot goes; nothing may be there yet.
+        file: PathBuf,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Restore a backup as the embedded database named by the configuration, where nothing may be
+    /// yet: the backup is checked, moved into place whole and migrated to this version. Exit
+    /// status 2 on PostgreSQL (use pg_restore).
+    Restore {
+        /// A file `tenantry backup` wrote.
+        file: PathBuf,
         #[arg(long)]
         database_url: Option<String>,
     },
@@ -119,6 +138,19 @@ enum AdminCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
+    /// Write an account's trail in `seq` order, streamed: JSON Lines closed by a signed checkpoint
+    /// (what `audit verify` checks), or CSV.
+    Export {
+        /// The account whose trail is written.
+        #[arg(long)]
+        account: String,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Where to write it; standard output when omitted.
+        file: Option<PathBuf>,
+        #[arg(long)]
+        database_url: Option<String>,
+    },
     /// Verify the hash chain of a JSON Lines export, offline, and with `--public-key` (from
     /// `GET /api/v1/audit/public-key`) the signed checkpoint that closes it, which proves the
     /// export whole up to that point. Exit status 1 when it is broken.
@@ -129,6 +161,15 @@ enum AuditCommand {
         public_key: Option<String>,
     },
 }
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Jsonl,
+    Csv,
+}
+
+/// The exit status of a command that cannot run on PostgreSQL.
+const NOT_ON_POSTGRES: u8 = 2;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -188,6 +229,33 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             let config = load_config(cli.config, database_url)?;
             setup_link(&config, &email).await
         }
+        Command::Backup { file, database_url } => {
+            let config = load_config(cli.config, database_url)?;
+            if tenantry_store::Backend::of_url(&config.database_url).map_err(|e| e.to_string())? == Backend::Postgres {
+                eprintln!("tenantry backup is for the embedded database; back PostgreSQL up with pg_dump");
+                return Ok(ExitCode::from(NOT_ON_POSTGRES));
+            }
+            let checked = tenantry_store::backup::backup(&config.database_url, &file, Arc::new(SystemClock))
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(report_checked(&format!("backup {}", file.display()), &checked))
+        }
+        Command::Restore { file, database_url } => {
+            let config = load_config(cli.config, database_url)?;
+            if tenantry_store::Backend::of_url(&config.database_url).map_err(|e| e.to_string())? == Backend::Postgres {
+                eprintln!("tenantry restore is for the embedded database; restore PostgreSQL with pg_restore");
+                return Ok(ExitCode::from(NOT_ON_POSTGRES));
+            }
+            let checked = tenantry_store::backup::restore(&file, &config.database_url, Arc::new(SystemClock))
+                .await
+                .map_err(|e| e.to_string())?;
+            let target = tenantry_store::redact_url(&config.database_url);
+            Ok(report_checked(&format!("restored {} to {target}", file.display()), &checked))
+        }
+        Command::Audit { command: AuditCommand::Export { account, format, file, database_url } } => {
+            let config = load_config(cli.config, database_url)?;
+            export_trail(&config, &account, format, file.as_deref()).await
+        }
         Command::Audit { command: AuditCommand::Verify { file, public_key } } => {
             verify_export(&file, public_key.as_deref())
         }
@@ -235,15 +303,65 @@ async fn serve(mut config: Config) -> Result<ExitCode, String> {
             "the administrator {email} has not set a password yet; `tenantry admin setup-link --email {email}` prints a new link"
         );
     }
-    tokio::spawn(app.scheduler().run(app.settings.monitor.poll_every));
-    tokio::spawn(app.clone().run_background());
+    let scheduler = app.scheduler();
+    let lease_owner = scheduler.owner.clone();
+    let background =
+        [tokio::spawn(scheduler.run(app.settings.monitor.poll_every)), tokio::spawn(app.clone().run_background())];
     println!("tenantry listening on http://{bound} ({})", tenantry_store::redact_url(&config.database_url));
     tracing::info!(%bound, "serving");
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let signal = stop_signal().await;
+        tracing::info!(signal, "stopping: no new connections, finishing the requests in flight");
+        let _ = stopping.send(true);
+    });
+    let mut asked = stopped.clone();
+    let serving = tenantry_server::serve(listener, app.clone(), async move {
+        let _ = asked.wait_for(|stop| *stop).await;
+    });
+    let grace = config.shutdown_grace();
+    let deadline = async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+        tokio::time::sleep(grace).await;
     };
-    tenantry_server::serve(listener, app, shutdown).await.map_err(|e| e.to_string())?;
+    tokio::select! {
+        served = serving => served.map_err(|e| e.to_string())?,
+        () = deadline => tracing::warn!(secs = grace.as_secs(), "requests still in flight after the grace period were cut off"),
+    }
+    for task in background {
+        task.abort();
+    }
+    // Another process takes this one's leased targets at once rather than when the leases end.
+    match app.store.release_leases(&lease_owner).await {
+        Ok(released) => tracing::info!(released, "leases released"),
+        Err(e) => tracing::warn!(error = %e, "releasing the leases failed; they end by themselves"),
+    }
+    println!("tenantry stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C) and names it.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => tokio::select! {
+                _ = terminate.recv() => "SIGTERM",
+                _ = tokio::signal::ctrl_c() => "SIGINT",
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
 }
 
 async fn create_user(
@@ -347,6 +465,61 @@ async fn setup_link(config: &Config, email: &str) -> Result<ExitCode, String> {
         }
         None => Err(format!("no invited user has the email {email}")),
     }
+}
+
+/// Prints what the checks of a copy found; success only when it passed them all.
+fn report_checked(what: &str, checked: &tenantry_store::backup::Checked) -> ExitCode {
+    let broken: Vec<String> = checked
+        .trails
+        .iter()
+        .filter(|(_, v)| !v.valid)
+        .map(|(trail, v)| format!("{trail} (from seq {})", v.first_bad_seq.unwrap_or_default()))
+        .collect();
+    if checked.is_good() {
+        println!("{what}: integrity ok, {} trails with {} events verified", checked.trails.len(), checked.events());
+        return ExitCode::SUCCESS;
+    }
+    for problem in &checked.problems {
+        eprintln!("{what}: {problem}");
+    }
+    if !broken.is_empty() {
+        eprintln!("{what}: trails that do not verify: {}", broken.join(", "));
+    }
+    ExitCode::FAILURE
+}
+
+/// Streams an account's trail to `file` or standard output.
+async fn export_trail(
+    config: &Config,
+    account: &str,
+    format: ExportFormat,
+    file: Option<&std::path::Path>,
+) -> Result<ExitCode, String> {
+    use futures_util::StreamExt;
+    use std::io::Write;
+    use tenantry_server::routes::audit::{Format, Reader, export_stream};
+    let trail = account.parse().map_err(|_| format!("`{account}` is not an account id"))?;
+    let app = app_for(config).await?;
+    if app.store.operator_audit_chunk(trail, 0, 1).await.map_err(|e| e.to_string())?.is_empty() {
+        return Err(format!("account {account} has no trail"));
+    }
+    let format = match format {
+        ExportFormat::Jsonl => Format::JsonLines,
+        ExportFormat::Csv => Format::Csv,
+    };
+    let mut out: Box<dyn Write> = match file {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create_new(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut stream = std::pin::pin!(export_stream(app, Reader::Operator(trail), format));
+    while let Some(text) = stream.next().await {
+        let text = text.map_err(|e| format!("reading the trail: {e}"))?;
+        out.write_all(text.as_bytes()).map_err(|e| format!("writing the export: {e}"))?;
+    }
+    out.flush().map_err(|e| format!("writing the export: {e}"))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn verify_export(file: &PathBuf, public_key: Option<&str>) -> Result<ExitCode, String> {

@@ -16,7 +16,7 @@ use tenantry_domain::action::act;
 use tenantry_domain::audit::{GENESIS, Verification};
 use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::clock::rfc3339_micros;
-use tenantry_domain::{AuditEvent, UserId};
+use tenantry_domain::{AccountId, AuditEvent, UserId};
 use tenantry_store::AuditFilter;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -94,25 +94,51 @@ fn csv_row(e: &AuditEvent) -> String {
     line
 }
 
+/// How an export is written.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub enum Format {
     JsonLines,
     Csv,
 }
 
-/// Streams the trail chunk by chunk, so an export of any size holds one chunk in memory.
-fn export_stream(
+/// Whose trail an export reads: one a caller holds a grant on, or any, for the operator's
+/// command line.
+#[derive(Clone)]
+pub enum Reader {
+    Granted(Grant<cap::AuditRead>),
+    Operator(AccountId),
+}
+
+impl Reader {
+    fn trail(&self) -> AccountId {
+        match self {
+            Self::Granted(grant) => grant.account_id(),
+            Self::Operator(trail) => *trail,
+        }
+    }
+
+    async fn chunk(&self, app: &App, after: i64) -> Result<Vec<AuditEvent>, ApiError> {
+        Ok(match self {
+            Self::Granted(grant) => app.store.audit_chunk(grant, after, EXPORT_CHUNK).await?,
+            Self::Operator(trail) => app.store.operator_audit_chunk(*trail, after, EXPORT_CHUNK).await?,
+        })
+    }
+}
+
+/// Streams the trail chunk by chunk, so an export of any size holds one chunk in memory: JSON
+/// Lines closed by a signed checkpoint, or CSV with a header row.
+pub fn export_stream(
     app: App,
-    grant: Grant<cap::AuditRead>,
+    reader: Reader,
     format: Format,
 ) -> impl futures_util::Stream<Item = Result<String, ApiError>> {
     let header_row = (format == Format::Csv).then(|| format!("{}\r\n", CSV_COLUMNS.join(",")));
     let head = stream::iter(header_row.map(Ok));
-    let trail = grant.account_id();
+    let trail = reader.trail();
     // The state: where the next chunk starts and the last event so far; `None` when done.
     let start = Some((0i64, GENESIS.to_owned(), false));
     let body = stream::try_unfold(start, move |state| {
-        let app = app.clone();
+        let (app, reader) = (app.clone(), reader.clone());
         async move {
             let Some((after, last_hash, ended)) = state else { return Ok(None) };
             if ended {
@@ -122,7 +148,7 @@ fn export_stream(
                     .map_err(|e| ApiError::Internal(e.to_string()))?;
                 return Ok(Some((format!("{line}\n"), None)));
             }
-            let chunk = app.store.audit_chunk(&grant, after, EXPORT_CHUNK).await?;
+            let chunk = reader.chunk(&app, after).await?;
             let full = chunk.len() == EXPORT_CHUNK as usize;
             let mut text = String::new();
             for event in &chunk {
@@ -175,7 +201,7 @@ pub async fn export(
         Format::Csv => ("text/csv; charset=utf-8", "csv"),
     };
     let disposition = format!("attachment; filename=\"audit-{}.{extension}\"", on.account.id);
-    let body = Body::from_stream(export_stream(app, on.grant, format));
+    let body = Body::from_stream(export_stream(app, Reader::Granted(on.grant), format));
     Ok(([(header::CONTENT_TYPE, content_type.to_owned()), (header::CONTENT_DISPOSITION, disposition)], body)
         .into_response())
 }

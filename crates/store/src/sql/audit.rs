@@ -214,12 +214,31 @@ impl AuditStore for Repo {
     }
 
     async fn audit_chunk(&self, grant: &Grant<cap::AuditRead>, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>> {
-        let trail = grant.account_id();
+        self.operator_audit_chunk(grant.account_id(), after_seq, limit).await
+    }
+
+    async fn operator_audit_chunk(&self, trail: AccountId, after_seq: i64, limit: u32) -> Result<Vec<AuditEvent>> {
         self.audit_rows(trail, after_seq, i64::MAX, limit).await
     }
 
     async fn verify_trail(&self, grant: &Grant<cap::AuditRead>) -> Result<Verification> {
-        let trail = grant.account_id();
+        self.verify_trail_of(grant.account_id()).await
+    }
+
+    async fn verify_every_trail(&self) -> Result<Vec<(AccountId, Verification)>> {
+        let accounts =
+            sqlx::query("SELECT account_id FROM audit_trails ORDER BY account_id").fetch_all(&self.pool).await?;
+        let mut reports = Vec::with_capacity(accounts.len());
+        for row in &accounts {
+            let trail = parse_col::<AccountId>(row, "account_id")?;
+            reports.push((trail, self.verify_trail_of(trail).await?));
+        }
+        Ok(reports)
+    }
+}
+
+impl Repo {
+    async fn verify_trail_of(&self, trail: AccountId) -> Result<Verification> {
         // The head is read first: events appended while verifying are beyond it and not judged.
         let head = sqlx::query("SELECT seq, head_hash FROM audit_trails WHERE account_id = $1")
             .bind(trail.to_string())

@@ -287,4 +287,15 @@ impl TargetStore for Repo {
         self.commit(tx).await?;
         Ok(stored > 0)
     }
+
+    async fn release_leases(&self, owner: &str) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let released = sqlx::query("UPDATE targets SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1")
+            .bind(owner)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        self.commit(tx).await?;
+        Ok(released)
+    }
 }

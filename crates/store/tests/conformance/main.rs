@@ -3,6 +3,7 @@
 
 mod accounts;
 mod audit;
+mod backup;
 mod certificates;
 mod monitoring;
 mod sessions;

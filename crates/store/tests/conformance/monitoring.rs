@@ -10,6 +10,7 @@ use tenantry_store::{LeasedTarget, NewTarget, Store};
 crate::conformance!(
     concurrent_leases_from_two_processes_hand_each_due_target_to_exactly_one_owner,
     a_lease_blocks_others_until_it_ends_and_a_lost_lease_stores_nothing,
+    released_leases_go_to_another_owner_at_once_and_the_stopped_check_stores_nothing,
 );
 
 /// `count` targets (at most the trial plan's 10) in the tree's customer; answers the store and
@@ -99,4 +100,23 @@ async fn a_lease_blocks_others_until_it_ends_and_a_lost_lease_stores_nothing(fx:
     let last = kept.last_check.unwrap_or_else(|| panic!("no check"));
     assert_eq!(last.error.as_deref(), Some("no answer"));
     assert!(last.not_after.is_some(), "the expiry known from the earlier check is kept");
+}
+
+async fn released_leases_go_to_another_owner_at_once_and_the_stopped_check_stores_nothing(fx: Fixture) {
+    let (store, _) = targets(&fx, 3).await;
+    let until = fx.clock.now() + time::Duration::minutes(10);
+    let held = store.lease_due_targets("stopping", until, 2).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(held.len(), 2);
+    let other = store.lease_due_targets("other", until, 1).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(other.len(), 1, "the third target");
+    assert_eq!(store.release_leases("stopping").await.unwrap_or_else(|e| panic!("{e}")), 2);
+    let taken = store.lease_due_targets("next", until, 10).await.unwrap_or_else(|e| panic!("{e}"));
+    let mut ids: Vec<_> = taken.iter().map(|t| t.id).collect();
+    let mut expected: Vec<_> = held.iter().map(|t| t.id).collect();
+    ids.sort();
+    expected.sort();
+    assert_eq!(ids, expected, "the released targets, at once, and not the one another owner holds");
+    let late = store.complete_lease("stopping", &held[0], found(fx.clock.now()), until).await;
+    assert!(!late.unwrap_or_else(|e| panic!("{e}")), "a check finishing after its lease was given back stores nothing");
+    assert_eq!(store.release_leases("stopping").await.unwrap_or_else(|e| panic!("{e}")), 0);
 }

@@ -24,6 +24,7 @@ mod isolation;
 mod mfa;
 mod networks;
 mod openapi;
+mod operations;
 mod signins;
 mod single_sign_on;
 mod sso;
