@@ -211,6 +211,7 @@ async fn edge(State(app): State<App>, mut request: Request, next: Next) -> Respo
         };
     }
     app.metrics.count(response.status().as_u16());
+    span.in_scope(|| tracing::debug!(status = response.status().as_u16(), "answered"));
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert("x-request-id", value);

@@ -171,13 +171,25 @@ enum ExportFormat {
 /// The exit status of a command that cannot run on PostgreSQL.
 const NOT_ON_POSTGRES: u8 = 2;
 
+/// Logs to standard error, filtered by `TENANTRY_LOG`, as text or (`TENANTRY_LOG_FORMAT=json`)
+/// one JSON object a line, each with the request's id when it happened in one.
+fn init_logs() -> Result<(), String> {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("TENANTRY_LOG").unwrap_or_else(|_| "info,sqlx=warn".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match std::env::var("TENANTRY_LOG_FORMAT").as_deref() {
+        Err(_) | Ok("" | "text") => logs.init(),
+        Ok("json") => logs.json().with_current_span(true).with_span_list(false).init(),
+        Ok(other) => return Err(format!("TENANTRY_LOG_FORMAT must be `text` or `json`, not `{other}`")),
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TENANTRY_LOG").unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Err(message) = init_logs() {
+        eprintln!("error: {message}");
+        return ExitCode::from(2);
+    }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -1,5 +1,5 @@
 //! Operating the real binary: a graceful stop on SIGTERM and SIGINT, backup and restore of the
-//! embedded database while it serves, and the trail export on the command line.
+//! embedded database while it serves, the trail export on the command line, and JSON logs.
 
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -15,6 +15,55 @@ crate::api_tests_with_url!(
     a_backup_taken_while_serving_restores_without_the_later_writes_and_its_trails_verify,
     the_command_line_exports_a_trail_that_verifies_against_the_service_key,
 );
+
+#[test]
+fn json_logs_are_one_object_a_line_and_carry_the_request_id() {
+    let dir = scratch("logs");
+    let url = format!("sqlite://{}", dir.join("logs.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantry"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+        .env("TENANTRY_LOG", "info,tenantry_server=debug")
+        .env("TENANTRY_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stdout = BufReader::new(child.stdout.take().unwrap_or_else(|| panic!("no stdout"))).lines();
+    let address = stdout
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix("tenantry listening on http://").map(|r| r.split(' ').next().unwrap_or_default().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no listening line"));
+    std::thread::spawn(move || stdout.for_each(drop));
+    let mut stream = TcpStream::connect(&address).unwrap_or_else(|e| panic!("{e}"));
+    let request = format!("GET /api/v1/nothing-here HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    let id = answer
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .unwrap_or_else(|| panic!("no request id: {answer}"))
+        .trim()
+        .to_owned();
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    let mut logs = String::new();
+    let _ = child.stderr.take().unwrap_or_else(|| panic!("no stderr")).read_to_string(&mut logs);
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object a line ({e}): {l}")))
+        .collect();
+    let answered = lines
+        .iter()
+        .find(|l| l["span"]["id"] == json!(id))
+        .unwrap_or_else(|| panic!("no line with the request id {id}: {logs}"));
+    assert_eq!(answered["fields"]["status"], json!(404), "{answered}");
+    assert_eq!(answered["span"]["path"], json!("/api/v1/nothing-here"));
+    assert!(lines.iter().any(|l| l["fields"]["message"] == json!("serving")), "{logs}");
+}
 
 const ADMIN: &str = "ops@platform.test";
 const PASSWORD: &str = "correct horse battery staple";
