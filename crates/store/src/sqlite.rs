@@ -23,7 +23,7 @@ macro_rules! skip_locked {
     };
 }
 
-fn migrations() -> Vec<sqlx::migrate::Migration> {
+pub(crate) fn migrations() -> Vec<sqlx::migrate::Migration> {
     vec![
         crate::repo_migration(1, "foundation", include_str!("../migrations/sqlite/0001_foundation.sql")),
         crate::repo_migration(2, "delegation", include_str!("../migrations/sqlite/0002_delegation.sql")),

@@ -45,3 +45,39 @@ pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> Option<S
         }
     }
 }
+
+/// The versions of `backend`'s migrations, oldest first.
+pub fn migration_versions(backend: Backend) -> Vec<i64> {
+    migrations_of(backend).iter().map(|m| m.version).collect()
+}
+
+fn migrations_of(backend: Backend) -> Vec<sqlx::migrate::Migration> {
+    match backend {
+        Backend::Sqlite => crate::sqlite::migrations(),
+        Backend::Postgres => crate::postgres::migrations(),
+    }
+}
+
+/// Applies the migrations up to `version` and no further: the database as a release of that
+/// time made it, for upgrade tests.
+pub async fn migrate_to(url: &str, version: i64) -> crate::Result<()> {
+    let backend = Backend::of_url(url)?;
+    let migrations = migrations_of(backend).into_iter().filter(|m| m.version <= version).collect();
+    let migrator = sqlx::migrate::Migrator::with_migrations(migrations);
+    match backend {
+        Backend::Sqlite => {
+            let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(url)?
+                .create_if_missing(true)
+                .foreign_keys(true);
+            let pool = sqlx::SqlitePool::connect_with(options).await?;
+            migrator.run(&pool).await?;
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await?;
+            migrator.run(&pool).await?;
+            pool.close().await;
+        }
+    }
+    Ok(())
+}

@@ -8,6 +8,7 @@ mod certificates;
 mod monitoring;
 mod sessions;
 mod support;
+mod upgrades;
 
 /// Declares `$name` once per backend: `sqlite::$name` and `postgres::$name`.
 #[macro_export]
