@@ -142,6 +142,12 @@ actions! {
     UserMfaReset = "user.mfa_reset" needs UserManage;
     SsoRead = "sso.read" needs SsoManage;
     SsoUpdated = "sso.updated" needs SsoManage;
+    WebhookCreated = "webhook.created" needs WebhookManage;
+    WebhookUpdated = "webhook.updated" needs WebhookManage;
+    WebhookDeleted = "webhook.deleted" needs WebhookManage;
+    WebhookListed = "webhook.listed" needs WebhookManage;
+    WebhookRead = "webhook.read" needs WebhookManage;
+    WebhookTested = "webhook.tested" needs WebhookManage;
     UserActivationReissued = "user.activation_reissued";
 }
 

@@ -73,10 +73,12 @@ pub enum Permission {
     ExpiryRead,
     #[serde(rename = "user.credentials")]
     UserCredentials,
+    #[serde(rename = "webhook.manage")]
+    WebhookManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 28] = [
+    pub const ALL: [Permission; 29] = [
         Self::AccountRead,
         Self::AccountCreate,
         Self::AccountUpdate,
@@ -105,6 +107,7 @@ impl Permission {
         Self::SsoManage,
         Self::ExpiryRead,
         Self::UserCredentials,
+        Self::WebhookManage,
     ];
 
     /// Customer data: what partner-side users reach only inside an access session (collections,
@@ -151,6 +154,7 @@ impl Permission {
             Self::SsoManage => "sso.manage",
             Self::ExpiryRead => "expiry.read",
             Self::UserCredentials => "user.credentials",
+            Self::WebhookManage => "webhook.manage",
         }
     }
 }
@@ -313,6 +317,7 @@ pub mod cap {
         SsoManage,
         ExpiryRead,
         UserCredentials,
+        WebhookManage,
     );
 }
 
@@ -494,10 +499,15 @@ fn authorize_by_role(role: Role, permission: Permission, target: &Target) -> Res
 }
 
 /// Inside an access session the actor holds `master_admin` of the entered customer, except for
-/// creating API tokens and, for a technician (`msp_staff`), minting users' credentials.
+/// creating API tokens, managing the webhooks that stream the customer's trail out (the
+/// account's own administrators' alone) and, for a technician (`msp_staff`), minting users'
+/// credentials.
 fn authorize_in_access_session(role: Role, permission: Permission, target: &Target) -> Result<Allowed, Denial> {
     if permission == Permission::ApiTokenCreate {
         return Err(Denial::DelegatedTokenForbidden);
+    }
+    if permission == Permission::WebhookManage {
+        return Err(Denial::Forbidden);
     }
     if permission == Permission::UserCredentials && role == Role::MspStaff {
         return Err(Denial::DelegatedCredentialForbidden);
@@ -605,6 +615,8 @@ fn allows(role: Role, permission: Permission, relation: Relation, kind: AccountK
         ResourceRead => own && customer && matches!(role, MasterAdmin | Admin | Auditor | Viewer),
         ResourceWrite => own && customer && matches!(role, MasterAdmin | Admin),
         ApiTokenManage | ApiTokenCreate => own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin),
+        // The webhooks streaming an account's own trail: its administrators (DESIGN, v2).
+        WebhookManage => own && matches!(role, PlatformAdmin | PartnerAdmin | MspAdmin | MasterAdmin),
         // SSO settings and the sign-in policies (MFA, trusted networks): the account's own
         // administrators, and an MSP's admin for its customers.
         SsoManage => {

@@ -190,6 +190,13 @@ const MATRIX: &[Row] = &[
         below: &[],
         customers_only: false,
     },
+    // webhooks of an account: its own administrators, never through an access session
+    Row {
+        permission: Permission::WebhookManage,
+        own: &[PlatformAdmin, PartnerAdmin, MspAdmin, MasterAdmin],
+        below: &[],
+        customers_only: false,
+    },
     Row {
         permission: Permission::SsoManage,
         own: &[PlatformAdmin, PartnerAdmin, MspAdmin, MasterAdmin, SsoAdmin],
@@ -255,6 +262,9 @@ fn model(
     model_by_role(enter, role, place, kind)?;
     if permission == Permission::ApiTokenCreate {
         return Err(Denial::DelegatedTokenForbidden);
+    }
+    if permission == Permission::WebhookManage {
+        return Err(Denial::Forbidden);
     }
     if permission == Permission::UserCredentials && role == MspStaff {
         return Err(Denial::DelegatedCredentialForbidden);

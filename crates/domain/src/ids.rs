@@ -66,6 +66,10 @@ define_id!(
     ApiTokenId
 );
 define_id!(
+    /// A webhook streaming an account's trail.
+    WebhookId
+);
+define_id!(
     /// A customer's certificate collection.
     CollectionId
 );

@@ -11,6 +11,7 @@ pub mod ids;
 pub mod resources;
 pub mod user;
 pub mod validate;
+pub mod webhook;
 
 pub use account::{Account, AccountKind, AccountStatus, Limits, Plan, Resource, Slug};
 pub use action::Action;
@@ -20,7 +21,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::DomainError;
 pub use ids::{
     AccessSessionId, AccountId, AgentId, ApiTokenId, CertificateId, CollectionId, EventId, SessionId, SupportRequestId,
-    TargetId, UserId,
+    TargetId, UserId, WebhookId,
 };
 pub use resources::{
     Agent, Certificate, Collection, ExpiryStatus, MonitoredTarget, SupportRequest, TlsCheck, days_remaining,

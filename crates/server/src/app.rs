@@ -126,6 +126,10 @@ pub struct Inner {
     pub signer: crate::checkpoint::Signer,
     /// Sign-ins and account views earlier requests verified.
     pub verified: crate::verified::Verified,
+    /// POSTs webhook deliveries and test pings.
+    pub sender: crate::delivery::Sender,
+    /// This process's name on the leases of its background work (targets, deliveries).
+    pub lease_owner: String,
 }
 
 /// Cheap to clone; shared by every request.
@@ -160,6 +164,11 @@ impl App {
             settings.sso_allow_insecure_issuer,
         )
         .map_err(crate::ApiError::Internal)?;
+        let sender = crate::delivery::Sender::new(
+            checker.client_config().map_err(crate::ApiError::Internal)?,
+            monitor.allow_private,
+        )
+        .map_err(crate::ApiError::Internal)?;
         let key = crate::checkpoint::Signer::generate().map_err(crate::ApiError::Internal)?;
         let key = store.audit_signing_key(key).await?;
         let signer = crate::checkpoint::Signer::from_stored(&key).map_err(crate::ApiError::Internal)?;
@@ -175,6 +184,8 @@ impl App {
             providers,
             signer,
             verified: Default::default(),
+            sender,
+            lease_owner: format!("tenantry-{}", uuid::Uuid::now_v7()),
         })))
     }
 
@@ -193,10 +204,21 @@ impl App {
             store: self.store.clone(),
             checker: self.checker.clone(),
             clock: self.clock.clone(),
-            owner: format!("tenantry-{}", uuid::Uuid::now_v7()),
+            owner: self.lease_owner.clone(),
             interval: self.settings.monitor.interval,
             batch: 50,
             concurrency: 16,
+        }
+    }
+
+    /// The background deliverer of webhook events, leasing under this process's name.
+    pub fn deliverer(&self) -> crate::delivery::Deliverer {
+        crate::delivery::Deliverer {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            sender: self.sender.clone(),
+            owner: self.lease_owner.clone(),
+            batch: 32,
         }
     }
 

@@ -15,7 +15,9 @@ use std::future::Future;
 use std::str::FromStr;
 use tenantry_domain::action::Act;
 use tenantry_domain::authz::{Capability, Denial, Grant, cap};
-use tenantry_domain::{Account, AccountId, AgentId, CertificateId, CollectionId, SupportRequestId, TargetId, UserId};
+use tenantry_domain::{
+    Account, AccountId, AgentId, CertificateId, CollectionId, SupportRequestId, TargetId, UserId, WebhookId,
+};
 use tenantry_store::Ctx;
 
 /// A caller granted `A`'s permission on the account the path names.
@@ -171,6 +173,7 @@ children! {
     AgentId: ResourceRead => ResourceWrite by get_agent;
     TargetId: ResourceRead => ResourceWrite by get_target;
     SupportRequestId: SupportRead => SupportManage by get_support_request;
+    WebhookId: WebhookManage => WebhookManage by get_webhook;
 }
 
 /// A technician of the MSP and a customer, both named by the path, for assigning the one to the

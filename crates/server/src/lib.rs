@@ -9,6 +9,7 @@ pub mod client;
 pub mod console;
 pub mod credentials;
 pub mod csv;
+pub mod delivery;
 pub mod error;
 pub mod granted;
 pub mod mail;
@@ -34,7 +35,7 @@ use client::ClientIp;
 use futures_util::FutureExt;
 use routes::{
     access, accounts, agents, audit, auth, branding, certificates, collections, expiring, ops, signins, sso, staff,
-    subscription, support, targets, tokens, totp, users,
+    subscription, support, targets, tokens, totp, users, webhooks,
 };
 use std::future::Future;
 use std::net::SocketAddr;
@@ -86,6 +87,10 @@ fn api_routes() -> OpenApiRouter<App> {
         .routes(routes!(access::end))
         .routes(routes!(tokens::list, tokens::create))
         .routes(routes!(tokens::get, tokens::revoke))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::test))
         .routes(routes!(collections::list, collections::create))
         .routes(routes!(collections::get, collections::update, collections::delete))
         .routes(routes!(certificates::import))

@@ -55,21 +55,21 @@ pub struct Identity {
     pub name: Option<String>,
 }
 
-/// Who may be asked: the address rules of outgoing requests.
+/// Who may be asked: the address rules of outgoing requests (identity providers, webhooks).
 #[derive(Clone, Copy)]
-struct Reach {
-    allow_private: bool,
-    allow_loopback: bool,
+pub(crate) struct Reach {
+    pub(crate) allow_private: bool,
+    pub(crate) allow_loopback: bool,
 }
 
 impl Reach {
-    fn allows(self, ip: IpAddr) -> bool {
+    pub(crate) fn allows(self, ip: IpAddr) -> bool {
         tenantry_monitor::tls::is_public(ip) || self.allow_private || (self.allow_loopback && ip.is_loopback())
     }
 }
 
-/// Resolves names for the provider client, keeping only addresses it may reach.
-struct Resolver(Reach);
+/// Resolves names for an outgoing client, keeping only addresses it may reach.
+pub(crate) struct Resolver(pub(crate) Reach);
 
 impl reqwest::dns::Resolve for Resolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {

@@ -42,6 +42,7 @@ pub(crate) fn migrations() -> Vec<sqlx::migrate::Migration> {
         crate::repo_migration(15, "sso_flows", include_str!("../migrations/postgres/0015_sso_flows.sql")),
         crate::repo_migration(16, "audit_signing", include_str!("../migrations/postgres/0016_audit_signing.sql")),
         crate::repo_migration(17, "auth_revision", include_str!("../migrations/postgres/0017_auth_revision.sql")),
+        crate::repo_migration(18, "webhooks", include_str!("../migrations/postgres/0018_webhooks.sql")),
     ]
 }
 

@@ -8,7 +8,7 @@ use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, Agent, AgentId, ApiTokenId, AuditEvent, Certificate, CertificateId,
     Collection, CollectionId, Email, EventId, Limits, MonitoredTarget, Role, SessionId, SupportRequest,
-    SupportRequestId, TargetId, TlsCheck, User, UserId, audit::Verification,
+    SupportRequestId, TargetId, TlsCheck, User, UserId, WebhookId, audit::Verification,
 };
 use time::OffsetDateTime;
 
@@ -492,8 +492,9 @@ pub trait TargetStore: Send + Sync {
         check: TlsCheck,
         next_check_at: OffsetDateTime,
     ) -> Result<bool>;
-    /// Ends every lease `owner` holds, so that another process takes those targets at once (a
-    /// process stopping answers how many it gave back); the checks still running store nothing.
+    /// Ends every lease `owner` holds, on targets and on webhook deliveries, so that another
+    /// process takes that work at once (a process stopping answers how many it gave back); the
+    /// checks and deliveries still running store nothing.
     async fn release_leases(&self, owner: &str) -> Result<u64>;
 }
 
@@ -531,6 +532,43 @@ pub trait AuditStore: Send + Sync {
     /// For the operator's commands (a backup's check): every trail in the database, each judged
     /// as [`AuditStore::verify_trail`] judges one.
     async fn verify_every_trail(&self) -> Result<Vec<(AccountId, Verification)>>;
+}
+
+/// Webhooks of an account and their outbox of deliveries.
+#[async_trait::async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn create_webhook(&self, grant: &Grant<cap::WebhookManage>, new: NewWebhook, ctx: &Ctx) -> Result<Webhook>;
+    async fn list_webhooks(&self, grant: &Grant<cap::WebhookManage>, page: &PageRequest) -> Result<Page<Webhook>>;
+    async fn get_webhook(&self, grant: &Grant<cap::WebhookManage>, id: WebhookId) -> Result<Webhook>;
+    /// The webhook with its signing secret, for a test ping.
+    async fn webhook_with_secret(&self, grant: &Grant<cap::WebhookManage>, id: WebhookId) -> Result<(Webhook, String)>;
+    async fn update_webhook(
+        &self,
+        grant: &Grant<cap::WebhookManage>,
+        id: WebhookId,
+        patch: WebhookPatch,
+        ctx: &Ctx,
+    ) -> Result<Webhook>;
+    /// Deletes the webhook with its deliveries.
+    async fn delete_webhook(&self, grant: &Grant<cap::WebhookManage>, id: WebhookId, ctx: &Ctx) -> Result<()>;
+    /// The delivery log, newest first.
+    async fn list_deliveries(
+        &self,
+        grant: &Grant<cap::WebhookManage>,
+        id: WebhookId,
+        page: &PageRequest,
+    ) -> Result<Page<Delivery>>;
+    /// Leases up to `limit` due deliveries to `owner` until `lease_until`: of each enabled webhook
+    /// only its oldest pending delivery, so that a webhook's events go out in trail order and a
+    /// failing one holds back the later ones (on PostgreSQL with `FOR UPDATE SKIP LOCKED`).
+    async fn lease_due_deliveries(
+        &self,
+        owner: &str,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>>;
+    /// Stores an attempt by `owner` and ends its lease; a lost lease stores nothing (`false`).
+    async fn complete_delivery(&self, owner: &str, due: &DueDelivery, outcome: AttemptOutcome) -> Result<bool>;
 }
 
 /// `Repository` is the union of the nouns' traits, and anything implementing them all is one.
@@ -571,4 +609,5 @@ union!(
     TargetStore,
     ExpiryStore,
     AuditStore,
+    WebhookStore,
 );

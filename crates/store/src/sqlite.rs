@@ -45,6 +45,7 @@ pub(crate) fn migrations() -> Vec<sqlx::migrate::Migration> {
         crate::repo_migration(14, "sso", include_str!("../migrations/sqlite/0014_sso.sql")),
         crate::repo_migration(15, "sso_flows", include_str!("../migrations/sqlite/0015_sso_flows.sql")),
         crate::repo_migration(16, "audit_signing", include_str!("../migrations/sqlite/0016_audit_signing.sql")),
+        crate::repo_migration(17, "webhooks", include_str!("../migrations/sqlite/0017_webhooks.sql")),
     ]
 }
 

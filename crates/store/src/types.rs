@@ -4,7 +4,7 @@ use tenantry_domain::Action;
 use tenantry_domain::authz::{Grant, cap};
 use tenantry_domain::{
     AccessSessionId, Account, AccountId, AccountKind, AccountStatus, ApiTokenId, AuditActor, AuditTarget, CollectionId,
-    Email, Limits, Outcome, Plan, Role, SessionId, Slug, TargetId, User, UserId,
+    Email, Limits, Outcome, Plan, Role, SessionId, Slug, TargetId, User, UserId, WebhookId,
 };
 use time::OffsetDateTime;
 
@@ -517,4 +517,103 @@ pub struct SigningKey {
     pub private_key: String,
     /// The raw 32 bytes.
     pub public_key: String,
+}
+
+/// A webhook streaming an account's trail (never its secret).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Webhook {
+    pub id: WebhookId,
+    pub account_id: AccountId,
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    pub enabled: bool,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// A webhook to create; `secret` signs its deliveries.
+#[derive(Clone, Debug)]
+pub struct NewWebhook {
+    pub url: String,
+    pub events: Vec<String>,
+    pub description: Option<String>,
+    pub secret: String,
+}
+
+/// A change to a webhook; `None` keeps a field.
+#[derive(Clone, Debug, Default)]
+pub struct WebhookPatch {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+}
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Delivered => "delivered",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl std::str::FromStr for DeliveryStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "pending" => Ok(Self::Pending),
+            "delivered" => Ok(Self::Delivered),
+            "failed" => Ok(Self::Failed),
+            other => Err(format!("unknown delivery status {other}")),
+        }
+    }
+}
+
+/// One event's delivery to one webhook, as its log lists it.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub event_id: tenantry_domain::EventId,
+    pub seq: i64,
+    pub status: DeliveryStatus,
+    pub attempts: i64,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<OffsetDateTime>,
+}
+
+/// A delivery leased to a process: what to send where, signed with what.
+#[derive(Clone, Debug)]
+pub struct DueDelivery {
+    pub webhook_id: WebhookId,
+    pub url: String,
+    pub secret: String,
+    pub seq: i64,
+    pub attempts: i64,
+    /// When the event was queued: retries stop a day after.
+    pub created_at: OffsetDateTime,
+    pub event: tenantry_domain::AuditEvent,
+}
+
+/// What an attempt came to.
+#[derive(Clone, Debug)]
+pub enum AttemptOutcome {
+    Delivered {
+        status_code: u16,
+    },
+    /// Failed; tried again at `retry_at`, or given up on when `None`.
+    Failed {
+        status_code: Option<u16>,
+        error: String,
+        retry_at: Option<OffsetDateTime>,
+    },
 }

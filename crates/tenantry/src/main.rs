@@ -315,10 +315,11 @@ async fn serve(mut config: Config) -> Result<ExitCode, String> {
             "the administrator {email} has not set a password yet; `tenantry admin setup-link --email {email}` prints a new link"
         );
     }
-    let scheduler = app.scheduler();
-    let lease_owner = scheduler.owner.clone();
-    let background =
-        [tokio::spawn(scheduler.run(app.settings.monitor.poll_every)), tokio::spawn(app.clone().run_background())];
+    let background = [
+        tokio::spawn(app.scheduler().run(app.settings.monitor.poll_every)),
+        tokio::spawn(app.deliverer().run(std::time::Duration::from_secs(1))),
+        tokio::spawn(app.clone().run_background()),
+    ];
     println!("tenantry listening on http://{bound} ({})", tenantry_store::redact_url(&config.database_url));
     tracing::info!(%bound, "serving");
     let (stopping, mut stopped) = tokio::sync::watch::channel(false);
@@ -343,8 +344,9 @@ async fn serve(mut config: Config) -> Result<ExitCode, String> {
     for task in background {
         task.abort();
     }
-    // Another process takes this one's leased targets at once rather than when the leases end.
-    match app.store.release_leases(&lease_owner).await {
+    // Another process takes this one's leased targets and deliveries at once, not when the
+    // leases end.
+    match app.store.release_leases(&app.lease_owner).await {
         Ok(released) => tracing::info!(released, "leases released"),
         Err(e) => tracing::warn!(error = %e, "releasing the leases failed; they end by themselves"),
     }

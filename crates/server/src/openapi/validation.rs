@@ -225,6 +225,13 @@ fn field(schema: &str, property: &str) -> Option<Value> {
         (_, "message") => message(),
         (_, "support_phone") => phone(),
         (_, "homepage_url") => url("https?"),
+        ("CreateWebhookRequest" | "UpdateWebhookRequest", "url") => url("https?"),
+        ("CreateWebhookRequest", "description") => text(),
+        (_, "events") => json!({
+            "minItems": 1,
+            "maxItems": tenantry_domain::webhook::MAX_PATTERNS,
+            "items": { "maxLength": 100, "pattern": "^(?:\\*|[a-z0-9_]+\\.(?:\\*|[a-z0-9_]+))$" },
+        }),
         (_, "issuer") => url("https"),
         (_, "slug") => json!({ "pattern": format!("^[a-z0-9](?:[a-z0-9-]{{0,{}}}[a-z0-9])?$", Slug::MAX - 2) }),
         (_, "collection_id" | "parent_id") => uuid(),
@@ -261,7 +268,9 @@ fn parameter(path: &str, location: &str, name: &str) -> Option<Value> {
         ("path", "slug") => field("", "slug")?,
         ("path", _) => uuid(),
         ("query", "limit") => between(1, i64::from(crate::routes::MAX_LIMIT)),
-        ("query", "cursor") if path.ends_with("/audit") => or_empty("\\+?0*[1-9][0-9]{0,17}"),
+        ("query", "cursor") if path.ends_with("/audit") || path.ends_with("/deliveries") => {
+            or_empty("\\+?0*[1-9][0-9]{0,17}")
+        }
         ("query", "cursor") if path.ends_with("/expiring") => or_empty("[+-]?0*[0-9]{1,18}_[\\s\\S]+"),
         ("query", "cursor") => uuid_or_empty,
         ("query", "kind") => kinds(true),

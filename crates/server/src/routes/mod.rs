@@ -20,6 +20,7 @@ pub mod targets;
 pub mod tokens;
 pub mod totp;
 pub mod users;
+pub mod webhooks;
 
 use crate::error::{ApiError, ApiResult};
 use serde::Serialize;

@@ -104,6 +104,7 @@ impl Repo {
             .bind(&event.hash)
             .execute(&mut **tx)
             .await?;
+            Self::queue_deliveries(tx, trail, event.seq, id, draft.action.as_str(), now).await?;
         }
         Ok(id)
     }

@@ -227,6 +227,7 @@ mod support;
 mod targets;
 mod tokens;
 mod users;
+mod webhooks;
 
 impl Repo {
     pub(crate) fn now(&self) -> OffsetDateTime {

@@ -290,11 +290,13 @@ impl TargetStore for Repo {
 
     async fn release_leases(&self, owner: &str) -> Result<u64> {
         let mut tx = self.begin_write().await?;
-        let released = sqlx::query("UPDATE targets SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1")
-            .bind(owner)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let mut released = 0;
+        for sql in [
+            "UPDATE targets SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
+            "UPDATE webhook_deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
+        ] {
+            released += sqlx::query(sql).bind(owner).execute(&mut *tx).await?.rows_affected();
+        }
         self.commit(tx).await?;
         Ok(released)
     }

@@ -102,6 +102,15 @@ async fn copy(from: &str, to: &str) -> Vec<(String, Vec<String>)> {
                 if columns.is_empty() {
                     continue;
                 }
+                let seeded = format!("SELECT count(*) FROM main.\"{table}\"");
+                let seeded: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(seeded))
+                    .fetch_one(&mut c)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                // A table the migrations put rows in (a counter's first row) is theirs to fill.
+                if seeded > 0 {
+                    continue;
+                }
                 let list = quoted(&columns);
                 let sql = format!("INSERT INTO main.\"{table}\" ({list}) SELECT {list} FROM src.\"{table}\"");
                 sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
@@ -123,6 +132,14 @@ async fn copy(from: &str, to: &str) -> Vec<(String, Vec<String>)> {
                 let columns: Vec<String> =
                     pg_columns(&mut src, &table).await.into_iter().filter(|c| theirs.contains(c)).collect();
                 if columns.is_empty() {
+                    continue;
+                }
+                let seeded = format!("SELECT count(*) FROM \"{table}\"");
+                let seeded: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(seeded))
+                    .fetch_one(&mut dst)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                if seeded > 0 {
                     continue;
                 }
                 let list = quoted(&columns);

@@ -94,6 +94,8 @@ const ROUTES: &[(&str, &str, &str)] = &[
     ("DELETE", "/api/v1/accounts/{a}/targets/{g}", ""),
     ("POST", "/api/v1/accounts/{a}/targets/{g}/check", "{}"),
     ("GET", "/api/v1/accounts/{a}/expiring?within_days=3650", ""),
+    ("POST", "/api/v1/accounts/{a}/webhooks", r#"{"url": "https://exfil.test/in", "events": ["*"]}"#),
+    ("PATCH", "/api/v1/accounts/{a}/webhooks/{t}", r#"{"url": "https://exfil.test/in"}"#),
 ];
 
 /// The objects a route's placeholders name.
@@ -490,7 +492,7 @@ fn placeholder(path: &str, parameter: &str) -> Option<&'static str> {
         "user_id" => "{u}",
         "collection_id" => "{c}",
         "certificate_id" => "{x}",
-        "token_id" | "agent_id" | "request_id" => "{t}",
+        "token_id" | "agent_id" | "request_id" | "webhook_id" => "{t}",
         "target_id" => "{g}",
         "session_id" if path.starts_with("/api/v1/auth/") => "{signin}",
         "session_id" => "{s}",

@@ -36,6 +36,7 @@ mod tamper;
 mod targets;
 mod two_processes;
 mod users;
+mod webhooks;
 
 /// Declares each test once per backend: `…::sqlite::name` and `…::postgres::name`.
 #[macro_export]
