@@ -211,6 +211,16 @@ impl App {
         }
     }
 
+    /// The monitoring address rule for an address literal (names are judged after resolution): a
+    /// private, loopback or link-local address only where the server allows private targets.
+    pub fn may_reach(&self, ip: std::net::IpAddr) -> Result<(), String> {
+        if tenantry_monitor::is_public(ip) || self.checker.allows_private() {
+            Ok(())
+        } else {
+            Err("is a private, loopback or link-local address".into())
+        }
+    }
+
     /// The background deliverer of webhook events, leasing under this process's name.
     pub fn deliverer(&self) -> crate::delivery::Deliverer {
         crate::delivery::Deliverer {

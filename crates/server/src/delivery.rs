@@ -84,8 +84,7 @@ impl Sender {
         let failed = |status_code, error: String| Answer { status_code, error: Some(error) };
         let Ok(parsed) = reqwest::Url::parse(url) else { return failed(None, "the URL cannot be read".into()) };
         // A literal address is judged here; names are judged by the resolver.
-        let literal: Option<std::net::IpAddr> = parsed.host_str().and_then(|h| h.trim_matches(['[', ']']).parse().ok());
-        if literal.is_some_and(|ip| !self.reach.allows(ip)) {
+        if literal_address(&parsed).is_some_and(|ip| !self.reach.allows(ip)) {
             return failed(None, "a private, loopback or link-local address".into());
         }
         let timestamp = now.unix_timestamp();
@@ -117,6 +116,11 @@ impl Sender {
             failed(Some(status.as_u16()), format!("answered {status}"))
         }
     }
+}
+
+/// The address a URL names literally (`http://10.0.0.1/`, `http://[::1]/`), if it does.
+pub fn literal_address(url: &reqwest::Url) -> Option<std::net::IpAddr> {
+    url.host_str()?.trim_matches(['[', ']']).parse().ok()
 }
 
 /// The error without the URL (which the log shows beside it anyway).

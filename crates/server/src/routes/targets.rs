@@ -98,12 +98,10 @@ pub const MIN_CHECK_GAP: time::Duration = time::Duration::seconds(10);
 /// (names are judged when checked, after resolution).
 fn host(app: &App, raw: &str) -> Result<String, String> {
     let host = validate::hostname(raw)?;
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) if !tenantry_monitor::is_public(ip) && !app.checker.allows_private() => {
-            Err("is a private, loopback or link-local address".into())
-        }
-        _ => Ok(host),
+    if let Ok(ip) = host.parse() {
+        app.may_reach(ip)?;
     }
+    Ok(host)
 }
 
 fn collection(raw: &str) -> Result<CollectionId, String> {

@@ -121,15 +121,10 @@ pub struct PingResult {
 /// can read fails each delivery, as its log then says).
 fn receiver(app: &App, raw: &str) -> Result<String, String> {
     let url = validate::http_url(raw)?;
-    let parsed = reqwest::Url::parse(&url).ok();
-    let literal: Option<std::net::IpAddr> =
-        parsed.as_ref().and_then(|u| u.host_str()).and_then(|h| h.trim_matches(['[', ']']).parse().ok());
-    match literal {
-        Some(ip) if !tenantry_monitor::is_public(ip) && !app.checker.allows_private() => {
-            Err("is a private, loopback or link-local address".into())
-        }
-        _ => Ok(url),
+    if let Some(ip) = reqwest::Url::parse(&url).ok().as_ref().and_then(crate::delivery::literal_address) {
+        app.may_reach(ip)?;
     }
+    Ok(url)
 }
 
 fn patterns(raw: &[String]) -> Result<Vec<String>, String> {
